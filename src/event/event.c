@@ -1,0 +1,154 @@
+// The event model: an arena-backed ordered list of fields.
+#include "event.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/limits.h"
+#include "core/mem.h"
+#include "core/timefmt.h"
+
+void sk_event_init(sk_event *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+    sk_arena_init(&ev->arena, 16384);
+}
+
+void sk_event_fini(sk_event *ev)
+{
+    sk_arena_fini(&ev->arena);
+    free(ev->fields);
+    ev->fields = NULL;
+    ev->nfields = ev->cap = 0;
+}
+
+void sk_event_reset(sk_event *ev)
+{
+    sk_arena_reset(&ev->arena);
+    ev->nfields = 0;
+    ev->has_event_id = ev->has_record_id = ev->has_time = false;
+    ev->event_id = 0;
+    ev->record_id = 0;
+    ev->time = 0;
+    ev->channel = ev->computer = ev->provider = NULL;
+    ev->line = 0;
+    ev->recovered = false;
+}
+
+char *sk_event_strdup(sk_event *ev, const char *p, size_t len)
+{
+    return sk_arena_strndup(&ev->arena, p, len);
+}
+
+sk_status sk_event_add(sk_event *ev,
+                       const char *name,
+                       size_t name_len,
+                       const char *value,
+                       size_t value_len,
+                       uint32_t flags)
+{
+    if (ev->nfields >= SK_MAX_FIELDS)
+        return SK_ERR_LIMIT;
+    if (value_len > SK_MAX_VALUE_BYTES)
+        return SK_ERR_LIMIT;
+    sk_xgrow((void **)&ev->fields, &ev->cap, ev->nfields + 1, sizeof(sk_field));
+    sk_field *f = &ev->fields[ev->nfields++];
+    f->name = sk_arena_strndup(&ev->arena, name, name_len);
+    f->name_len = (uint32_t)name_len;
+    f->value = sk_arena_strndup(&ev->arena, value ? value : "", value ? value_len : 0);
+    f->value_len = value ? (uint32_t)value_len : 0;
+    f->flags = flags;
+    return SK_OK;
+}
+
+sk_status sk_event_add_data(sk_event *ev,
+                            const char *name,
+                            size_t name_len,
+                            const char *value,
+                            size_t value_len)
+{
+    for (size_t i = 0; i < ev->nfields; i++) {
+        sk_field *f = &ev->fields[i];
+        if ((f->flags & SK_FIELD_SYSTEM) && f->name_len == name_len &&
+            memcmp(f->name, name, name_len) == 0) {
+            char *nn = sk_arena_alloc(&ev->arena, name_len + 8);
+            memcpy(nn, "System.", 7);
+            memcpy(nn + 7, name, name_len);
+            nn[name_len + 7] = '\0';
+            f->name = nn;
+            f->name_len = (uint32_t)(name_len + 7);
+        }
+    }
+    return sk_event_add(ev, name, name_len, value, value_len, 0);
+}
+
+long sk_event_find(const sk_event *ev, const char *name, size_t name_len, size_t from)
+{
+    for (size_t i = from; i < ev->nfields; i++) {
+        const sk_field *f = &ev->fields[i];
+        if (f->name_len == name_len && memcmp(f->name, name, name_len) == 0)
+            return (long)i;
+    }
+    return -1;
+}
+
+const char *sk_event_get(const sk_event *ev, const char *name)
+{
+    long i = sk_event_find(ev, name, strlen(name), 0);
+    return i < 0 ? NULL : ev->fields[i].value;
+}
+
+// "System.X" when present (a collision moved the system value there), else "X".
+static const sk_field *sysfield(const sk_event *ev, const char *name)
+{
+    char full[64];
+    size_t n = strlen(name);
+    memcpy(full, "System.", 7);
+    memcpy(full + 7, name, n + 1);
+    long i = sk_event_find(ev, full, n + 7, 0);
+    if (i < 0)
+        i = sk_event_find(ev, name, n, 0);
+    return i < 0 ? NULL : &ev->fields[i];
+}
+
+static bool parse_u64(const char *s, size_t n, uint64_t *out)
+{
+    if (n == 0 || n > 20)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        uint64_t d = (uint64_t)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+void sk_event_finish(sk_event *ev)
+{
+    const sk_field *f;
+    uint64_t v;
+    if ((f = sysfield(ev, "EventID")) && parse_u64(f->value, f->value_len, &v) &&
+        v <= UINT32_MAX) {
+        ev->has_event_id = true;
+        ev->event_id = (uint32_t)v;
+    }
+    if ((f = sysfield(ev, "EventRecordID")) && parse_u64(f->value, f->value_len, &v)) {
+        ev->has_record_id = true;
+        ev->record_id = v;
+    }
+    if ((f = sysfield(ev, "TimeCreated")) && sk_time_parse(f->value, f->value_len, &v)) {
+        ev->has_time = true;
+        ev->time = v;
+    }
+    if ((f = sysfield(ev, "Channel")))
+        ev->channel = f->value;
+    if ((f = sysfield(ev, "Computer")))
+        ev->computer = f->value;
+    if ((f = sysfield(ev, "Provider_Name")))
+        ev->provider = f->value;
+}

@@ -1,0 +1,28 @@
+// Shared helpers for the Criterion unit tests.
+#ifndef SK_TESTS_HELPERS_H
+#define SK_TESTS_HELPERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/diag.h"
+
+// A diagnostics sink that keeps the rendered text of every diagnostic (GCC style, one per line)
+// and the codes, for exact assertions.
+typedef struct sk_test_diags {
+    sk_diags dl;
+    char text[65536];
+    size_t len;
+} sk_test_diags;
+
+void sk_test_diags_init(sk_test_diags *t);
+// The corpus folder (../shared/corpus) or NULL when it is absent; tests then skip, saying so.
+const char *sk_test_corpus(void);
+// Full path of a file inside the source tree.
+const char *sk_test_src(const char *rel, char *buf, size_t n);
+
+// Calls LeakSanitizer when the test runs under ASan (Criterion ignores leaks in its workers).
+void sk_test_no_leaks(void);
+#define SK_ASSERT_NO_LEAKS() sk_test_no_leaks()
+
+#endif
