@@ -47,7 +47,13 @@ SK_NODISCARD sk_status sk_vm_compile(sk_vm **out,
                                      size_t *erroff);
 void sk_vm_free(sk_vm *vm);
 // True when value[0..n) satisfies vm. Never fails: a regex that hits its match limit does not
-// match (and the scratch counts it, see sk_vm_scratch_limit_hits).
+// match (and the scratch counts it, see sk_vm_scratch_limit_hits). Always pass a scratch (regexes,
+// globs and non-ASCII case-insensitive patterns use it); it keeps no state between calls.
+// Semantics: '?' is one UTF-8 code point (an invalid byte counts as one); case-insensitive means
+// ASCII plus simple case folding of U+0080..U+052F (Latin-1, Latin Extended-A/B, Greek,
+// Cyrillic), see fold_int.h; regexes run in UTF mode and search values that are not valid UTF-8
+// too; cidr takes the exact address text (an IPv6 zone is ignored, IPv4-mapped IPv6 addresses
+// match IPv4 networks); numbers are decimal integers, floats or 0x hex, compared numerically.
 bool sk_vm_match(const sk_vm *vm, const char *value, size_t n, sk_vm_scratch *s);
 // Appends a one-line human description ("contains (ci) 'foo'", "re 'a.*b'") for `rules explain`.
 void sk_vm_describe(const sk_vm *vm, sk_buf *out);
@@ -67,20 +73,43 @@ void sk_strlist_init(sk_strlist *l);
 void sk_strlist_fini(sk_strlist *l);
 void sk_strlist_add(sk_strlist *l, const char *s, size_t n);
 
-// Sigma transforms. Each appends its results to out.
-// windash: every variant where each '-' or '/' that starts a word (at the start or after a space)
-// is replaced by each of '-', '/', U+2013, U+2014, U+2015 (the value itself included).
+// Sigma transforms. Each appends its results to out (on failure, out may hold some of them).
+// windash (pySigma's definition): every '-' or '/' that matches the Python regex \B[-/]\b -- the
+// previous character is not a word character or there is none, and the next one is a word
+// character (letter, digit, '_') -- is replaced by each of '-', '/', U+2013, U+2014, U+2015; the
+// product of all choices is appended, the first position varying slowest, so the value itself is
+// among them. Works on escaped Sigma text (the positions are the same). More than
+// SK_VM_WINDASH_MAX_DASHES such positions -> SK_ERR_LIMIT (and nothing appended).
+#define SK_VM_WINDASH_CHOICES    5
+#define SK_VM_WINDASH_MAX_DASHES 6 // at most 5^6 = 15625 variants
 SK_NODISCARD sk_status sk_vm_windash(const char *s, size_t n, sk_strlist *out);
-// base64: the standard base64 encoding of s (with padding removed, as Sigma does? see value.c).
+// base64: the standard base64 encoding of the bytes s[0..n), with '=' padding kept, exactly as
+// pySigma (b64encode). The caller passes literal bytes (see sk_vm_unescape; pySigma rejects values
+// with wildcards for base64 and base64offset).
 SK_NODISCARD sk_status sk_vm_base64(const char *s, size_t n, sk_strlist *out);
-// base64offset: the three shifted encodings of s as it may appear inside a longer base64 text.
+// base64offset: the three shifted encodings of s as it may appear inside a longer base64 text,
+// exactly as pySigma: for i in 0..2, b64encode(i * b" " + s)[(0,2,3)[i] : (None,-3,-2)[(n+i)%3]].
+// A very short s can give empty strings; they are appended too (as pySigma does).
 SK_NODISCARD sk_status sk_vm_base64offset(const char *s, size_t n, sk_strlist *out);
-// wide/utf16le, utf16be, utf16 (BOM FF FE then LE): re-encodes UTF-8 s.
+// wide/utf16le, utf16be, utf16 (BOM FF FE then LE): re-encodes the UTF-8 bytes s[0..n) (invalid
+// bytes become U+FFFD). The result is plain bytes (may contain NULs): feed it to base64* or
+// compile it without SK_VM_WILDCARDS.
 typedef enum sk_utf16_kind {
     SK_UTF16LE,
     SK_UTF16BE,
     SK_UTF16BOM,
 } sk_utf16_kind;
 SK_NODISCARD sk_status sk_vm_utf16(const char *s, size_t n, sk_utf16_kind k, sk_strlist *out);
+
+// (Additions to the original interface.)
+// The same for an escaped Sigma pattern that is then compiled with SK_VM_WILDCARDS, as pySigma
+// applies wide/utf16* to the plain parts only: unescaped '*' and '?' stay one-byte wildcards, the
+// escapes \* \? \\ are decoded, and every '*', '?' or '\' byte of the UTF-16 output is escaped.
+SK_NODISCARD sk_status sk_vm_utf16_glob(const char *s, size_t n, sk_utf16_kind k, sk_strlist *out);
+// Decodes the Sigma escapes of s[0..n) (\* -> *, \? -> ?, \\ -> \; any other backslash is kept)
+// and appends the literal bytes to out; *has_wildcards (when not NULL) tells whether s held an
+// unescaped '*' or '?' (those are copied as is). For base64/base64offset, which need literal
+// bytes. SK_ERR_LIMIT from the buffer cap (nothing appended then).
+SK_NODISCARD sk_status sk_vm_unescape(const char *s, size_t n, sk_buf *out, bool *has_wildcards);
 
 #endif
