@@ -2,6 +2,7 @@
 #include "buf.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mem.h"
@@ -12,6 +13,7 @@ void sk_buf_init(sk_buf *b, size_t max)
     b->n = 0;
     b->cap = 0;
     b->max = max;
+    b->full = false;
 }
 
 void sk_buf_fini(sk_buf *b)
@@ -96,4 +98,29 @@ char *sk_buf_take(sk_buf *b)
     b->p = NULL;
     b->n = b->cap = 0;
     return p;
+}
+
+void sk_buf_put(sk_buf *b, const void *p, size_t n)
+{
+    if (sk_buf_add(b, p, n) != SK_OK)
+        b->full = true;
+}
+
+void sk_buf_putc(sk_buf *b, char c)
+{
+    sk_buf_put(b, &c, 1);
+}
+
+void sk_buf_puts(sk_buf *b, const char *s)
+{
+    sk_buf_put(b, s, strlen(s));
+}
+
+void sk_buf_printf(sk_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (sk_buf_vaddf(b, fmt, ap) != SK_OK)
+        b->full = true;
+    va_end(ap);
 }

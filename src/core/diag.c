@@ -145,6 +145,6 @@ void sk_diag_render(const sk_diag *d, sk_buf *out)
         for (unsigned long i = 1; i < d->col && i <= len; i++)
             if (sk_buf_addc(out, d->source_line[i - 1] == '\t' ? '\t' : ' ') != SK_OK)
                 return;
-        (void)sk_buf_adds(out, "^\n");
+        sk_buf_puts(out, "^\n");
     }
 }

@@ -1,7 +1,6 @@
 // FILETIME <-> ISO-8601 using civil-from-days arithmetic (no libc time zone state, thread-safe).
 #include "timefmt.h"
 
-#include <stdio.h>
 
 // Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
 static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
@@ -40,16 +39,36 @@ void sk_time_format(uint64_t ft, char out[29])
     int64_t y;
     unsigned m, d;
     civil_from_days(days, &y, &m, &d);
-    snprintf(out,
-             29,
-             "%04d-%02u-%02uT%02u:%02u:%02u.%07uZ",
-             (int)(y % 10000),
-             m,
-             d,
-             (unsigned)(rem / 3600),
-             (unsigned)(rem / 60 % 60),
-             (unsigned)(rem % 60),
-             frac);
+    // Written digit by digit: this runs once per event in dump and every hit.
+    unsigned yy = (unsigned)(y % 10000), hh = (unsigned)(rem / 3600), mm = (unsigned)(rem / 60 % 60),
+             ss = (unsigned)(rem % 60);
+    char *p = out;
+    p[0] = (char)('0' + yy / 1000);
+    p[1] = (char)('0' + yy / 100 % 10);
+    p[2] = (char)('0' + yy / 10 % 10);
+    p[3] = (char)('0' + yy % 10);
+    p[4] = '-';
+    p[5] = (char)('0' + m / 10);
+    p[6] = (char)('0' + m % 10);
+    p[7] = '-';
+    p[8] = (char)('0' + d / 10);
+    p[9] = (char)('0' + d % 10);
+    p[10] = 'T';
+    p[11] = (char)('0' + hh / 10);
+    p[12] = (char)('0' + hh % 10);
+    p[13] = ':';
+    p[14] = (char)('0' + mm / 10);
+    p[15] = (char)('0' + mm % 10);
+    p[16] = ':';
+    p[17] = (char)('0' + ss / 10);
+    p[18] = (char)('0' + ss % 10);
+    p[19] = '.';
+    for (int i = 26; i >= 20; i--) {
+        p[i] = (char)('0' + frac % 10);
+        frac /= 10;
+    }
+    p[27] = 'Z';
+    p[28] = '\0';
 }
 
 static bool digits(const char *s, size_t n, size_t at, size_t k, unsigned *v)

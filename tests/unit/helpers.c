@@ -1,6 +1,8 @@
 // Shared helpers for the Criterion unit tests.
 #include "helpers.h"
 
+#include <criterion/criterion.h>
+
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -56,6 +58,6 @@ const char *sk_test_src(const char *rel, char *buf, size_t n)
 void sk_test_no_leaks(void)
 {
 #ifdef SK_HAVE_LSAN
-    __lsan_do_recoverable_leak_check();
+    cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "LeakSanitizer found leaks (see above)");
 #endif
 }

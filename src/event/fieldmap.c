@@ -1,0 +1,918 @@
+// Field mapping for JSON documents (Winlogbeat 6/7/8, Elastic's Sysmon processing, flat exports)
+// and the ECS <-> Sysmon name table. The rules are described in fieldmap.h; this file is mostly
+// data (the alias and ECS tables) plus one resolution pass per document:
+//
+//   pass 1  classify each leaf: event data (by path prefix), system alias, ECS name, top-level key;
+//           each classified leaf is a candidate for one canonical name, with a priority
+//   pass 2  for Elastic-processed Sysmon documents, classify the ECS leaves (some ECS names mean
+//           different Sysmon fields in different events, so this waits for the event ID)
+//   emit    system fields (in evtx order), event data (document order), rebuilt User/Hashes,
+//           hidden Data items, then the remaining leaves (hidden when they were a source)
+//
+// Names are found through two small open-addressing hash tables: a fixed one built once per
+// sk_fieldmap (alias and ECS paths) and a per-document one (canonical names), cleared in O(1) with
+// a generation counter. Field names and values are referenced, not copied: leaves live in the
+// event arena already, static names live in the tables below.
+#include "fieldmap.h"
+
+#include <assert.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/limits.h"
+#include "core/mem.h"
+#include "core/timefmt.h"
+
+// ------------------------------------------------------------------------------------------------
+// Tables
+
+// Priorities: lower wins. tier 0 event data, 1 user data, 2 system alias, 3 ECS, 4 top-level key.
+#define PRIO(tier, rank) ((uint16_t)((tier)*256u + (rank)))
+#define PRIO_NONE        ((uint16_t)0xffffu)
+#define TIER(prio)       ((prio) / 256u)
+
+// System fields in evtx order, each with the paths it is taken from, best first. The last group of
+// each list is the evtx_dump JSON layout (Event.System...), which costs nothing to accept.
+typedef struct sys_field {
+    const char *name;
+    const char *renamed; // the name used when event data has a field of the same name
+    const char *aliases[9];
+} sys_field;
+
+static const sys_field sys_fields[] = {
+    { "Provider_Name",
+      "System.Provider_Name",
+      { "winlog.provider_name",
+        "source_name",
+        "SourceName",
+        "ProviderName",
+        "Provider",
+        "Provider_Name",
+        "Event.System.Provider.#attributes.Name",
+        NULL } },
+    { "Provider_Guid",
+      "System.Provider_Guid",
+      { "winlog.provider_guid",
+        "provider_guid",
+        "ProviderGuid",
+        "Provider_Guid",
+        "Event.System.Provider.#attributes.Guid",
+        NULL } },
+    { "EventID",
+      "System.EventID",
+      { "winlog.event_id",
+        "event_id",
+        "EventID",
+        "Event.System.EventID",
+        "Event.System.EventID.#text",
+        NULL } },
+    { "Version",
+      "System.Version",
+      { "winlog.version", "version", "Version", "Event.System.Version", NULL } },
+    // Winlogbeat keeps only the rendered level ("information"); flat exports the number.
+    { "Level",
+      "System.Level",
+      { "log.level", "level", "Level", "EventLevel", "Event.System.Level", NULL } },
+    { "Task", "System.Task", { "winlog.task", "task", "Task", "Event.System.Task", NULL } },
+    { "Opcode",
+      "System.Opcode",
+      { "winlog.opcode", "opcode", "Opcode", "Event.System.Opcode", NULL } },
+    { "Keywords",
+      "System.Keywords",
+      { "winlog.keywords", "keywords", "Keywords", "Event.System.Keywords", NULL } },
+    // @timestamp is the record's time in Winlogbeat output (and UtcTime after Elastic's Sysmon
+    // processing); NXLog's EventTime is local time without a zone and Azure's TimeGenerated the
+    // ingestion time, so both come after the record times.
+    { "TimeCreated",
+      "System.TimeCreated",
+      { "winlog.time_created",
+        "@timestamp",
+        "TimeCreated",
+        "EventTime",
+        "TimeGenerated",
+        "Event.System.TimeCreated.#attributes.SystemTime",
+        NULL } },
+    { "EventRecordID",
+      "System.EventRecordID",
+      { "winlog.record_id",
+        "record_number",
+        "RecordNumber",
+        "EventRecordID",
+        "Event.System.EventRecordID",
+        NULL } },
+    { "ActivityID",
+      "System.ActivityID",
+      { "winlog.activity_id",
+        "activity_id",
+        "ActivityID",
+        "Event.System.Correlation.#attributes.ActivityID",
+        NULL } },
+    { "RelatedActivityID",
+      "System.RelatedActivityID",
+      { "winlog.related_activity_id",
+        "related_activity_id",
+        "RelatedActivityID",
+        "Event.System.Correlation.#attributes.RelatedActivityID",
+        NULL } },
+    { "ProcessID",
+      "System.ProcessID",
+      { "winlog.process.pid",
+        "process_id",
+        "ProcessID",
+        "ExecutionProcessID",
+        "Event.System.Execution.#attributes.ProcessID",
+        NULL } },
+    { "ThreadID",
+      "System.ThreadID",
+      { "winlog.process.thread.id",
+        "thread_id",
+        "ThreadID",
+        "Event.System.Execution.#attributes.ThreadID",
+        NULL } },
+    { "Channel",
+      "System.Channel",
+      { "winlog.channel", "log_name", "Channel", "Event.System.Channel", NULL } },
+    { "Computer",
+      "System.Computer",
+      { "winlog.computer_name",
+        "computer_name",
+        "Hostname",
+        "Computer",
+        "Event.System.Computer",
+        NULL } },
+    { "UserID",
+      "System.UserID",
+      { "winlog.user.identifier",
+        "user.identifier",
+        "UserID",
+        "Event.System.Security.#attributes.UserID",
+        NULL } },
+};
+#define NSYS            (sizeof(sys_fields) / sizeof(sys_fields[0]))
+#define SYS_EVENTID     2 // indexes into sys_fields, checked in sk_fieldmap_new
+#define SYS_TIMECREATED 8
+
+// Event data and user data: path prefixes, best first within each tier.
+typedef struct data_prefix {
+    const char *prefix;
+    uint32_t len;
+    uint16_t prio;
+} data_prefix;
+
+static const data_prefix data_prefixes[] = {
+    { "winlog.event_data.", 18, PRIO(0, 0) }, { "event_data.", 11, PRIO(0, 1) }, // Winlogbeat 6
+    { "EventData.", 10, PRIO(0, 2) },       // Azure WindowsEvent (string expanded by the reader)
+    { "Event.EventData.", 16, PRIO(0, 3) }, // evtx_dump JSON
+    { "winlog.user_data.", 17, PRIO(1, 0) },  { "user_data.", 10, PRIO(1, 1) }, // Winlogbeat 6
+};
+#define NPREFIX (sizeof(data_prefixes) / sizeof(data_prefixes[0]))
+
+// ECS <-> Sysmon names as Elastic's Sysmon processing (winlogbeat-sysmon.js) renames or copies
+// them. eids lists the Sysmon event IDs an entry is specific to (0-terminated; empty: any event).
+typedef struct ecs_entry {
+    const char *ecs;
+    const char *sysmon;
+    uint8_t eids[4];
+} ecs_entry;
+
+static const ecs_entry ecs_map[] = {
+    { "process.executable", "Image", { 0 } },
+    { "process.executable", "SourceImage", { 8, 10, 0 } },
+    { "process.executable", "Destination", { 20, 0 } },
+    { "process.entity_id", "ProcessGuid", { 0 } },
+    { "process.entity_id", "SourceProcessGuid", { 8, 0 } },
+    { "process.entity_id", "SourceProcessGUID", { 10, 0 } },
+    { "process.pid", "ProcessId", { 0 } },
+    { "process.pid", "SourceProcessId", { 8, 10, 0 } },
+    { "process.thread.id", "SourceThreadId", { 10, 0 } },
+    { "process.command_line", "CommandLine", { 0 } },
+    { "process.working_directory", "CurrentDirectory", { 0 } },
+    { "process.parent.entity_id", "ParentProcessGuid", { 0 } },
+    { "process.parent.pid", "ParentProcessId", { 0 } },
+    { "process.parent.executable", "ParentImage", { 0 } },
+    { "process.parent.command_line", "ParentCommandLine", { 0 } },
+    { "process.pe.original_file_name", "OriginalFileName", { 0 } },
+    { "process.pe.company", "Company", { 0 } },
+    { "process.pe.description", "Description", { 0 } },
+    { "process.pe.product", "Product", { 0 } },
+    { "process.pe.file_version", "FileVersion", { 0 } },
+    { "file.pe.original_file_name", "OriginalFileName", { 7, 0 } },
+    { "file.pe.company", "Company", { 7, 0 } },
+    { "file.pe.description", "Description", { 7, 0 } },
+    { "file.pe.product", "Product", { 7, 0 } },
+    { "file.pe.file_version", "FileVersion", { 7, 0 } },
+    { "file.path", "TargetFilename", { 0 } },
+    { "file.path", "ImageLoaded", { 6, 7, 0 } },
+    { "file.path", "Device", { 9, 0 } },
+    { "file.name", "PipeName", { 17, 18, 0 } },
+    { "file.code_signature.subject_name", "Signature", { 6, 7, 0 } },
+    { "file.code_signature.status", "SignatureStatus", { 6, 7, 0 } },
+    { "registry.path", "TargetObject", { 12, 13, 14, 0 } },
+    { "registry.data.strings", "Details", { 13, 0 } },
+    { "source.ip", "SourceIp", { 0 } },
+    { "source.domain", "SourceHostname", { 0 } },
+    { "source.port", "SourcePort", { 0 } },
+    { "destination.ip", "DestinationIp", { 0 } },
+    { "destination.domain", "DestinationHostname", { 0 } },
+    { "destination.port", "DestinationPort", { 0 } },
+    { "network.transport", "Protocol", { 3, 0 } },
+    { "network.protocol", "DestinationPortName", { 3, 0 } },
+    { "dns.question.name", "QueryName", { 22, 0 } },
+    { "rule.name", "RuleName", { 0 } },
+    { "error.code", "ID", { 255, 0 } },
+    { "sysmon.file.archived", "Archived", { 0 } },
+    { "sysmon.file.is_executable", "IsExecutable", { 0 } },
+};
+#define NECS (sizeof(ecs_map) / sizeof(ecs_map[0]))
+
+// Leaves that rebuild a field from several ECS fields: User = user.domain "\" user.name, and
+// Hashes (Hash in event 15) = "SHA1=..,MD5=..,SHA256=..,IMPHASH=..".
+enum {
+    COMP_USER_NAME,
+    COMP_USER_DOMAIN,
+    COMP_HASH0
+};
+enum {
+    NALGO = 4,
+    NHASHNS = 3
+};
+static const char *const hash_algos[NALGO] = { "SHA1", "MD5", "SHA256", "IMPHASH" };
+static const char *const comp_paths[] = {
+    "user.name",
+    "user.domain",
+    // COMP_HASH0 + ns * NALGO + algo; namespaces process, file, hash
+    "process.hash.sha1",
+    "process.hash.md5",
+    "process.hash.sha256",
+    "process.pe.imphash",
+    "file.hash.sha1",
+    "file.hash.md5",
+    "file.hash.sha256",
+    "file.pe.imphash",
+    "hash.sha1",
+    "hash.md5",
+    "hash.sha256",
+    "hash.imphash",
+};
+#define NCOMP (sizeof(comp_paths) / sizeof(comp_paths[0]))
+
+// ------------------------------------------------------------------------------------------------
+// State
+
+enum {
+    K_SYS = 1,
+    K_ECS,
+    K_COMP,
+    K_MODULE
+};
+
+typedef struct alias_slot {
+    const char *key; // NULL: empty
+    uint32_t len;
+    uint32_t hash;
+    uint8_t kind; // K_*
+    uint8_t rank; // K_SYS: position in the alias list
+    uint16_t idx; // K_SYS: sys_fields index; K_ECS: first ecs_map index; K_COMP: COMP_*
+} alias_slot;
+
+enum {
+    CLS_NONE,
+    CLS_DATA,
+    CLS_SYS
+};
+enum {
+    ROLE_USED = 1u,
+    ROLE_PARAM = 2u
+};
+
+typedef struct leaf_info {
+    uint32_t hash; // of the full path (when has_hash)
+    int32_t slot;  // name-table slot of the canonical name; -1 when none
+    int32_t ecs;   // first ecs_map entry for the path; -1
+    int32_t comp;  // COMP_*; -1
+    uint16_t prio;
+    uint8_t cls;  // CLS_*
+    uint8_t role; // ROLE_*
+    bool has_hash;
+    const char *cname; // canonical name candidate (NUL-terminated)
+    uint32_t cname_len;
+    const char *ename; // the name it was emitted under (NULL: not emitted as canonical)
+    uint32_t ename_len;
+} leaf_info;
+
+typedef struct name_slot {
+    const char *name;
+    uint32_t len;
+    uint32_t hash;
+    uint32_t gen; // slot is live when gen == fm->gen
+    uint16_t best_data;
+    uint16_t best_sys;
+    int32_t sys_leaf; // first leaf holding best_sys
+} name_slot;
+
+typedef struct param_item {
+    uint32_t n;
+    uint32_t leaf;
+} param_item;
+
+struct sk_fieldmap {
+    alias_slot *alias;
+    size_t alias_cap; // power of two
+    uint32_t sys_hash[NSYS];
+    uint32_t sys_len[NSYS];
+    uint32_t sys_renamed_len[NSYS];
+    int16_t ecs_next[NECS]; // next ecs_map entry with the same ECS name; -1
+    uint32_t ecs_sysmon_len[NECS];
+    uint32_t user_hash, hashes_hash, hash_hash;
+    leaf_info *li;
+    size_t li_cap;
+    name_slot *names;
+    size_t names_cap; // power of two
+    uint32_t gen;
+    param_item *params;
+    size_t params_cap;
+};
+
+// Hash of a short key, eight bytes at a time (a multiply-xorshift mix per word): every leaf of
+// every document is hashed, so byte-at-a-time FNV showed in profiles.
+static uint32_t hash_bytes(const char *p, size_t n)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ n, w;
+    while (n >= 8) {
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+        h ^= h >> 32;
+        p += 8;
+        n -= 8;
+    }
+    w = 0;
+    for (size_t i = 0; i < n; i++)
+        w |= (uint64_t)(unsigned char)p[i] << (8 * i);
+    h = (h ^ w) * 0xC4CEB9FE1A85EC53ull;
+    h ^= h >> 29;
+    return (uint32_t)h;
+}
+
+static void alias_put(sk_fieldmap *fm, const char *key, uint8_t kind, uint8_t rank, uint16_t idx)
+{
+    uint32_t len = (uint32_t)strlen(key), h = hash_bytes(key, len);
+    size_t mask = fm->alias_cap - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        alias_slot *s = &fm->alias[i];
+        if (!s->key) {
+            *s = (alias_slot){ key, len, h, kind, rank, idx };
+            return;
+        }
+        if (s->len == len && memcmp(s->key, key, len) == 0)
+            return; // first entry wins (ECS names with several meanings)
+    }
+}
+
+static const alias_slot *alias_get(const sk_fieldmap *fm, const char *key, uint32_t len, uint32_t h)
+{
+    size_t mask = fm->alias_cap - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        const alias_slot *s = &fm->alias[i];
+        if (!s->key)
+            return NULL;
+        if (s->hash == h && s->len == len && memcmp(s->key, key, len) == 0)
+            return s;
+    }
+}
+
+sk_fieldmap *sk_fieldmap_new(void)
+{
+    assert(strcmp(sys_fields[SYS_EVENTID].name, "EventID") == 0);
+    assert(strcmp(sys_fields[SYS_TIMECREATED].name, "TimeCreated") == 0);
+    sk_fieldmap *fm = sk_xcalloc(1, sizeof(*fm));
+    fm->alias_cap = 512;
+    fm->alias = sk_xcalloc(fm->alias_cap, sizeof(alias_slot));
+    for (size_t i = 0; i < NSYS; i++) {
+        for (size_t r = 0; sys_fields[i].aliases[r]; r++)
+            alias_put(fm, sys_fields[i].aliases[r], K_SYS, (uint8_t)r, (uint16_t)i);
+        fm->sys_len[i] = (uint32_t)strlen(sys_fields[i].name);
+        fm->sys_renamed_len[i] = (uint32_t)strlen(sys_fields[i].renamed);
+        fm->sys_hash[i] = hash_bytes(sys_fields[i].name, fm->sys_len[i]);
+    }
+    for (size_t i = 0; i < NECS; i++) {
+        alias_put(fm, ecs_map[i].ecs, K_ECS, 0, (uint16_t)i);
+        fm->ecs_sysmon_len[i] = (uint32_t)strlen(ecs_map[i].sysmon);
+        fm->ecs_next[i] = -1;
+        for (size_t k = i + 1; k < NECS; k++)
+            if (strcmp(ecs_map[k].ecs, ecs_map[i].ecs) == 0) {
+                fm->ecs_next[i] = (int16_t)k;
+                break;
+            }
+    }
+    for (size_t i = 0; i < NCOMP; i++)
+        alias_put(fm, comp_paths[i], K_COMP, 0, (uint16_t)i);
+    alias_put(fm, "event.module", K_MODULE, 0, 0);
+    fm->user_hash = hash_bytes("User", 4);
+    fm->hashes_hash = hash_bytes("Hashes", 6);
+    fm->hash_hash = hash_bytes("Hash", 4);
+    return fm;
+}
+
+void sk_fieldmap_free(sk_fieldmap *fm)
+{
+    if (!fm)
+        return;
+    free(fm->alias);
+    free(fm->li);
+    free(fm->names);
+    free(fm->params);
+    free(fm);
+}
+
+// The per-document name table: at least twice as many slots as names it can receive.
+static void names_prepare(sk_fieldmap *fm, size_t n)
+{
+    size_t need = 2 * (n + NSYS + 8);
+    if (fm->names_cap < need) {
+        size_t cap = fm->names_cap ? fm->names_cap : 256;
+        while (cap < need)
+            cap *= 2;
+        free(fm->names);
+        fm->names = sk_xcalloc(cap, sizeof(name_slot));
+        fm->names_cap = cap;
+        fm->gen = 0;
+    }
+    if (++fm->gen == 0) { // wrapped: every stale slot must read as empty again
+        memset(fm->names, 0, fm->names_cap * sizeof(name_slot));
+        fm->gen = 1;
+    }
+}
+
+static int32_t name_find(const sk_fieldmap *fm, const char *name, uint32_t len, uint32_t h)
+{
+    size_t mask = fm->names_cap - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        const name_slot *s = &fm->names[i];
+        if (s->gen != fm->gen)
+            return -1;
+        if (s->hash == h && s->len == len && memcmp(s->name, name, len) == 0)
+            return (int32_t)i;
+    }
+}
+
+static int32_t name_add(sk_fieldmap *fm, const char *name, uint32_t len, uint32_t h)
+{
+    size_t mask = fm->names_cap - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        name_slot *s = &fm->names[i];
+        if (s->gen != fm->gen) {
+            *s = (name_slot){ name, len, h, fm->gen, PRIO_NONE, PRIO_NONE, -1 };
+            return (int32_t)i;
+        }
+        if (s->hash == h && s->len == len && memcmp(s->name, name, len) == 0)
+            return (int32_t)i;
+    }
+}
+
+// The hash of leaf i's path, computed once (array items share their path).
+static uint32_t path_hash(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t i)
+{
+    leaf_info *I = &fm->li[i];
+    if (!I->has_hash) {
+        if (i > 0 && leaves[i].path == leaves[i - 1].path && fm->li[i - 1].has_hash)
+            I->hash = fm->li[i - 1].hash;
+        else
+            I->hash = hash_bytes(leaves[i].path, leaves[i].path_len);
+        I->has_hash = true;
+    }
+    return I->hash;
+}
+
+// The event-data or user-data prefix path starts with (followed by a name), or NULL. Every leaf
+// goes through here, so the first byte picks the candidates.
+static const data_prefix *match_prefix(const char *path, uint32_t len)
+{
+    switch (path[0]) {
+    case 'w':
+    case 'e':
+    case 'E':
+    case 'u':
+        break;
+    default:
+        return NULL;
+    }
+    for (size_t k = 0; k < NPREFIX; k++) {
+        const data_prefix *dp = &data_prefixes[k];
+        if (len > dp->len && path[0] == dp->prefix[0] && path[dp->len - 1] == '.' &&
+            memcmp(path, dp->prefix, dp->len) == 0)
+            return dp;
+    }
+    return NULL;
+}
+
+// Registers leaf i (path path) as a candidate for its canonical name.
+static void candidate(sk_fieldmap *fm, size_t i, const char *path)
+{
+    leaf_info *I = &fm->li[i];
+    uint32_t h = I->cname == path && I->has_hash ? I->hash : hash_bytes(I->cname, I->cname_len);
+    I->slot = name_add(fm, I->cname, I->cname_len, h);
+    name_slot *s = &fm->names[I->slot];
+    if (I->cls == CLS_SYS) {
+        if (I->prio < s->best_sys) {
+            s->best_sys = I->prio;
+            s->sys_leaf = (int32_t)i;
+        }
+    } else if (I->prio < s->best_data) {
+        s->best_data = I->prio;
+    }
+}
+
+static bool eid_listed(const ecs_entry *e, long eid)
+{
+    for (size_t k = 0; k < sizeof(e->eids) && e->eids[k]; k++)
+        if (e->eids[k] == eid)
+            return true;
+    return false;
+}
+
+// The ecs_map entry for name (an ECS name when ecs_side, else a Sysmon name) in event eid: an
+// entry made for that event, else the event-independent one; for an unknown event (eid < 0) the
+// event-independent one, else the first. -1 when none applies. With fm, name is ignored and the
+// candidates are the chain of entries that share the ECS name of entry from.
+static int ecs_pick(const sk_fieldmap *fm, const char *name, size_t from, long eid, bool ecs_side)
+{
+    int first = -1, generic = -1, specific = -1;
+    for (int i = (int)from; i >= 0 && i < (int)NECS; i = fm ? fm->ecs_next[i] : i + 1) {
+        const ecs_entry *e = &ecs_map[i];
+        if (!fm && strcmp(ecs_side ? e->ecs : e->sysmon, name) != 0)
+            continue;
+        if (first < 0)
+            first = (int)i;
+        if (!e->eids[0]) {
+            if (generic < 0)
+                generic = (int)i;
+        } else if (eid >= 0 && specific < 0 && eid_listed(e, eid)) {
+            specific = (int)i;
+        }
+    }
+    if (specific >= 0)
+        return specific;
+    if (generic >= 0)
+        return generic;
+    return eid < 0 ? first : -1;
+}
+
+const char *sk_fieldmap_ecs_to_sysmon_eid(const char *ecs_name, long event_id)
+{
+    int i = ecs_pick(NULL, ecs_name, 0, event_id, true);
+    return i < 0 ? NULL : ecs_map[i].sysmon;
+}
+
+const char *sk_fieldmap_sysmon_to_ecs_eid(const char *sysmon_name, long event_id)
+{
+    int i = ecs_pick(NULL, sysmon_name, 0, event_id, false);
+    return i < 0 ? NULL : ecs_map[i].ecs;
+}
+
+const char *sk_fieldmap_ecs_to_sysmon(const char *ecs_name)
+{
+    return sk_fieldmap_ecs_to_sysmon_eid(ecs_name, -1);
+}
+
+const char *sk_fieldmap_sysmon_to_ecs(const char *sysmon_name)
+{
+    return sk_fieldmap_sysmon_to_ecs_eid(sysmon_name, -1);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Emission
+
+// Appends a field whose strings already live in the event arena (or are static): no copy.
+static bool
+emit(sk_event *ev, const char *name, size_t nlen, const char *value, size_t vlen, uint32_t flags)
+{
+    if (ev->nfields >= SK_MAX_FIELDS)
+        return false;
+    if (ev->nfields == ev->cap)
+        sk_xgrow((void **)&ev->fields, &ev->cap, ev->nfields + 1, sizeof(sk_field));
+    sk_field *f = &ev->fields[ev->nfields++];
+    f->name = name;
+    f->name_len = (uint32_t)nlen;
+    f->value = value;
+    f->value_len = (uint32_t)vlen;
+    f->flags = flags;
+    return true;
+}
+
+// "param<digits>": Winlogbeat's name for the N-th unnamed <Data> item.
+static bool param_number(const char *s, uint32_t n, uint32_t *out)
+{
+    if (n < 6 || n > 14 || memcmp(s, "param", 5) != 0)
+        return false;
+    uint32_t v = 0;
+    for (uint32_t i = 5; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (uint32_t)(s[i] - '0');
+        if (v > 100000000u)
+            return false;
+    }
+    *out = v;
+    return true;
+}
+
+static bool parse_long(const char *s, uint32_t n, long *out)
+{
+    if (n == 0 || n > 9)
+        return false;
+    long v = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+static bool slot_has_data(const sk_fieldmap *fm, uint32_t h, const char *name, uint32_t len)
+{
+    int32_t s = name_find(fm, name, len, h);
+    return s >= 0 && fm->names[s].best_data != PRIO_NONE;
+}
+
+// User = "DOMAIN\name" (or "name") from user.domain / user.name.
+static bool
+emit_user(sk_fieldmap *fm, const sk_json_leaf *leaves, const int32_t *comp, sk_event *ev)
+{
+    int32_t ni = comp[COMP_USER_NAME], di = comp[COMP_USER_DOMAIN];
+    if (ni < 0 || slot_has_data(fm, fm->user_hash, "User", 4))
+        return true;
+    const sk_json_leaf *N = &leaves[ni];
+    size_t len = N->value_len;
+    char *v;
+    if (di >= 0) {
+        const sk_json_leaf *D = &leaves[di];
+        len += D->value_len + 1;
+        v = sk_arena_alloc(&ev->arena, len + 1);
+        memcpy(v, D->value, D->value_len);
+        v[D->value_len] = '\\';
+        memcpy(v + D->value_len + 1, N->value, N->value_len);
+        fm->li[di].role |= ROLE_USED;
+    } else {
+        v = sk_arena_alloc(&ev->arena, len + 1);
+        memcpy(v, N->value, N->value_len);
+    }
+    v[len] = '\0';
+    fm->li[ni].role |= ROLE_USED;
+    return emit(ev, "User", 4, v, len, 0);
+}
+
+// Hashes (Hash in event 15) from the first namespace (process, file, hash) holding each algorithm.
+static bool emit_hashes(
+        sk_fieldmap *fm, const sk_json_leaf *leaves, const int32_t *comp, long eid, sk_event *ev)
+{
+    const char *name = eid == 15 ? "Hash" : "Hashes";
+    uint32_t nlen = eid == 15 ? 4 : 6;
+    if (slot_has_data(fm, eid == 15 ? fm->hash_hash : fm->hashes_hash, name, nlen))
+        return true;
+    int32_t pick[NALGO];
+    size_t len = 0, count = 0;
+    for (size_t a = 0; a < NALGO; a++) {
+        pick[a] = -1;
+        for (size_t ns = 0; ns < NHASHNS && pick[a] < 0; ns++)
+            pick[a] = comp[COMP_HASH0 + ns * NALGO + a];
+        if (pick[a] >= 0) {
+            len += (count ? 1 : 0) + strlen(hash_algos[a]) + 1 + leaves[pick[a]].value_len;
+            count++;
+        }
+    }
+    if (!count)
+        return true;
+    char *v = sk_arena_alloc(&ev->arena, len + 1), *p = v;
+    for (size_t a = 0; a < NALGO; a++) {
+        if (pick[a] < 0)
+            continue;
+        if (p != v)
+            *p++ = ',';
+        size_t an = strlen(hash_algos[a]);
+        memcpy(p, hash_algos[a], an);
+        p += an;
+        *p++ = '=';
+        const sk_json_leaf *L = &leaves[pick[a]];
+        for (uint32_t k = 0; k < L->value_len; k++) {
+            char c = L->value[k];
+            *p++ = (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
+        }
+        fm->li[pick[a]].role |= ROLE_USED;
+    }
+    *p = '\0';
+    // Every namespace's copy of a used algorithm is a source too.
+    for (size_t i = COMP_HASH0; i < NCOMP; i++)
+        if (comp[i] >= 0)
+            fm->li[comp[i]].role |= ROLE_USED;
+    return emit(ev, name, nlen, v, len, 0);
+}
+
+static void sort_params(param_item *p, size_t n)
+{
+    for (size_t i = 1; i < n; i++) { // insertion sort: few items, usually in order already
+        param_item x = p[i];
+        size_t j = i;
+        while (j > 0 && p[j - 1].n > x.n) {
+            p[j] = p[j - 1];
+            j--;
+        }
+        p[j] = x;
+    }
+}
+
+sk_status sk_fieldmap_apply(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t n, sk_event *ev)
+{
+    sk_status rc = SK_OK;
+    bool ecs_sysmon = false;
+    long eid = -1;
+    int32_t comp[NCOMP];
+    size_t nparams = 0;
+
+    if (fm->li_cap < n)
+        sk_xgrow((void **)&fm->li, &fm->li_cap, n, sizeof(leaf_info));
+    names_prepare(fm, n);
+    for (size_t i = 0; i < NCOMP; i++)
+        comp[i] = -1;
+
+    // Pass 1: classify.
+    for (size_t i = 0; i < n; i++) {
+        const sk_json_leaf *L = &leaves[i];
+        leaf_info *I = &fm->li[i];
+        I->has_hash = false;
+        I->slot = I->ecs = I->comp = -1;
+        I->cls = CLS_NONE;
+        I->role = 0;
+        I->prio = PRIO_NONE;
+        I->ename = NULL;
+        const data_prefix *dp = match_prefix(L->path, L->path_len);
+        if (dp) {
+            const char *name = L->path + dp->len;
+            uint32_t nlen = L->path_len - dp->len;
+            // Winlogbeat's "xml_name" is the name of the UserData element, not a field.
+            if (TIER(dp->prio) != 1 || nlen != 8 || memcmp(name, "xml_name", 8) != 0) {
+                I->cls = CLS_DATA;
+                I->prio = dp->prio;
+                I->cname = name;
+                I->cname_len = nlen;
+            }
+        }
+        if (I->cls == CLS_NONE) {
+            const alias_slot *a = alias_get(fm, L->path, L->path_len, path_hash(fm, leaves, i));
+            if (a && a->kind == K_SYS) {
+                I->cls = CLS_SYS;
+                I->prio = PRIO(2, a->rank);
+                I->cname = sys_fields[a->idx].name;
+                I->cname_len = fm->sys_len[a->idx];
+            } else if (a && a->kind == K_ECS) {
+                I->ecs = a->idx;
+            } else if (a && a->kind == K_COMP) {
+                I->comp = a->idx;
+            } else if (a && a->kind == K_MODULE) {
+                if (L->value_len == 6 && memcmp(L->value, "sysmon", 6) == 0)
+                    ecs_sysmon = true;
+            }
+        }
+        if (I->cls == CLS_NONE && I->ecs < 0 && I->comp < 0 &&
+            (L->flags & (SK_LEAF_TOP | SK_LEAF_EXPANDED)) == SK_LEAF_TOP) {
+            I->cls = CLS_DATA;
+            I->prio = PRIO(4, 0);
+            I->cname = L->path;
+            I->cname_len = L->path_len;
+        }
+        if (I->cls != CLS_NONE)
+            candidate(fm, i, L->path);
+    }
+
+    // Pass 2: the ECS names of Elastic-processed Sysmon documents, which need the event ID.
+    if (ecs_sysmon) {
+        int32_t s = name_find(fm, "EventID", 7, fm->sys_hash[SYS_EVENTID]);
+        if (s >= 0 && fm->names[s].sys_leaf >= 0) {
+            const sk_json_leaf *E = &leaves[fm->names[s].sys_leaf];
+            if (!parse_long(E->value, E->value_len, &eid))
+                eid = -1;
+        }
+        for (size_t i = 0; i < n; i++) {
+            leaf_info *I = &fm->li[i];
+            if (I->comp >= 0) {
+                if (comp[I->comp] < 0)
+                    comp[I->comp] = (int32_t)i;
+                continue;
+            }
+            if (I->ecs < 0)
+                continue;
+            int e = ecs_pick(fm, NULL, (size_t)I->ecs, eid, true);
+            if (e < 0)
+                continue;
+            I->cls = CLS_DATA;
+            I->prio = PRIO(3, e);
+            I->cname = ecs_map[e].sysmon;
+            I->cname_len = fm->ecs_sysmon_len[e];
+            candidate(fm, i, leaves[i].path);
+        }
+    }
+
+    // System fields, in evtx order. A system name that event data also has becomes System.<name>.
+    for (size_t k = 0; k < NSYS; k++) {
+        const sys_field *sf = &sys_fields[k];
+        int32_t s = name_find(fm, sf->name, fm->sys_len[k], fm->sys_hash[k]);
+        if (s < 0 || fm->names[s].best_sys == PRIO_NONE)
+            continue;
+        const name_slot *ns = &fm->names[s];
+        bool renamed = ns->best_data != PRIO_NONE;
+        const char *name = renamed ? sf->renamed : sf->name;
+        size_t nlen = renamed ? fm->sys_renamed_len[k] : fm->sys_len[k];
+        // The winner is one path: one leaf, or the items of one array of scalars, which follow
+        // each other and share their path pointer.
+        const char *wpath = leaves[ns->sys_leaf].path;
+        for (size_t i = (size_t)ns->sys_leaf; i < n && leaves[i].path == wpath; i++) {
+            leaf_info *I = &fm->li[i];
+            const sk_json_leaf *L = &leaves[i];
+            const char *v = L->value;
+            size_t vlen = L->value_len;
+            uint64_t t;
+            if (k == SYS_TIMECREATED && sk_time_parse(v, vlen, &t)) {
+                char *buf = sk_arena_alloc(&ev->arena, 29);
+                sk_time_format(t, buf);
+                v = buf;
+                vlen = 28;
+            }
+            I->role |= ROLE_USED;
+            I->ename = name;
+            I->ename_len = (uint32_t)nlen;
+            if (!emit(ev, name, nlen, v, vlen, SK_FIELD_SYSTEM)) {
+                rc = SK_ERR_LIMIT;
+                goto out;
+            }
+        }
+    }
+
+    // Event data in document order, then the top-level keys (flat exports) in document order.
+    for (size_t k = 0; k < 2 * n; k++) {
+        size_t i = k < n ? k : k - n;
+        leaf_info *I = &fm->li[i];
+        if (I->cls != CLS_DATA || fm->names[I->slot].best_data != I->prio ||
+            (TIER(I->prio) == 4) != (k >= n))
+            continue;
+        const sk_json_leaf *L = &leaves[i];
+        I->role |= ROLE_USED;
+        I->ename = I->cname;
+        I->ename_len = I->cname_len;
+        uint32_t pn;
+        if (TIER(I->prio) <= 1 && param_number(I->cname, I->cname_len, &pn)) {
+            sk_xgrow((void **)&fm->params, &fm->params_cap, nparams + 1, sizeof(param_item));
+            fm->params[nparams++] = (param_item){ pn, (uint32_t)i };
+        }
+        if (!emit(ev, I->cname, I->cname_len, L->value, L->value_len, 0)) {
+            rc = SK_ERR_LIMIT;
+            goto out;
+        }
+    }
+
+    // Fields Elastic's Sysmon processing split into several ECS fields.
+    if (ecs_sysmon) {
+        if (!emit_user(fm, leaves, comp, ev) || !emit_hashes(fm, leaves, comp, eid, ev)) {
+            rc = SK_ERR_LIMIT;
+            goto out;
+        }
+    }
+
+    // param1..N also answer to Data, in N order, like unnamed <Data> items in evtx.
+    sort_params(fm->params, nparams);
+    for (size_t k = 0; k < nparams; k++) {
+        const sk_json_leaf *L = &leaves[fm->params[k].leaf];
+        if (!emit(ev, "Data", 4, L->value, L->value_len, SK_FIELD_HIDDEN)) {
+            rc = SK_ERR_LIMIT;
+            goto out;
+        }
+    }
+
+    // Everything else under its dotted path; the sources of canonical fields hidden.
+    for (size_t i = 0; i < n; i++) {
+        const sk_json_leaf *L = &leaves[i];
+        leaf_info *I = &fm->li[i];
+        uint32_t flags = 0;
+        if (L->flags & SK_LEAF_SYNTHETIC)
+            continue;
+        if (I->role & ROLE_USED) {
+            if (I->ename && I->ename_len == L->path_len &&
+                memcmp(I->ename, L->path, L->path_len) == 0)
+                continue; // it is the canonical field itself
+            flags = SK_FIELD_HIDDEN;
+        } else if (L->flags & SK_LEAF_EXPANDED) {
+            flags = SK_FIELD_HIDDEN;
+        } else if (name_find(fm, L->path, L->path_len, path_hash(fm, leaves, i)) >= 0) {
+            continue; // shadowed: its path is a canonical name another source filled
+        }
+        if (!emit(ev, L->path, L->path_len, L->value, L->value_len, flags)) {
+            rc = SK_ERR_LIMIT;
+            goto out;
+        }
+    }
+
+out:
+    sk_event_finish(ev);
+    return rc;
+}

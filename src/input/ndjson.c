@@ -1,0 +1,966 @@
+// The NDJSON reader: Winlogbeat (and other) JSON documents, one object per line, read in fread
+// chunks with memchr('\n') and a bounded carry-over buffer for lines that straddle two chunks. An
+// over-long line is reported and then discarded up to its newline, never buffered whole.
+//
+// Two more layouts are accepted, detected from the first bytes:
+// - a JSON array document ("[ {...}, {...} ]", often pretty-printed over many lines): a small
+//   splitter tracks strings and bracket depth to cut the array into its elements, and each element
+//   is then handled exactly like a line (its position is the line and column where it starts);
+// - pretty-printed objects one after another (evtx_dump output): recognised when the first
+//   non-blank line is a lone "{", and cut by the same splitter.
+//
+// Each record is parsed with yajl's callback (SAX) API into a list of leaves (dotted path, text
+// value) whose strings go straight into the event arena, then event/fieldmap.c turns the leaves
+// into the event (canonical names, hidden raw paths). A top-level "EventData" string that holds a
+// JSON object (Azure's WindowsEvent table) is parsed in turn, its keys becoming event data.
+//
+// A bad record is reported (file:line:col, as GCC does), counted in stats.lines_skipped and
+// skipped; reading goes on with the next one. Only a read error ends the stream early.
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yajl/yajl_parse.h>
+
+#include "core/buf.h"
+#include "core/limits.h"
+#include "core/mem.h"
+#include "event/fieldmap.h"
+#include "reader.h"
+#include "reader_int.h"
+
+#define DEFAULT_CHUNK (64u * 1024u)
+// Longest dotted field name kept; a longer one makes the record unusable (it is skipped).
+#define MAX_PATH_BYTES 4096u
+
+enum mode {
+    M_START,  // before the first significant byte: BOM, blank lines, then '[' or anything else
+    M_LINE,   // one JSON value per line
+    M_ARRAY,  // inside a top-level JSON array: elements cut by the splitter
+    M_CONCAT, // pretty-printed values one after another: cut by the splitter
+    M_DONE,
+};
+
+typedef struct frame {
+    uint32_t base; // path length of the container itself
+    bool is_map;
+} frame;
+
+// yajl callback state for one document.
+typedef struct parse_state {
+    struct ndjson_reader *r;
+    uint32_t leaf_flags; // added to every leaf (SK_LEAF_SYNTHETIC for expanded strings)
+    uint32_t path_len;
+    unsigned depth;     // open containers
+    unsigned map_depth; // open objects
+    const char *snap;   // the current path, copied into the event arena (shared by array items)
+    uint32_t snap_len;
+    bool dirty; // path changed since snap was taken
+    bool root_seen;
+    bool not_object; // the root value is not an object (the rest is only validated)
+    bool too_deep;
+    bool name_too_long;
+    bool too_many;  // more than SK_MAX_FIELDS leaves; the rest were dropped
+    bool truncated; // a value was cut to SK_MAX_VALUE_BYTES
+    frame stack[SK_MAX_DEPTH + 1];
+    char path[MAX_PATH_BYTES + 1];
+} parse_state;
+
+typedef struct ndjson_reader {
+    sk_reader base;
+    FILE *fp;
+    char *prefix; // bytes already read by format sniffing, served first
+    size_t prefix_len;
+    size_t prefix_pos;
+    char *chunk;
+    size_t chunk_size;
+    const char *data; // current chunk (prefix or chunk buffer)
+    size_t pos;
+    size_t len;
+    bool eof;
+    sk_buf carry;  // the current record when it straddles chunks (bounded by SK_MAX_LINE_BYTES)
+    uint64_t line; // newlines consumed so far
+    uint64_t col;  // bytes consumed since the last newline (splitter and start modes)
+    enum mode mode;
+    // M_START
+    unsigned bom_have;
+    bool bom_done;
+    // M_LINE
+    bool discard;     // skipping the rest of an over-long line
+    bool seen_line;   // a non-blank line was handled
+    uint64_t rec_col; // column where the current line's record starts (after an array: not 1)
+    // M_ARRAY / M_CONCAT splitter
+    bool in_elem;
+    bool in_str;
+    bool esc;
+    bool scalar;    // the element is a bare scalar: it ends before whitespace or punctuation
+    bool first;     // next byte is the element's first
+    bool elem_long; // over-long element being skipped
+    uint32_t edepth;
+    uint64_t elem_line;
+    uint64_t elem_col;
+    size_t seg; // where the element's bytes in the current chunk start
+    // parsing
+    sk_event ev;
+    sk_fieldmap *fm;
+    sk_json_leaf *leaves;
+    size_t nleaves;
+    size_t leaves_cap;
+    parse_state ps;
+} ndjson_reader;
+
+// ------------------------------------------------------------------------------------------------
+// yajl callbacks: build the leaf list
+
+static void path_changed(parse_state *ps)
+{
+    ps->dirty = true;
+}
+
+static int open_container(parse_state *ps, bool is_map)
+{
+    if (!ps->root_seen) {
+        ps->root_seen = true;
+        ps->not_object = !is_map;
+    }
+    if (ps->depth >= SK_MAX_DEPTH) {
+        ps->too_deep = true;
+        return 0;
+    }
+    ps->stack[ps->depth].base = ps->path_len;
+    ps->stack[ps->depth].is_map = is_map;
+    ps->depth++;
+    if (is_map)
+        ps->map_depth++;
+    return 1;
+}
+
+static int close_container(parse_state *ps)
+{
+    ps->depth--;
+    if (ps->stack[ps->depth].is_map)
+        ps->map_depth--;
+    if (ps->path_len != ps->stack[ps->depth].base) {
+        ps->path_len = ps->stack[ps->depth].base;
+        path_changed(ps);
+    }
+    return 1;
+}
+
+static int cb_start_map(void *ctx)
+{
+    return open_container(ctx, true);
+}
+
+static int cb_end_map(void *ctx)
+{
+    return close_container(ctx);
+}
+
+static int cb_start_array(void *ctx)
+{
+    return open_container(ctx, false);
+}
+
+static int cb_end_array(void *ctx)
+{
+    return close_container(ctx);
+}
+
+static int cb_map_key(void *ctx, const unsigned char *key, size_t n)
+{
+    parse_state *ps = ctx;
+    if (ps->not_object)
+        return 1;
+    const unsigned char *nul = memchr(key, 0, n); // names hold no NUL: cut there
+    if (nul)
+        n = (size_t)(nul - key);
+    uint32_t base = ps->stack[ps->depth - 1].base;
+    size_t need = base + (base ? 1 : 0) + n;
+    if (need > MAX_PATH_BYTES) {
+        ps->name_too_long = true;
+        return 0;
+    }
+    char *p = ps->path + base;
+    if (base)
+        *p++ = '.';
+    memcpy(p, key, n);
+    ps->path_len = (uint32_t)need;
+    path_changed(ps);
+    return 1;
+}
+
+// Longest prefix of s[0..max) that does not end inside a UTF-8 sequence.
+static size_t utf8_cut(const char *s, size_t max)
+{
+    size_t n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}
+
+static int add_leaf(parse_state *ps, const char *v, size_t n, bool is_string)
+{
+    if (!ps->root_seen) {
+        ps->root_seen = true;
+        ps->not_object = true;
+    }
+    if (ps->not_object)
+        return 1;
+    struct ndjson_reader *r = ps->r;
+    if (r->nleaves >= SK_MAX_FIELDS) {
+        ps->too_many = true;
+        return 1;
+    }
+    const char *nul = is_string ? memchr(v, 0, n) : NULL; // no NUL in values (from \u0000): cut
+    if (nul)
+        n = (size_t)(nul - v);
+    if (n > SK_MAX_VALUE_BYTES) {
+        n = utf8_cut(v, SK_MAX_VALUE_BYTES);
+        ps->truncated = true;
+    }
+    if (ps->dirty || !ps->snap) {
+        ps->snap = sk_event_strdup(&r->ev, ps->path, ps->path_len);
+        ps->snap_len = ps->path_len;
+        ps->dirty = false;
+    }
+    if (r->nleaves == r->leaves_cap)
+        sk_xgrow((void **)&r->leaves, &r->leaves_cap, r->nleaves + 1, sizeof(sk_json_leaf));
+    sk_json_leaf *L = &r->leaves[r->nleaves++];
+    L->path = ps->snap;
+    L->path_len = ps->snap_len;
+    L->value = sk_event_strdup(&r->ev, v, n);
+    L->value_len = (uint32_t)n;
+    L->flags = ps->leaf_flags;
+    if (ps->map_depth == 1 && !(ps->leaf_flags & SK_LEAF_SYNTHETIC))
+        L->flags |= SK_LEAF_TOP;
+    return 1;
+}
+
+// JSON null: the field is absent (Sigma's `null` means absent or empty).
+static int cb_null(void *ctx)
+{
+    parse_state *ps = ctx;
+    if (!ps->root_seen) {
+        ps->root_seen = true;
+        ps->not_object = true;
+    }
+    return 1;
+}
+
+static int cb_boolean(void *ctx, int b)
+{
+    return b ? add_leaf(ctx, "true", 4, false) : add_leaf(ctx, "false", 5, false);
+}
+
+// Numbers keep their JSON text ("4688", "-9223372036854775808", "1.5e3").
+static int cb_number(void *ctx, const char *s, size_t n)
+{
+    return add_leaf(ctx, s, n, false);
+}
+
+static int cb_string(void *ctx, const unsigned char *s, size_t n)
+{
+    return add_leaf(ctx, (const char *)s, n, true);
+}
+
+static const yajl_callbacks callbacks = {
+    .yajl_null = cb_null,
+    .yajl_boolean = cb_boolean,
+    .yajl_number = cb_number,
+    .yajl_string = cb_string,
+    .yajl_start_map = cb_start_map,
+    .yajl_map_key = cb_map_key,
+    .yajl_end_map = cb_end_map,
+    .yajl_start_array = cb_start_array,
+    .yajl_end_array = cb_end_array,
+};
+
+// ------------------------------------------------------------------------------------------------
+// One record
+
+enum parse_result {
+    P_OK,
+    P_NOT_OBJECT,
+    P_INVALID,
+    P_NAME_TOO_LONG
+};
+
+// yajl's message without its "parse error: " / "lexical error: " prefix and final period.
+static void short_reason(const char *msg, char *out, size_t outlen)
+{
+    const char *colon = strstr(msg, "error: ");
+    if (colon)
+        msg = colon + 7;
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' ' || msg[n - 1] == '.'))
+        n--;
+    if (n >= outlen)
+        n = outlen - 1;
+    memcpy(out, msg, n);
+    out[n] = '\0';
+}
+
+// Parses text as one JSON document, appending its leaves under the path base (empty for a
+// record). On P_INVALID, reason and *err_off (byte offset of the problem) are set.
+static enum parse_result parse_doc(ndjson_reader *r,
+                                   const char *text,
+                                   size_t len,
+                                   const char *base,
+                                   uint32_t leaf_flags,
+                                   char *reason,
+                                   size_t reason_len,
+                                   size_t *err_off)
+{
+    parse_state *ps = &r->ps;
+    enum parse_result res = P_OK;
+    size_t blen = strlen(base);
+    ps->r = r;
+    ps->leaf_flags = leaf_flags;
+    memcpy(ps->path, base, blen);
+    ps->path_len = (uint32_t)blen;
+    ps->depth = ps->map_depth = 0;
+    ps->snap = NULL;
+    ps->snap_len = 0;
+    ps->dirty = true;
+    ps->root_seen = ps->not_object = ps->too_deep = ps->name_too_long = false;
+
+    yajl_handle h = yajl_alloc(&callbacks, NULL, ps);
+    yajl_status st = yajl_parse(h, (const unsigned char *)text, len);
+    bool at_end = false;
+    if (st == yajl_status_ok) {
+        st = yajl_complete_parse(h);
+        at_end = true;
+    }
+    if (st == yajl_status_ok) {
+        res = ps->not_object ? P_NOT_OBJECT : P_OK;
+        goto out;
+    }
+    size_t consumed = yajl_get_bytes_consumed(h);
+    *err_off = at_end ? len : (consumed ? consumed - 1 : 0);
+    if (ps->name_too_long) {
+        res = P_NAME_TOO_LONG;
+    } else if (ps->too_deep) {
+        snprintf(reason, reason_len, "nesting deeper than %u levels", (unsigned)SK_MAX_DEPTH);
+        res = P_INVALID;
+    } else {
+        unsigned char *msg = yajl_get_error(h, 0, (const unsigned char *)text, len);
+        short_reason((const char *)msg, reason, reason_len);
+        yajl_free_error(h, msg);
+        res = P_INVALID;
+    }
+out:
+    yajl_free(h);
+    return res;
+}
+
+// Line and column of byte off of a record that starts at (line, col).
+static void
+locate(const char *text, size_t off, uint64_t line, uint64_t col, uint64_t *l, uint64_t *c)
+{
+    const char *p = text, *end = text + off, *last = NULL, *nl;
+    while (p < end && (nl = memchr(p, '\n', (size_t)(end - p)))) {
+        line++;
+        last = nl;
+        p = nl + 1;
+    }
+    *l = line;
+    *c = last ? (uint64_t)(end - last) : col + off;
+}
+
+static void skip_record(ndjson_reader *r)
+{
+    r->base.stats.lines_skipped++;
+}
+
+static const char *unit_name(const ndjson_reader *r)
+{
+    return r->mode == M_LINE ? "line" : "element";
+}
+
+// A Azure Log Analytics "EventData" column holds the event data as a JSON object in a string.
+static void expand_event_data(ndjson_reader *r)
+{
+    size_t n = r->nleaves;
+    for (size_t i = 0; i < n; i++) {
+        const sk_json_leaf *L = &r->leaves[i];
+        if (!(L->flags & SK_LEAF_TOP) || L->path_len != 9 || memcmp(L->path, "EventData", 9) != 0)
+            continue;
+        const char *v = L->value;
+        size_t vlen = L->value_len, k = 0;
+        while (k < vlen && (v[k] == ' ' || v[k] == '\t' || v[k] == '\r' || v[k] == '\n'))
+            k++;
+        if (k == vlen || v[k] != '{')
+            return;
+        char reason[8];
+        size_t off;
+        if (parse_doc(r, v, vlen, "EventData", SK_LEAF_SYNTHETIC, reason, sizeof reason, &off) ==
+            P_OK)
+            r->leaves[i].flags |= SK_LEAF_EXPANDED;
+        else
+            r->nleaves = n; // not an object after all: keep the string as it is
+        return;
+    }
+}
+
+enum rec_result {
+    R_NONE,
+    R_EVENT,
+    R_CONCAT
+};
+
+// Parses one record (a line or an array element) that starts at (line, col) and builds the event.
+static enum rec_result
+handle_record(ndjson_reader *r, const char *text, size_t len, uint64_t line, uint64_t col)
+{
+    sk_reader *b = &r->base;
+    size_t i = 0;
+    while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
+        i++;
+    if (i == len)
+        return R_NONE; // blank
+    while (len > i && text[len - 1] == '\r')
+        len--;
+    // A lone "{" as the first line: pretty-printed objects, not NDJSON.
+    if (r->mode == M_LINE && !r->seen_line && text[i] == '{') {
+        size_t k = i + 1;
+        while (k < len && (text[k] == ' ' || text[k] == '\t'))
+            k++;
+        if (k == len) {
+            r->elem_line = line;
+            r->elem_col = col + i;
+            return R_CONCAT;
+        }
+    }
+    if (r->mode == M_LINE)
+        r->seen_line = true;
+
+    sk_event_reset(&r->ev);
+    r->nleaves = 0;
+    r->ps.too_many = r->ps.truncated = false;
+    char reason[160];
+    size_t off = 0;
+    uint64_t el, ec;
+    switch (parse_doc(r, text, len, "", 0, reason, sizeof reason, &off)) {
+    case P_OK:
+        break;
+    case P_NOT_OBJECT:
+        sk_diag_emitf(b->diags,
+                      SK_SEV_WARNING,
+                      b->display,
+                      line,
+                      col,
+                      NULL,
+                      "ndjson-not-object",
+                      "JSON value is not an object; %s skipped",
+                      unit_name(r));
+        skip_record(r);
+        return R_NONE;
+    case P_INVALID:
+        locate(text, off, line, col, &el, &ec);
+        sk_diag_emitf(b->diags,
+                      SK_SEV_WARNING,
+                      b->display,
+                      el,
+                      ec,
+                      NULL,
+                      "ndjson-invalid",
+                      "invalid JSON (%s); %s skipped",
+                      reason,
+                      unit_name(r));
+        skip_record(r);
+        return R_NONE;
+    case P_NAME_TOO_LONG:
+        locate(text, off, line, col, &el, &ec);
+        sk_diag_emitf(b->diags,
+                      SK_SEV_WARNING,
+                      b->display,
+                      el,
+                      ec,
+                      NULL,
+                      "ndjson-too-long",
+                      "field name longer than %u bytes; %s skipped",
+                      MAX_PATH_BYTES,
+                      unit_name(r));
+        skip_record(r);
+        return R_NONE;
+    }
+    bool too_many = r->ps.too_many, truncated = r->ps.truncated;
+    expand_event_data(r);
+    too_many |= r->ps.too_many;
+    truncated |= r->ps.truncated;
+    if (sk_fieldmap_apply(r->fm, r->leaves, r->nleaves, &r->ev) != SK_OK)
+        too_many = true;
+    if (too_many)
+        sk_diag_emitf(b->diags,
+                      SK_SEV_WARNING,
+                      b->display,
+                      line,
+                      0,
+                      NULL,
+                      "ndjson-too-many-fields",
+                      "more than %u fields; the rest were dropped",
+                      SK_MAX_FIELDS);
+    if (truncated)
+        sk_diag_emitf(b->diags,
+                      SK_SEV_WARNING,
+                      b->display,
+                      line,
+                      0,
+                      NULL,
+                      "ndjson-value-truncated",
+                      "value longer than %u bytes truncated",
+                      SK_MAX_VALUE_BYTES);
+    r->ev.file = b->display;
+    r->ev.format = SK_FORMAT_NDJSON;
+    r->ev.line = line;
+    return R_EVENT;
+}
+
+static void report_too_long(ndjson_reader *r, uint64_t line)
+{
+    sk_reader *b = &r->base;
+    sk_diag_emitf(b->diags,
+                  SK_SEV_WARNING,
+                  b->display,
+                  line,
+                  0,
+                  NULL,
+                  "ndjson-too-long",
+                  "%s longer than %u bytes; %s skipped",
+                  unit_name(r),
+                  SK_MAX_LINE_BYTES,
+                  unit_name(r));
+    skip_record(r);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Input
+
+static sk_status fill(ndjson_reader *r)
+{
+    size_t n;
+    r->pos = r->len = 0;
+    if (r->prefix_pos < r->prefix_len) {
+        n = r->prefix_len - r->prefix_pos;
+        if (n > r->chunk_size)
+            n = r->chunk_size;
+        r->data = r->prefix + r->prefix_pos;
+        r->prefix_pos += n;
+    } else {
+        n = fread(r->chunk, 1, r->chunk_size, r->fp);
+        if (n == 0) {
+            if (ferror(r->fp)) {
+                int e = errno;
+                sk_diag_emitf(r->base.diags,
+                              SK_SEV_ERROR,
+                              r->base.display,
+                              0,
+                              0,
+                              NULL,
+                              "io",
+                              "read error: %s",
+                              e ? strerror(e) : "unknown error");
+                r->base.stats.damaged = true;
+                r->mode = M_DONE;
+                return SK_ERR_IO;
+            }
+            r->eof = true;
+            return SK_OK;
+        }
+        r->data = r->chunk;
+    }
+    r->len = n;
+    r->seg = 0;
+    r->base.stats.bytes += n;
+    return SK_OK;
+}
+
+static void enter_line_mode(ndjson_reader *r, uint64_t rec_col)
+{
+    r->mode = M_LINE;
+    r->rec_col = rec_col;
+    r->discard = false;
+}
+
+// M_START: skips a UTF-8 BOM and blank lines, then picks the layout.
+static void scan_start(ndjson_reader *r)
+{
+    static const unsigned char bom[3] = { 0xEF, 0xBB, 0xBF };
+    while (r->pos < r->len) {
+        unsigned char c = (unsigned char)r->data[r->pos];
+        if (!r->bom_done) {
+            if (c == bom[r->bom_have]) {
+                r->pos++;
+                if (++r->bom_have == 3)
+                    r->bom_done = true;
+                continue;
+            }
+            r->bom_done = true;
+            if (r->bom_have) { // part of a BOM: those bytes start the first line
+                if (sk_buf_add(&r->carry, bom, r->bom_have) != SK_OK)
+                    sk_buf_reset(&r->carry); // cannot happen: the buffer is empty
+                enter_line_mode(r, 1);
+                return;
+            }
+        }
+        if (c == '\n') {
+            r->line++;
+            r->col = 0;
+            sk_buf_reset(&r->carry);
+        } else if (c == ' ' || c == '\t' || c == '\r') {
+            // kept so that the columns of the first line stay right if it is a line
+            if (sk_buf_addc(&r->carry, (char)c) != SK_OK)
+                sk_buf_reset(&r->carry);
+            r->col++;
+        } else if (c == '[') {
+            r->pos++;
+            r->col++;
+            sk_buf_reset(&r->carry);
+            r->mode = M_ARRAY;
+            r->in_elem = false;
+            return;
+        } else {
+            enter_line_mode(r, 1);
+            return;
+        }
+        r->pos++;
+    }
+}
+
+// Switches to the splitter in the middle of a pretty-printed object whose "{" line was just read.
+static void enter_concat_mode(ndjson_reader *r)
+{
+    r->mode = M_CONCAT;
+    sk_buf_reset(&r->carry);
+    if (sk_buf_add(&r->carry, "{\n", 2) != SK_OK)
+        r->elem_long = true; // cannot happen: the buffer is empty
+    r->in_elem = true;
+    r->in_str = r->esc = r->scalar = r->first = r->elem_long = false;
+    r->edepth = 1;
+    r->seg = r->pos;
+    r->col = 0;
+}
+
+// M_LINE: one record per line. Returns true when r->ev holds an event.
+static bool scan_line(ndjson_reader *r)
+{
+    while (r->pos < r->len && r->mode == M_LINE) {
+        const char *p = r->data + r->pos;
+        size_t avail = r->len - r->pos;
+        const char *nl = memchr(p, '\n', avail);
+        if (!nl) {
+            if (!r->discard && sk_buf_add(&r->carry, p, avail) != SK_OK) {
+                report_too_long(r, r->line + 1);
+                sk_buf_reset(&r->carry);
+                r->discard = true;
+            }
+            r->pos = r->len;
+            return false;
+        }
+        size_t n = (size_t)(nl - p);
+        uint64_t line = ++r->line, col = r->rec_col;
+        r->pos += n + 1;
+        r->rec_col = 1;
+        r->col = 0;
+        if (r->discard) {
+            r->discard = false;
+            continue;
+        }
+        const char *text = p;
+        size_t len = n;
+        if (r->carry.n) {
+            if (sk_buf_add(&r->carry, p, n) != SK_OK) {
+                report_too_long(r, line);
+                sk_buf_reset(&r->carry);
+                continue;
+            }
+            text = r->carry.p;
+            len = r->carry.n;
+        } else if (n > SK_MAX_LINE_BYTES) {
+            report_too_long(r, line);
+            continue;
+        }
+        enum rec_result res = handle_record(r, text, len, line, col);
+        sk_buf_reset(&r->carry);
+        if (res == R_EVENT)
+            return true;
+        if (res == R_CONCAT)
+            enter_concat_mode(r);
+    }
+    return false;
+}
+
+// Handles the element that ends at r->data[end) (r->seg is its start in this chunk).
+static bool end_element(ndjson_reader *r, size_t end)
+{
+    const char *text = r->data + r->seg;
+    size_t len = end - r->seg;
+    bool got = false;
+    r->in_elem = false;
+    r->pos = end;
+    if (r->elem_long)
+        return false;
+    if (r->carry.n) {
+        if (sk_buf_add(&r->carry, text, len) != SK_OK) {
+            report_too_long(r, r->elem_line);
+            goto out;
+        }
+        text = r->carry.p;
+        len = r->carry.n;
+    } else if (len > SK_MAX_LINE_BYTES) {
+        report_too_long(r, r->elem_line);
+        goto out;
+    }
+    got = handle_record(r, text, len, r->elem_line, r->elem_col) == R_EVENT;
+out:
+    sk_buf_reset(&r->carry);
+    return got;
+}
+
+static bool scalar_end(unsigned char c)
+{
+    switch (c) {
+    case ' ':
+    case '\t':
+    case '\r':
+    case '\n':
+    case ',':
+    case ']':
+    case '}':
+    case '[':
+    case '{':
+    case '"':
+        return true;
+    default:
+        return false;
+    }
+}
+
+// M_ARRAY / M_CONCAT: cuts values out of the stream by tracking strings and bracket depth; yajl
+// validates each value afterwards. Returns true when r->ev holds an event.
+static bool scan_elems(ndjson_reader *r)
+{
+    const unsigned char *d = (const unsigned char *)r->data;
+    size_t i = r->pos, n = r->len;
+    while (i < n) {
+        unsigned char c = d[i];
+        if (!r->in_elem) {
+            if (c == '\n') {
+                r->line++;
+                r->col = 0;
+                i++;
+                continue;
+            }
+            if (c == ' ' || c == '\t' || c == '\r' || (c == ',' && r->mode == M_ARRAY)) {
+                r->col++;
+                i++;
+                continue;
+            }
+            if (c == ']' && r->mode == M_ARRAY) { // end of the array: whatever follows is lines
+                r->col++;
+                r->pos = i + 1;
+                enter_line_mode(r, r->col + 1);
+                return false;
+            }
+            r->in_elem = true;
+            r->elem_line = r->line + 1;
+            r->elem_col = r->col + 1;
+            r->seg = i;
+            r->edepth = 0;
+            r->in_str = r->esc = r->elem_long = false;
+            r->first = true;
+            r->scalar = !(c == '{' || c == '[' || c == '"');
+        }
+        bool end = false;
+        if (r->in_str) {
+            if (r->esc)
+                r->esc = false;
+            else if (c == '\\')
+                r->esc = true;
+            else if (c == '"') {
+                r->in_str = false;
+                end = r->edepth == 0;
+            }
+        } else if (r->scalar) {
+            if (!r->first && scalar_end(c)) {
+                if (end_element(r, i))
+                    return true;
+                continue; // c is looked at again, outside the element
+            }
+        } else if (c == '"') {
+            r->in_str = true;
+        } else if (c == '{' || c == '[') {
+            r->edepth++;
+        } else if (c == '}' || c == ']') {
+            if (r->edepth > 0)
+                r->edepth--;
+            end = r->edepth == 0;
+        }
+        r->first = false;
+        if (c == '\n') {
+            r->line++;
+            r->col = 0;
+        } else {
+            r->col++;
+        }
+        i++;
+        if (end) {
+            if (end_element(r, i))
+                return true;
+            i = r->pos;
+        }
+    }
+    if (r->in_elem && !r->elem_long && sk_buf_add(&r->carry, d + r->seg, n - r->seg) != SK_OK) {
+        report_too_long(r, r->elem_line);
+        sk_buf_reset(&r->carry);
+        r->elem_long = true;
+    }
+    r->pos = n;
+    return false;
+}
+
+// End of input: the last line without a newline, an unfinished element.
+static bool finish(ndjson_reader *r)
+{
+    sk_reader *b = &r->base;
+    bool got = false;
+    switch (r->mode) {
+    case M_START:
+        if (!r->bom_done && r->bom_have) { // a file holding part of a BOM
+            static const char bom[3] = { '\xEF', '\xBB', '\xBF' };
+            enter_line_mode(r, 1);
+            got = handle_record(r, bom, r->bom_have, r->line + 1, 1) == R_EVENT;
+        }
+        break;
+    case M_LINE:
+        if (r->carry.n && !r->discard)
+            got = handle_record(r, r->carry.p, r->carry.n, r->line + 1, r->rec_col) == R_EVENT;
+        break;
+    case M_ARRAY:
+    case M_CONCAT:
+        if (r->in_elem) {
+            r->in_elem = false;
+            if (!r->elem_long)
+                got = handle_record(r,
+                                    r->carry.p ? r->carry.p : "",
+                                    r->carry.n,
+                                    r->elem_line,
+                                    r->elem_col) == R_EVENT;
+        } else if (r->mode == M_ARRAY) {
+            sk_diag_emitf(b->diags,
+                          SK_SEV_WARNING,
+                          b->display,
+                          r->line + 1,
+                          r->col + 1,
+                          NULL,
+                          "ndjson-invalid",
+                          "invalid JSON (premature EOF: the array is not closed)");
+        }
+        break;
+    case M_DONE:
+        break;
+    }
+    sk_buf_reset(&r->carry);
+    r->mode = M_DONE;
+    return got;
+}
+
+static sk_status nd_next(sk_reader *base, const sk_event **out)
+{
+    ndjson_reader *r = (ndjson_reader *)base;
+    for (;;) {
+        if (r->mode == M_DONE)
+            return SK_DONE;
+        if (r->pos == r->len) {
+            if (r->eof) {
+                if (finish(r)) {
+                    *out = &r->ev;
+                    return SK_OK;
+                }
+                continue;
+            }
+            sk_status st = fill(r);
+            if (st != SK_OK)
+                return st;
+            continue;
+        }
+        bool got = false;
+        switch (r->mode) {
+        case M_START:
+            scan_start(r);
+            break;
+        case M_LINE:
+            got = scan_line(r);
+            break;
+        case M_ARRAY:
+        case M_CONCAT:
+            got = scan_elems(r);
+            break;
+        case M_DONE:
+            break;
+        }
+        if (got) {
+            *out = &r->ev;
+            return SK_OK;
+        }
+    }
+}
+
+static void nd_close(sk_reader *base)
+{
+    ndjson_reader *r = (ndjson_reader *)base;
+    if (r->fp && r->fp != stdin)
+        fclose(r->fp);
+    free(r->prefix);
+    free(r->chunk);
+    sk_buf_fini(&r->carry);
+    sk_event_fini(&r->ev);
+    sk_fieldmap_free(r->fm);
+    free(r->leaves);
+    sk_reader_base_fini(base);
+    free(r);
+}
+
+static const sk_reader_ops ndjson_ops = {
+    .name = "ndjson",
+    .next = nd_next,
+    .close = nd_close,
+};
+
+sk_status sk_reader_open_ndjson(sk_reader **out,
+                                FILE *fp,
+                                const void *prefix,
+                                size_t prefix_len,
+                                const char *display,
+                                const sk_reader_opts *opts,
+                                sk_diags *diags)
+{
+    if (!fp) {
+        sk_diag_emitf(
+                diags, SK_SEV_ERROR, display ? display : "-", 0, 0, NULL, "io", "no input stream");
+        return SK_ERR_IO;
+    }
+    ndjson_reader *r = sk_xcalloc(1, sizeof(*r));
+    sk_reader_base_init(&r->base, &ndjson_ops, display, opts, diags);
+    r->fp = fp;
+    r->chunk_size = (opts && opts->chunk_size) ? opts->chunk_size : DEFAULT_CHUNK;
+    r->chunk = sk_xmalloc(r->chunk_size);
+    if (prefix_len) {
+        r->prefix = sk_xmalloc(prefix_len);
+        memcpy(r->prefix, prefix, prefix_len);
+        r->prefix_len = prefix_len;
+    }
+    sk_buf_init(&r->carry, SK_MAX_LINE_BYTES);
+    sk_event_init(&r->ev);
+    r->ev.file = r->base.display;
+    r->ev.format = SK_FORMAT_NDJSON;
+    r->fm = sk_fieldmap_new();
+    r->mode = M_START;
+    r->rec_col = 1;
+    *out = &r->base;
+    return SK_OK;
+}

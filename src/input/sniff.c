@@ -1,0 +1,264 @@
+// Format detection and opening of one input: regular files, FIFOs, standard input, and gzip
+// compressed forms of each. evtx needs random access (libevtx reads by offset), so evtx arriving
+// on a stream or inside gzip is spooled to an unlinked temporary file first.
+#include "input.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "core/mem.h"
+
+#define SNIFF_BYTES 8
+
+sk_format sk_input_sniff(const unsigned char *p, size_t n)
+{
+    if (n >= 8 && memcmp(p, "ElfFile\0", 8) == 0)
+        return SK_FORMAT_EVTX;
+    size_t i = 0;
+    if (n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF)
+        i = 3;
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+        i++;
+    if (i < n && (p[i] == '{' || p[i] == '['))
+        return SK_FORMAT_NDJSON;
+    return SK_FORMAT_UNKNOWN;
+}
+
+// gzip streams seen through stdio, so the NDJSON reader needs no special case.
+static ssize_t gz_read(void *cookie, char *buf, size_t size)
+{
+    if (size > (1u << 30))
+        size = 1u << 30;
+    int n = gzread((gzFile)cookie, buf, (unsigned)size);
+    if (n < 0) {
+        errno = EIO;
+        return -1;
+    }
+    return n;
+}
+
+static int gz_close(void *cookie)
+{
+    return gzclose_r((gzFile)cookie) == Z_OK ? 0 : EOF;
+}
+
+// Reads up to want bytes (fewer only at end of input); returns bytes read or -1 on error.
+static long read_full(FILE *fp, unsigned char *p, size_t want)
+{
+    size_t got = 0;
+    while (got < want) {
+        size_t k = fread(p + got, 1, want - got, fp);
+        if (k == 0)
+            return ferror(fp) ? -1 : (long)got;
+        got += k;
+    }
+    return (long)got;
+}
+
+// Copies prefix + the rest of fp into an unlinked temp file; returns its /proc/self/fd path in
+// path_out (the descriptor stays open in *fd_out and must be closed after the reader opened it).
+static sk_status spool(FILE *fp,
+                       const unsigned char *prefix,
+                       size_t n,
+                       const char *display,
+                       sk_diags *diags,
+                       int *fd_out,
+                       char *path_out,
+                       size_t path_size)
+{
+    const char *dir = getenv("TMPDIR");
+    char tmpl[4096];
+    snprintf(tmpl, sizeof tmpl, "%s/saker-spool-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(tmpl);
+    if (fd < 0) {
+        sk_diag_emitf(diags, SK_SEV_ERROR, display, 0, 0, NULL, "spool-failed",
+                      "cannot create a temporary file in %s to spool evtx input: %s",
+                      dir && *dir ? dir : "/tmp", strerror(errno));
+        return SK_ERR_IO;
+    }
+    unlink(tmpl);
+    sk_status st = SK_OK;
+    unsigned char *buf = sk_xmalloc(1 << 16);
+    size_t k = n;
+    const unsigned char *src = prefix;
+    for (;;) {
+        size_t off = 0;
+        while (off < k) {
+            ssize_t w = write(fd, src + off, k - off);
+            if (w < 0) {
+                if (errno == EINTR)
+                    continue;
+                sk_diag_emitf(diags, SK_SEV_ERROR, display, 0, 0, NULL, "spool-failed",
+                              "cannot spool evtx input to a temporary file: %s", strerror(errno));
+                st = SK_ERR_IO;
+                goto out;
+            }
+            off += (size_t)w;
+        }
+        k = fread(buf, 1, 1 << 16, fp);
+        if (k == 0) {
+            if (ferror(fp)) {
+                sk_diag_emitf(diags, SK_SEV_ERROR, display, 0, 0, NULL, "read-error",
+                              "read error: %s", strerror(errno));
+                st = SK_ERR_IO;
+            }
+            break;
+        }
+        src = buf;
+    }
+out:
+    free(buf);
+    if (st != SK_OK) {
+        close(fd);
+        return st;
+    }
+    *fd_out = fd;
+    snprintf(path_out, path_size, "/proc/self/fd/%d", fd);
+    return SK_OK;
+}
+
+sk_status sk_input_open(sk_reader **out,
+                        const char *path,
+                        const sk_reader_opts *opts,
+                        sk_diags *diags)
+{
+    bool is_stdin = strcmp(path, "-") == 0;
+    const char *display = is_stdin ? "<stdin>" : path;
+    FILE *fp = NULL;
+    sk_status st = SK_OK;
+    unsigned char head[SNIFF_BYTES];
+    long n;
+    bool seekable = false;
+
+    if (is_stdin) {
+        fp = stdin;
+    } else {
+        struct stat sb;
+        if (stat(path, &sb) != 0) {
+            sk_diag_emitf(diags, SK_SEV_ERROR, path, 0, 0, NULL, "open-failed", "cannot open: %s",
+                          strerror(errno));
+            return SK_ERR_IO;
+        }
+        if (S_ISDIR(sb.st_mode)) {
+            sk_diag_emitf(diags, SK_SEV_ERROR, path, 0, 0, NULL, "open-failed",
+                          "is a directory");
+            return SK_ERR_IO;
+        }
+        seekable = S_ISREG(sb.st_mode);
+        fp = fopen(path, "rb");
+        if (!fp) {
+            sk_diag_emitf(diags, SK_SEV_ERROR, path, 0, 0, NULL, "open-failed", "cannot open: %s",
+                          strerror(errno));
+            return SK_ERR_IO;
+        }
+    }
+
+    n = read_full(fp, head, sizeof head);
+    if (n < 0) {
+        sk_diag_emitf(diags, SK_SEV_ERROR, display, 0, 0, NULL, "read-error", "read error: %s",
+                      strerror(errno));
+        st = SK_ERR_IO;
+        goto out;
+    }
+
+    if (n >= 2 && head[0] == 0x1f && head[1] == 0x8b) {
+        // gzip: restart decompression from the beginning through zlib.
+        int dupfd = -1;
+        if (seekable) {
+            dupfd = open(path, O_RDONLY);
+        } else {
+            // A stream cannot be re-read: spool the compressed bytes first.
+            int sfd;
+            char spath[64];
+            st = spool(fp, head, (size_t)n, display, diags, &sfd, spath, sizeof spath);
+            if (st != SK_OK)
+                goto out;
+            lseek(sfd, 0, SEEK_SET);
+            dupfd = sfd;
+        }
+        if (dupfd < 0) {
+            sk_diag_emitf(diags, SK_SEV_ERROR, display, 0, 0, NULL, "open-failed",
+                          "cannot open: %s", strerror(errno));
+            st = SK_ERR_IO;
+            goto out;
+        }
+        gzFile gz = gzdopen(dupfd, "rb");
+        if (!gz) {
+            close(dupfd);
+            sk_diag_emitf(diags, SK_SEV_ERROR, display, 0, 0, NULL, "open-failed",
+                          "cannot open gzip stream");
+            st = SK_ERR_IO;
+            goto out;
+        }
+        gzbuffer(gz, 1 << 17);
+        cookie_io_functions_t io = { .read = gz_read, .close = gz_close };
+        FILE *gfp = fopencookie(gz, "rb", io);
+        if (!gfp) {
+            gzclose_r(gz);
+            st = SK_ERR_IO;
+            goto out;
+        }
+        if (fp != stdin)
+            fclose(fp);
+        fp = gfp;
+        seekable = false;
+        n = read_full(fp, head, sizeof head);
+        if (n < 0) {
+            sk_diag_emitf(diags, SK_SEV_ERROR, display, 0, 0, NULL, "read-error",
+                          "gzip data is damaged");
+            st = SK_ERR_FORMAT;
+            goto out;
+        }
+    }
+
+    switch (sk_input_sniff(head, (size_t)n)) {
+    case SK_FORMAT_EVTX:
+        if (seekable) {
+            fclose(fp);
+            fp = NULL;
+            st = sk_reader_open_evtx(out, path, display, opts, diags);
+        } else {
+            int sfd;
+            char spath[64];
+            st = spool(fp, head, (size_t)n, display, diags, &sfd, spath, sizeof spath);
+            if (st == SK_OK) {
+                st = sk_reader_open_evtx(out, spath, display, opts, diags);
+                close(sfd);
+            }
+        }
+        goto out;
+    case SK_FORMAT_NDJSON:
+        st = sk_reader_open_ndjson(out, fp, head, (size_t)n, display, opts, diags);
+        fp = NULL; // taken by the reader, even on failure
+        goto out;
+    case SK_FORMAT_UNKNOWN:
+        break;
+    }
+    if (n == 0) {
+        // An empty JSON dump holds no events; an empty file claiming to be evtx is damaged.
+        size_t len = strlen(display);
+        if (len >= 5 && strcasecmp(display + len - 5, ".evtx") == 0) {
+            sk_diag_emitf(diags, SK_SEV_ERROR, display, 0, 0, NULL, "not-evtx",
+                          "empty file (no evtx file header); file skipped");
+            st = SK_ERR_FORMAT;
+            goto out;
+        }
+        st = sk_reader_open_ndjson(out, fp, head, 0, display, opts, diags);
+        fp = NULL;
+        goto out;
+    }
+    sk_diag_emitf(diags, SK_SEV_ERROR, display, 0, 0, NULL, "unknown-format",
+                  "unrecognised format (neither evtx nor JSON); file skipped");
+    st = SK_ERR_FORMAT;
+out:
+    if (fp && fp != stdin)
+        fclose(fp);
+    return st;
+}

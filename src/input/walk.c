@@ -1,0 +1,193 @@
+// Folder walks: recursive, names sorted bytewise so every run visits files in the same order,
+// extension and glob filters, symlink-loop detection by (device, inode) of the folders on the
+// current path.
+#include "input.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "core/buf.h"
+#include "core/limits.h"
+#include "core/mem.h"
+
+static const char *const default_exts[] = { "evtx", "json", "jsonl", "ndjson" };
+
+typedef struct walker {
+    const sk_walk_opts *opts;
+    sk_walk_stats *stats;
+    sk_diags *diags;
+    sk_walk_fn fn;
+    void *ctx;
+    dev_t devs[SK_MAX_WALK_DEPTH];
+    ino_t inos[SK_MAX_WALK_DEPTH];
+    unsigned depth;
+} walker;
+
+static bool ext_ok(const walker *w, const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    if (!dot)
+        return false;
+    // "x.json.gz" counts as "json" (compressed inputs are read transparently).
+    char base[256];
+    const char *ext = dot + 1;
+    if (strcasecmp(ext, "gz") == 0) {
+        size_t len = (size_t)(dot - name);
+        if (len >= sizeof base)
+            return false;
+        memcpy(base, name, len);
+        base[len] = '\0';
+        const char *d2 = strrchr(base, '.');
+        if (!d2)
+            return false;
+        ext = d2 + 1;
+    }
+    const char *const *exts = w->opts && w->opts->exts ? w->opts->exts : default_exts;
+    size_t n = w->opts && w->opts->exts ? w->opts->nexts : sizeof default_exts / sizeof *default_exts;
+    for (size_t i = 0; i < n; i++) {
+        const char *e = exts[i];
+        if (*e == '.')
+            e++;
+        if (strcasecmp(ext, e) == 0)
+            return true;
+    }
+    return false;
+}
+
+// A glob with a '/' is matched against the whole path, otherwise against the base name.
+static bool glob_any(const char *const *globs, size_t n, const char *path, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *g = globs[i];
+        if (fnmatch(g, strchr(g, '/') ? path : name, 0) == 0)
+            return true;
+    }
+    return false;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static sk_status walk_dir(walker *w, const char *dir);
+
+static sk_status visit(walker *w, const char *path, const char *name)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        // A dangling symlink or a file gone since readdir: report it, keep walking.
+        sk_diag_emitf(w->diags, SK_SEV_WARNING, path, 0, 0, NULL, "unreadable",
+                      "cannot read: %s; skipped", strerror(errno));
+        w->stats->unreadable++;
+        return SK_OK;
+    }
+    const sk_walk_opts *o = w->opts;
+    if (o && o->nexclude && glob_any(o->exclude, o->nexclude, path, name)) {
+        if (!S_ISDIR(sb.st_mode))
+            w->stats->passed_over++;
+        return SK_OK;
+    }
+    if (S_ISDIR(sb.st_mode))
+        return walk_dir(w, path);
+    if (!S_ISREG(sb.st_mode) || !ext_ok(w, name) ||
+        (o && o->ninclude && !glob_any(o->include, o->ninclude, path, name))) {
+        w->stats->passed_over++;
+        return SK_OK;
+    }
+    w->stats->files++;
+    return w->fn(w->ctx, path, false);
+}
+
+static sk_status walk_dir(walker *w, const char *dir)
+{
+    struct stat sb;
+    if (stat(dir, &sb) != 0) {
+        sk_diag_emitf(w->diags, SK_SEV_WARNING, dir, 0, 0, NULL, "unreadable",
+                      "cannot read folder: %s; skipped", strerror(errno));
+        w->stats->unreadable++;
+        return SK_OK;
+    }
+    for (unsigned i = 0; i < w->depth; i++) {
+        if (w->devs[i] == sb.st_dev && w->inos[i] == sb.st_ino) {
+            sk_diag_emitf(w->diags, SK_SEV_WARNING, dir, 0, 0, NULL, "symlink-loop",
+                          "folder loop (a link back to a parent folder); not followed");
+            w->stats->unreadable++;
+            return SK_OK;
+        }
+    }
+    if (w->depth >= SK_MAX_WALK_DEPTH) {
+        sk_diag_emitf(w->diags, SK_SEV_WARNING, dir, 0, 0, NULL, "too-deep",
+                      "folders nested deeper than %u; not followed", SK_MAX_WALK_DEPTH);
+        w->stats->unreadable++;
+        return SK_OK;
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        sk_diag_emitf(w->diags, SK_SEV_WARNING, dir, 0, 0, NULL, "unreadable",
+                      "cannot read folder: %s; skipped", strerror(errno));
+        w->stats->unreadable++;
+        return SK_OK;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        sk_xgrow((void **)&names, &cap, n + 1, sizeof *names);
+        names[n++] = sk_xstrdup(de->d_name);
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, cmp_names);
+
+    w->devs[w->depth] = sb.st_dev;
+    w->inos[w->depth] = sb.st_ino;
+    w->depth++;
+    sk_status st = SK_OK;
+    size_t dl = strlen(dir);
+    bool slash = dl > 0 && dir[dl - 1] == '/';
+    for (size_t i = 0; i < n && st == SK_OK; i++) {
+        sk_buf p;
+        sk_buf_init(&p, 1u << 16);
+        if (sk_buf_add(&p, dir, dl) == SK_OK && (slash || sk_buf_addc(&p, '/') == SK_OK) &&
+            sk_buf_adds(&p, names[i]) == SK_OK)
+            st = visit(w, sk_buf_str(&p), names[i]);
+        sk_buf_fini(&p);
+    }
+    w->depth--;
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return st;
+}
+
+sk_status sk_walk(const char *path,
+                  const sk_walk_opts *opts,
+                  sk_walk_stats *stats,
+                  sk_diags *diags,
+                  sk_walk_fn fn,
+                  void *ctx)
+{
+    walker w = { .opts = opts, .stats = stats, .diags = diags, .fn = fn, .ctx = ctx, .depth = 0 };
+    if (strcmp(path, "-") == 0) {
+        stats->files++;
+        return fn(ctx, path, true);
+    }
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        sk_diag_emitf(diags, SK_SEV_ERROR, path, 0, 0, NULL, "open-failed", "cannot open: %s",
+                      strerror(errno));
+        stats->unreadable++;
+        return SK_OK;
+    }
+    if (S_ISDIR(sb.st_mode))
+        return walk_dir(&w, path);
+    stats->files++;
+    return fn(ctx, path, true);
+}

@@ -1,0 +1,139 @@
+// Unit tests for src/core: bounded buffer, arena, diagnostics rendering, UTF-16/UTF-8, time.
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/diag.h"
+#include "core/timefmt.h"
+#include "core/utf.h"
+#include "helpers.h"
+
+Test(core, buf_refuses_to_grow_past_its_cap)
+{
+    sk_buf b;
+    sk_buf_init(&b, 8);
+    cr_assert_eq(sk_buf_adds(&b, "12345678"), SK_OK);
+    cr_assert_eq(sk_buf_addc(&b, '9'), SK_ERR_LIMIT);
+    cr_assert_str_eq(sk_buf_str(&b), "12345678");
+    sk_buf_reset(&b);
+    cr_assert_eq(sk_buf_addf(&b, "%d-%s", 42, "x"), SK_OK);
+    cr_assert_str_eq(sk_buf_str(&b), "42-x");
+    cr_assert_eq(sk_buf_addf(&b, "%s", "too long!"), SK_ERR_LIMIT);
+    cr_assert_str_eq(sk_buf_str(&b), "42-x");
+    char *s = sk_buf_take(&b);
+    cr_assert_str_eq(s, "42-x");
+    cr_assert_null(b.p);
+    free(s);
+    sk_buf_fini(&b);
+}
+
+Test(core, arena_keeps_strings_until_reset)
+{
+    sk_arena a;
+    sk_arena_init(&a, 64);
+    char *p = sk_arena_strndup(&a, "hello", 5);
+    char *big = sk_arena_alloc(&a, 1000); // larger than a block
+    memset(big, 'x', 1000);
+    char *q = sk_arena_strndup(&a, "world", 3);
+    cr_assert_str_eq(p, "hello");
+    cr_assert_str_eq(q, "wor");
+    sk_arena_reset(&a);
+    char *r = sk_arena_strndup(&a, "again", 5);
+    cr_assert_str_eq(r, "again");
+    sk_arena_fini(&a);
+}
+
+Test(core, diag_renders_gcc_style_with_caret)
+{
+    sk_diag d = { .severity = SK_SEV_ERROR,
+                  .file = "rules/x.yml",
+                  .line = 14,
+                  .col = 9,
+                  .code = "unknown-modifier",
+                  .message = "unknown modifier 'containz'",
+                  .source_line = "        CommandLine|containz: foo" };
+    sk_buf b;
+    sk_buf_init(&b, 4096);
+    sk_diag_render(&d, &b);
+    cr_assert_str_eq(sk_buf_str(&b), "rules/x.yml:14:9: error: unknown modifier 'containz'\n"
+                                     "            CommandLine|containz: foo\n"
+                                     "            ^\n");
+    sk_buf_fini(&b);
+}
+
+Test(core, diag_renders_record_positions_and_escapes_control_characters)
+{
+    sk_diag d = { .severity = SK_SEV_WARNING,
+                  .file = "Security.evtx",
+                  .where = "record 4711",
+                  .code = "x",
+                  .message = "bad \x1b[31mvalue\n" };
+    sk_buf b;
+    sk_buf_init(&b, 4096);
+    sk_diag_render(&d, &b);
+    cr_assert_str_eq(sk_buf_str(&b),
+                     "Security.evtx: record 4711: warning: bad \\x1b[31mvalue\\n\n");
+    sk_buf_reset(&b);
+    sk_diag d2 = { .severity = SK_SEV_WARNING, .file = "a.ndjson", .line = 5, .code = "x",
+                   .message = "m" };
+    sk_diag_render(&d2, &b);
+    cr_assert_str_eq(sk_buf_str(&b), "a.ndjson:5: warning: m\n");
+    sk_buf_fini(&b);
+}
+
+Test(core, diags_count_by_severity_and_call_back)
+{
+    sk_test_diags t;
+    sk_test_diags_init(&t);
+    sk_diag_emitf(&t.dl, SK_SEV_WARNING, "f", 2, 3, NULL, "c", "n=%d", 5);
+    sk_diag_emitf(&t.dl, SK_SEV_ERROR, NULL, 0, 0, NULL, "c", "oops");
+    cr_assert_eq(t.dl.warnings, 1);
+    cr_assert_eq(t.dl.errors, 1);
+    cr_assert_str_eq(t.text, "f:2:3: warning: n=5\nsaker: error: oops\n");
+}
+
+Test(core, utf16_round_trip_with_surrogates_and_lone_surrogates)
+{
+    const char *s = "A\xC3\xA9\xE6\x97\xA5\xF0\x9F\x98\x80"; // A é 日 😀
+    sk_buf w, u;
+    sk_buf_init(&w, 1024);
+    sk_buf_init(&u, 1024);
+    cr_assert_eq(sk_utf8_to_utf16le(&w, s, strlen(s)), SK_OK);
+    cr_assert_eq(w.n, 10); // A, é, 日 one unit each; 😀 two
+    cr_assert_eq(sk_utf16le_to_utf8(&u, (const uint8_t *)w.p, w.n / 2), SK_OK);
+    cr_assert_str_eq(sk_buf_str(&u), s);
+    sk_buf_reset(&u);
+    const uint8_t lone[] = { 0x00, 0xD8, 0x41, 0x00 }; // high surrogate then 'A'
+    cr_assert_eq(sk_utf16le_to_utf8(&u, lone, 2), SK_OK);
+    cr_assert_str_eq(sk_buf_str(&u), "\xEF\xBF\xBD" "A");
+    cr_assert(sk_utf8_valid(s, strlen(s)));
+    cr_assert_not(sk_utf8_valid("\xC0\xAF", 2)); // overlong
+    cr_assert_not(sk_utf8_valid("\xED\xA0\x80", 3)); // surrogate
+    cr_assert(sk_utf8_valid("\xEF\xBF\xBD", 3)); // U+FFFD itself is valid
+    sk_buf_fini(&w);
+    sk_buf_fini(&u);
+}
+
+Test(core, time_formats_windows_style_and_parses_iso_forms)
+{
+    char out[29];
+    uint64_t t = 0;
+    cr_assert(sk_time_parse("2024-05-01T10:22:03.1234567Z", 28, &t));
+    sk_time_format(t, out);
+    cr_assert_str_eq(out, "2024-05-01T10:22:03.1234567Z");
+    cr_assert(sk_time_parse("2020-10-05T20:43:58.351744800Z", 30, &t)); // libevtx: 9 digits
+    sk_time_format(t, out);
+    cr_assert_str_eq(out, "2020-10-05T20:43:58.3517448Z");
+    cr_assert(sk_time_parse("2020-10-19 03:30:41.104", 23, &t));
+    sk_time_format(t, out);
+    cr_assert_str_eq(out, "2020-10-19T03:30:41.1040000Z");
+    cr_assert(sk_time_parse("2020-10-19T05:30:41+02:00", 25, &t));
+    sk_time_format(t, out);
+    cr_assert_str_eq(out, "2020-10-19T03:30:41.0000000Z");
+    cr_assert(sk_time_parse("1601-01-01T00:00:00Z", 20, &t));
+    cr_assert_eq(t, 0);
+    cr_assert_not(sk_time_parse("2020-13-01T00:00:00Z", 20, &t));
+    cr_assert_not(sk_time_parse("yesterday", 9, &t));
+    cr_assert_not(sk_time_parse("2020-10-19T03:30:41Zjunk", 24, &t));
+}

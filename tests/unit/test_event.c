@@ -1,0 +1,91 @@
+// Unit tests for src/event and the event JSON of src/output.
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "core/limits.h"
+#include "event/event.h"
+#include "helpers.h"
+#include "output/json.h"
+
+#define ADD(ev, n, v, fl) cr_assert_eq(sk_event_add(ev, n, strlen(n), v, strlen(v), fl), SK_OK)
+
+Test(event, system_name_collision_moves_the_system_value)
+{
+    sk_event ev;
+    sk_event_init(&ev);
+    ADD(&ev, "EventID", "4", SK_FIELD_SYSTEM);
+    ADD(&ev, "Version", "3", SK_FIELD_SYSTEM);
+    cr_assert_eq(sk_event_add_data(&ev, "Version", 7, "15.14", 5), SK_OK);
+    sk_event_finish(&ev);
+    cr_assert_str_eq(sk_event_get(&ev, "Version"), "15.14");
+    cr_assert_str_eq(sk_event_get(&ev, "System.Version"), "3");
+    cr_assert(ev.has_event_id);
+    cr_assert_eq(ev.event_id, 4);
+    sk_event_fini(&ev);
+}
+
+Test(event, finish_decodes_system_values)
+{
+    sk_event ev;
+    sk_event_init(&ev);
+    ADD(&ev, "EventID", "4688", SK_FIELD_SYSTEM);
+    ADD(&ev, "EventRecordID", "18446744073709551615", SK_FIELD_SYSTEM);
+    ADD(&ev, "TimeCreated", "2024-05-01T10:22:03.1234567Z", SK_FIELD_SYSTEM);
+    ADD(&ev, "Channel", "Security", SK_FIELD_SYSTEM);
+    ADD(&ev, "Computer", "WS01", SK_FIELD_SYSTEM);
+    ADD(&ev, "Provider_Name", "Microsoft-Windows-Security-Auditing", SK_FIELD_SYSTEM);
+    sk_event_finish(&ev);
+    cr_assert_eq(ev.event_id, 4688);
+    cr_assert_eq(ev.record_id, UINT64_MAX);
+    cr_assert(ev.has_time);
+    cr_assert_str_eq(ev.channel, "Security");
+    cr_assert_str_eq(ev.computer, "WS01");
+    cr_assert_str_eq(ev.provider, "Microsoft-Windows-Security-Auditing");
+    sk_event_reset(&ev);
+    ADD(&ev, "EventID", "notanumber", SK_FIELD_SYSTEM);
+    ADD(&ev, "EventRecordID", "99999999999999999999", SK_FIELD_SYSTEM); // overflows
+    sk_event_finish(&ev);
+    cr_assert_not(ev.has_event_id);
+    cr_assert_not(ev.has_record_id);
+    cr_assert_null(ev.channel);
+    sk_event_fini(&ev);
+}
+
+Test(event, field_limit_is_enforced)
+{
+    sk_event ev;
+    sk_event_init(&ev);
+    for (unsigned i = 0; i < SK_MAX_FIELDS; i++)
+        cr_assert_eq(sk_event_add(&ev, "Data", 4, "x", 1, 0), SK_OK);
+    cr_assert_eq(sk_event_add(&ev, "Data", 4, "x", 1, 0), SK_ERR_LIMIT);
+    cr_assert_eq(sk_event_nfields(&ev), SK_MAX_FIELDS);
+    sk_event_fini(&ev);
+}
+
+Test(event, json_groups_repeated_names_hides_hidden_fields_and_escapes)
+{
+    sk_event ev;
+    sk_event_init(&ev);
+    ADD(&ev, "EventID", "1", SK_FIELD_SYSTEM);
+    ADD(&ev, "TimeCreated", "2024-05-01T10:22:03.1234567Z", SK_FIELD_SYSTEM);
+    ADD(&ev, "Data", "first", 0);
+    ADD(&ev, "CommandLine", "a \"b\" \\ \x1b[31m\n\t\x01", 0);
+    ADD(&ev, "winlog.event_data.CommandLine", "hidden", SK_FIELD_HIDDEN);
+    ADD(&ev, "Data", "second", 0);
+    cr_assert_eq(sk_event_add(&ev, "Bad", 3, "\xff\xfe ok \xe2\x80\xa8", 9, 0), SK_OK);
+    sk_event_finish(&ev);
+    ev.file = "x.evtx";
+    ev.format = SK_FORMAT_EVTX;
+    sk_buf b;
+    sk_buf_init(&b, 1 << 16);
+    cr_assert_eq(sk_json_event(&b, &ev), SK_OK);
+    cr_assert_str_eq(
+            sk_buf_str(&b),
+            "{\"timestamp\":\"2024-05-01T10:22:03.1234567Z\",\"computer\":null,\"channel\":null,"
+            "\"event_id\":1,\"source\":{\"file\":\"x.evtx\",\"format\":\"evtx\",\"record_id\":null,"
+            "\"recovered\":false},\"fields\":{\"EventID\":\"1\",\"TimeCreated\":\"2024-05-01T10:"
+            "22:03.1234567Z\",\"Data\":[\"first\",\"second\"],\"CommandLine\":\"a \\\"b\\\" \\\\ "
+            "\\u001b[31m\\n\\t\\u0001\",\"Bad\":\"\xEF\xBF\xBD\xEF\xBF\xBD ok \\u2028\"}}");
+    sk_buf_fini(&b);
+    sk_event_fini(&ev);
+}

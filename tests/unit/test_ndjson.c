@@ -1,0 +1,1248 @@
+// Unit tests for the NDJSON reader (src/input/ndjson.c) and the JSON field mapping
+// (src/event/fieldmap.c). Every input is read at chunk sizes 1, 2, 7, 4096 and whole, with and
+// without a sniffed prefix, and all passes must give the same events and diagnostics (YARA's
+// test_pass idea).
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <ftw.h>
+#include <strings.h>
+#include <yajl/yajl_tree.h>
+
+#include "core/buf.h"
+#include "core/limits.h"
+#include "event/fieldmap.h"
+#include "helpers.h"
+#include "input/reader.h"
+
+// ------------------------------------------------------------------------------------------------
+// Harness
+
+typedef struct result {
+    sk_buf dump; // "@line\n" then "[S:][H:]name=value\n" per field
+    sk_test_diags td;
+    sk_reader_stats stats;
+    sk_status last; // the status that ended the loop
+} result;
+
+static void dump_event(sk_buf *out, const sk_event *ev)
+{
+    cr_assert(sk_buf_addf(out, "@%llu\n", (unsigned long long)ev->line) == SK_OK);
+    cr_assert_eq(ev->format, SK_FORMAT_NDJSON);
+    for (size_t i = 0; i < sk_event_nfields(ev); i++) {
+        const sk_field *f = sk_event_field(ev, i);
+        cr_assert_eq(strlen(f->name), f->name_len);
+        cr_assert_eq(strlen(f->value), f->value_len);
+        cr_assert(sk_buf_addf(out,
+                              "%s%s%s=%s\n",
+                              (f->flags & SK_FIELD_SYSTEM) ? "S:" : "",
+                              (f->flags & SK_FIELD_HIDDEN) ? "H:" : "",
+                              f->name,
+                              f->value) == SK_OK);
+    }
+}
+
+static FILE *file_of(const void *data, size_t n)
+{
+    FILE *fp = tmpfile();
+    cr_assert_not_null(fp);
+    cr_assert_eq(fwrite(data, 1, n, fp), n);
+    rewind(fp);
+    return fp;
+}
+
+// Reads data[0..n) as file "t.ndjson" with the given chunk size; the first prefix bytes are handed
+// over as already sniffed.
+static void run(result *res, const char *data, size_t n, size_t chunk, size_t prefix)
+{
+    sk_buf_init(&res->dump, 1u << 30);
+    sk_test_diags_init(&res->td);
+    if (prefix > n)
+        prefix = n;
+    FILE *fp = file_of(data + prefix, n - prefix);
+    sk_reader_opts opts = { .chunk_size = chunk };
+    sk_reader *r = NULL;
+    cr_assert_eq(sk_reader_open_ndjson(&r, fp, data, prefix, "t.ndjson", &opts, &res->td.dl),
+                 SK_OK);
+    const sk_event *ev;
+    while ((res->last = sk_reader_next(r, &ev)) == SK_OK) {
+        cr_assert_str_eq(ev->file, "t.ndjson");
+        dump_event(&res->dump, ev);
+    }
+    cr_assert_eq(sk_reader_next(r, &ev), SK_DONE); // and stays ended
+    res->stats = *sk_reader_stats_get(r);
+    sk_reader_close(r);
+}
+
+static void result_fini(result *res)
+{
+    sk_buf_fini(&res->dump);
+}
+
+// Runs data through every chunk size and prefix length; the passes must agree. Leaves the
+// first pass's result in *out (to be released with result_fini).
+static void run_all(result *out, const char *data, size_t n)
+{
+    const size_t chunks[] = { 1, 2, 7, 4096, n ? n : 1 };
+    const size_t prefixes[] = { 0, 5 };
+    bool have = false;
+    for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+        for (size_t p = 0; p < 2; p++) {
+            result r;
+            run(&r, data, n, chunks[c], prefixes[p]);
+            if (!have) {
+                *out = r;
+                have = true;
+                continue;
+            }
+            cr_assert_str_eq(sk_buf_str(&r.dump),
+                             sk_buf_str(&out->dump),
+                             "chunk %zu prefix %zu: events differ",
+                             chunks[c],
+                             prefixes[p]);
+            cr_assert_str_eq(r.td.text,
+                             out->td.text,
+                             "chunk %zu prefix %zu: diagnostics differ",
+                             chunks[c],
+                             prefixes[p]);
+            cr_assert_eq(r.stats.events, out->stats.events);
+            cr_assert_eq(r.stats.lines_skipped, out->stats.lines_skipped);
+            cr_assert_eq(r.stats.bytes, n);
+            cr_assert_eq(r.last, out->last);
+            result_fini(&r);
+        }
+    }
+}
+
+// Exact check of events, diagnostics and skip count at every chunk size.
+static void
+check(const char *data, const char *want_events, const char *want_diags, unsigned long skipped)
+{
+    result res;
+    run_all(&res, data, strlen(data));
+    cr_expect_str_eq(sk_buf_str(&res.dump), want_events);
+    cr_expect_str_eq(res.td.text, want_diags);
+    cr_expect_eq(res.stats.lines_skipped, skipped);
+    cr_expect_eq(res.last, SK_DONE);
+    result_fini(&res);
+    SK_ASSERT_NO_LEAKS();
+}
+
+// ------------------------------------------------------------------------------------------------
+// Document dialects
+
+Test(ndjson, winlogbeat7_document_gets_canonical_and_hidden_raw_fields)
+{
+    check("{\"@timestamp\":\"2024-05-01T10:22:03.123Z\",\"event\":{\"code\":\"1\"},"
+          "\"winlog\":{\"channel\":\"Microsoft-Windows-Sysmon/"
+          "Operational\",\"computer_name\":\"WS01\","
+          "\"event_id\":1,\"record_id\":4711,\"provider_name\":\"Microsoft-Windows-Sysmon\","
+          "\"event_data\":{\"Image\":\"C:\\\\Windows\\\\System32\\\\mshta.exe\",\"CommandLine\":"
+          "\"mshta "
+          "http://x\"},\"keywords\":[\"Audit Success\",\"Classic\"]},"
+          "\"tags\":[\"a\",\"b\"],\"n\":null,\"ok\":true,\"f\":1.5e3}\n",
+          "@1\n"
+          "S:Provider_Name=Microsoft-Windows-Sysmon\n"
+          "S:EventID=1\n"
+          "S:Keywords=Audit Success\n"
+          "S:Keywords=Classic\n"
+          "S:TimeCreated=2024-05-01T10:22:03.1230000Z\n"
+          "S:EventRecordID=4711\n"
+          "S:Channel=Microsoft-Windows-Sysmon/Operational\n"
+          "S:Computer=WS01\n"
+          "Image=C:\\Windows\\System32\\mshta.exe\n"
+          "CommandLine=mshta http://x\n"
+          "tags=a\n"
+          "tags=b\n"
+          "ok=true\n"
+          "f=1.5e3\n"
+          "H:@timestamp=2024-05-01T10:22:03.123Z\n"
+          "event.code=1\n"
+          "H:winlog.channel=Microsoft-Windows-Sysmon/Operational\n"
+          "H:winlog.computer_name=WS01\n"
+          "H:winlog.event_id=1\n"
+          "H:winlog.record_id=4711\n"
+          "H:winlog.provider_name=Microsoft-Windows-Sysmon\n"
+          "H:winlog.event_data.Image=C:\\Windows\\System32\\mshta.exe\n"
+          "H:winlog.event_data.CommandLine=mshta http://x\n"
+          "H:winlog.keywords=Audit Success\n"
+          "H:winlog.keywords=Classic\n",
+          "",
+          0);
+}
+
+Test(ndjson, event_fields_are_predecoded)
+{
+    const char *in =
+            "{\"winlog\":{\"event_id\":\"4688\",\"record_id\":\"12\",\"channel\":\"Security\","
+            "\"computer_name\":\"DC1\",\"provider_name\":\"P\"},\"@timestamp\":\"2024-05-01T10:22:"
+            "03Z\"}\n";
+    FILE *fp = file_of(in, strlen(in));
+    sk_test_diags td;
+    sk_test_diags_init(&td);
+    sk_reader *r;
+    cr_assert_eq(sk_reader_open_ndjson(&r, fp, NULL, 0, "x.json", NULL, &td.dl), SK_OK);
+    const sk_event *ev;
+    cr_assert_eq(sk_reader_next(r, &ev), SK_OK);
+    cr_expect(ev->has_event_id);
+    cr_expect_eq(ev->event_id, 4688);
+    cr_expect(ev->has_record_id);
+    cr_expect_eq(ev->record_id, 12);
+    cr_expect(ev->has_time);
+    cr_expect_eq(ev->time, 133590325230000000ULL);
+    cr_expect_str_eq(ev->channel, "Security");
+    cr_expect_str_eq(ev->computer, "DC1");
+    cr_expect_str_eq(ev->provider, "P");
+    cr_expect_str_eq(ev->file, "x.json");
+    cr_expect_eq(ev->line, 1);
+    cr_expect_eq(sk_reader_next(r, &ev), SK_DONE);
+    cr_expect_eq(sk_reader_stats_get(r)->events, 1);
+    sk_reader_close(r);
+    SK_ASSERT_NO_LEAKS();
+}
+
+Test(ndjson, winlogbeat6_document_and_param_items_answer_to_data)
+{
+    check("{\"event_id\":4688,\"log_name\":\"Security\",\"source_name\":\"Microsoft-Windows-"
+          "Security-Auditing\","
+          "\"computer_name\":\"DC1\",\"record_number\":\"99\",\"level\":\"Information\",\"task\":"
+          "\"Process "
+          "Creation\",\"version\":2,\"process_id\":4,\"thread_id\":8,\"user\":{\"identifier\":\"S-"
+          "1-5-18\","
+          "\"name\":\"SYSTEM\"},"
+          "\"event_data\":{\"NewProcessName\":\"C:\\\\x.exe\",\"param2\":\"two\",\"param10\":"
+          "\"ten\","
+          "\"param1\":\"one\"},\"@timestamp\":\"2019-05-18T20:36:46.254Z\"}\n",
+          "@1\n"
+          "S:Provider_Name=Microsoft-Windows-Security-Auditing\n"
+          "S:EventID=4688\n"
+          "S:Version=2\n"
+          "S:Level=Information\n"
+          "S:Task=Process Creation\n"
+          "S:TimeCreated=2019-05-18T20:36:46.2540000Z\n"
+          "S:EventRecordID=99\n"
+          "S:ProcessID=4\n"
+          "S:ThreadID=8\n"
+          "S:Channel=Security\n"
+          "S:Computer=DC1\n"
+          "S:UserID=S-1-5-18\n"
+          "NewProcessName=C:\\x.exe\n"
+          "param2=two\n"
+          "param10=ten\n"
+          "param1=one\n"
+          "H:Data=one\n"
+          "H:Data=two\n"
+          "H:Data=ten\n"
+          "H:event_id=4688\n"
+          "H:log_name=Security\n"
+          "H:source_name=Microsoft-Windows-Security-Auditing\n"
+          "H:computer_name=DC1\n"
+          "H:record_number=99\n"
+          "H:level=Information\n"
+          "H:task=Process Creation\n"
+          "H:version=2\n"
+          "H:process_id=4\n"
+          "H:thread_id=8\n"
+          "H:user.identifier=S-1-5-18\n"
+          "user.name=SYSTEM\n"
+          "H:event_data.NewProcessName=C:\\x.exe\n"
+          "H:event_data.param2=two\n"
+          "H:event_data.param10=ten\n"
+          "H:event_data.param1=one\n"
+          "H:@timestamp=2019-05-18T20:36:46.254Z\n",
+          "",
+          0);
+}
+
+Test(ndjson, ecs_processed_sysmon_document_maps_back_to_sysmon_names)
+{
+    check("{\"event\":{\"module\":\"sysmon\",\"code\":\"1\"},"
+          "\"process\":{\"executable\":\"C:\\\\a.exe\",\"command_line\":\"a.exe /x\",\"pid\":12,"
+          "\"hash\":{\"sha1\":\"ab12\",\"md5\":\"cd34\"},\"pe\":{\"imphash\":\"ef56\",\"company\":"
+          "\"ECS Co\"},"
+          "\"parent\":{\"executable\":\"C:\\\\p.exe\"}},"
+          "\"user\":{\"domain\":\"DOM\",\"name\":\"bob\"},"
+          "\"winlog\":{\"event_id\":\"1\",\"channel\":\"Microsoft-Windows-Sysmon/Operational\","
+          "\"event_data\":{\"Company\":\"Data Co\"}}}\n",
+          "@1\n"
+          "S:EventID=1\n"
+          "S:Channel=Microsoft-Windows-Sysmon/Operational\n"
+          "Image=C:\\a.exe\n"
+          "CommandLine=a.exe /x\n"
+          "ProcessId=12\n"
+          "ParentImage=C:\\p.exe\n"
+          "Company=Data Co\n"
+          "User=DOM\\bob\n"
+          "Hashes=SHA1=AB12,MD5=CD34,IMPHASH=EF56\n"
+          "event.module=sysmon\n"
+          "event.code=1\n"
+          "H:process.executable=C:\\a.exe\n"
+          "H:process.command_line=a.exe /x\n"
+          "H:process.pid=12\n"
+          "H:process.hash.sha1=ab12\n"
+          "H:process.hash.md5=cd34\n"
+          "H:process.pe.imphash=ef56\n"
+          "process.pe.company=ECS Co\n"
+          "H:process.parent.executable=C:\\p.exe\n"
+          "H:user.domain=DOM\n"
+          "H:user.name=bob\n"
+          "H:winlog.event_id=1\n"
+          "H:winlog.channel=Microsoft-Windows-Sysmon/Operational\n"
+          "H:winlog.event_data.Company=Data Co\n",
+          "",
+          0);
+}
+
+Test(ndjson, ecs_names_depend_on_the_sysmon_event)
+{
+    // file.path is ImageLoaded in event 7, TargetFilename in 11; process.executable is SourceImage
+    // in 10; event 15 rebuilds Hash, not Hashes.
+    check("{\"event\":{\"module\":\"sysmon\"},\"winlog\":{\"event_id\":7},\"file\":{\"path\":\"C:"
+          "\\\\x.dll\"}}\n"
+          "{\"event\":{\"module\":\"sysmon\"},\"winlog\":{\"event_id\":11},\"file\":{\"path\":\"C:"
+          "\\\\x.txt\"}}\n"
+          "{\"event\":{\"module\":\"sysmon\"},\"winlog\":{\"event_id\":10},\"process\":{"
+          "\"executable\":\"C:\\\\s.exe\"}}\n"
+          "{\"event\":{\"module\":\"sysmon\"},\"winlog\":{\"event_id\":15},\"file\":{\"hash\":{"
+          "\"sha256\":\"aa\"}}}\n",
+          "@1\nS:EventID=7\nImageLoaded=C:\\x.dll\nevent.module=sysmon\nH:winlog.event_id=7\nH:"
+          "file.path=C:\\x.dll\n"
+          "@2\nS:EventID=11\nTargetFilename=C:\\x.txt\nevent.module=sysmon\nH:winlog.event_id="
+          "11\nH:file.path=C:\\x.txt\n"
+          "@3\nS:EventID=10\nSourceImage=C:\\s.exe\nevent.module=sysmon\nH:winlog.event_id=10\n"
+          "H:process.executable=C:\\s.exe\n"
+          "@4\nS:EventID=15\nHash=SHA256=AA\nevent.module=sysmon\nH:winlog.event_id=15\nH:file."
+          "hash.sha256=aa\n",
+          "",
+          0);
+}
+
+Test(ndjson, ecs_map_applies_only_to_elastic_sysmon_documents)
+{
+    check("{\"winlog\":{\"event_id\":4688},\"process\":{\"executable\":\"C:\\\\a.exe\"},\"user\":{"
+          "\"name\":\"bob\"}}\n",
+          "@1\nS:EventID=4688\nH:winlog.event_id=4688\nprocess.executable=C:\\a.exe\nuser.name="
+          "bob\n",
+          "",
+          0);
+}
+
+Test(ndjson, flat_export_document_uses_top_level_keys)
+{
+    check("{\"EventID\":1,\"Channel\":\"Microsoft-Windows-Sysmon/Operational\",\"Hostname\":\"WS\","
+          "\"SourceName\":\"Microsoft-Windows-Sysmon\",\"Image\":\"C:\\\\a.exe\","
+          "\"TimeCreated\":\"2020-10-19 03:30:41.104\",\"Version\":5,\"Message\":\"m\"}\n",
+          "@1\n"
+          "S:Provider_Name=Microsoft-Windows-Sysmon\n"
+          "S:EventID=1\n"
+          "S:Version=5\n"
+          "S:TimeCreated=2020-10-19T03:30:41.1040000Z\n"
+          "S:Channel=Microsoft-Windows-Sysmon/Operational\n"
+          "S:Computer=WS\n"
+          "Image=C:\\a.exe\n"
+          "Message=m\n"
+          "H:Hostname=WS\n"
+          "H:SourceName=Microsoft-Windows-Sysmon\n",
+          "",
+          0);
+}
+
+Test(ndjson, event_data_held_in_a_json_string_is_expanded)
+{
+    check("{\"Provider\":\"Microsoft-Windows-Sysmon\",\"EventID\":3,"
+          "\"EventData\":\"{\\\"Image\\\":\\\"C:\\\\\\\\a.exe\\\",\\\"Port\\\":\\\"80\\\"}\"}\n"
+          "{\"EventID\":4,\"EventData\":\"{not json\"}\n"
+          "{\"EventID\":5,\"EventData\":\"[1]\"}\n",
+          "@1\n"
+          "S:Provider_Name=Microsoft-Windows-Sysmon\n"
+          "S:EventID=3\n"
+          "Image=C:\\a.exe\n"
+          "Port=80\n"
+          "H:Provider=Microsoft-Windows-Sysmon\n"
+          "H:EventData={\"Image\":\"C:\\\\a.exe\",\"Port\":\"80\"}\n"
+          "@2\nS:EventID=4\nEventData={not json\n"
+          "@3\nS:EventID=5\nEventData=[1]\n",
+          "",
+          0);
+}
+
+Test(ndjson, evtx_dump_pretty_printed_objects_are_read)
+{
+    check("{\n"
+          "  \"Event\": {\n"
+          "    \"System\": {\"EventID\": 1, \"Channel\": \"C\", \"TimeCreated\": {\"#attributes\": "
+          "{\"SystemTime\": \"2025-11-27T07:40:10.165324Z\"}}},\n"
+          "    \"EventData\": {\"Image\": \"a.exe\"}\n"
+          "  }\n"
+          "}\n"
+          "{\n"
+          "  \"Event\": {\"System\": {\"EventID\": 2}}\n"
+          "}\n",
+          "@1\n"
+          "S:EventID=1\n"
+          "S:TimeCreated=2025-11-27T07:40:10.1653240Z\n"
+          "S:Channel=C\n"
+          "Image=a.exe\n"
+          "H:Event.System.EventID=1\n"
+          "H:Event.System.Channel=C\n"
+          "H:Event.System.TimeCreated.#attributes.SystemTime=2025-11-27T07:40:10.165324Z\n"
+          "H:Event.EventData.Image=a.exe\n"
+          "@7\n"
+          "S:EventID=2\n"
+          "H:Event.System.EventID=2\n",
+          "",
+          0);
+}
+
+Test(ndjson, json_array_document_yields_one_event_per_element)
+{
+    check("\xEF\xBB\xBF  [\n"
+          "  {\"EventID\": 1, \"s\": \"a]}\\\"[{\"},\n"
+          "  {\n"
+          "    \"EventID\": 2\n"
+          "  }, {\"EventID\": 3}\n"
+          "]\n"
+          "\n",
+          "@2\nS:EventID=1\ns=a]}\"[{\n"
+          "@3\nS:EventID=2\n"
+          "@5\nS:EventID=3\n",
+          "",
+          0);
+}
+
+Test(ndjson, bad_array_elements_are_skipped_and_located)
+{
+    check("[{\"a\":1},\n"
+          " 42, \"x\", {\"b\":}, [1],\n"
+          " {\"c\":\n"
+          "   tru}, {\"d\":4}]\n",
+          "@1\na=1\n"
+          "@4\nd=4\n",
+          "t.ndjson:2:2: warning: JSON value is not an object; element skipped\n"
+          "t.ndjson:2:6: warning: JSON value is not an object; element skipped\n"
+          "t.ndjson:2:16: warning: invalid JSON (unallowed token at this point in JSON text); "
+          "element skipped\n"
+          "t.ndjson:2:19: warning: JSON value is not an object; element skipped\n"
+          "t.ndjson:4:6: warning: invalid JSON (invalid string in json text); element skipped\n",
+          5);
+}
+
+Test(ndjson, unterminated_array_is_reported)
+{
+    check("[{\"a\":1},\n",
+          "@1\na=1\n",
+          "t.ndjson:2:1: warning: invalid JSON (premature EOF: the array is not closed)\n",
+          0);
+    check("[{\"a\":1},{\"b\"",
+          "@1\na=1\n",
+          "t.ndjson:1:14: warning: invalid JSON (premature EOF); element skipped\n",
+          1);
+}
+
+Test(ndjson, text_after_the_array_is_read_as_lines)
+{
+    check("[{\"a\":1}] {\"b\":2}\n{\"c\":3}\n", "@1\na=1\n@1\nb=2\n@2\nc=3\n", "", 0);
+    check("[] x\n",
+          "",
+          "t.ndjson:1:4: warning: invalid JSON (invalid char in json text); line skipped\n",
+          1);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Priority and hidden raw paths
+
+Test(ndjson, priority_event_data_then_user_data_then_system_then_ecs_then_top_level)
+{
+    check("{\"Image\":\"top\",\"event\":{\"module\":\"sysmon\"},\"process\":{\"executable\":"
+          "\"ecs\"},"
+          "\"event_data\":{\"Image\":\"wlb6\"},"
+          "\"winlog\":{\"event_id\":4,\"version\":3,\"event_data\":{\"Image\":\"wlb7\",\"Version\":"
+          "\"9.01\"},"
+          "\"user_data\":{\"xml_name\":\"LogFileCleared\",\"Image\":\"ud\",\"SubjectUserName\":"
+          "\"alice\"}},"
+          "\"SubjectUserName\":\"flat\"}\n",
+          "@1\n"
+          "S:EventID=4\n"
+          "S:System.Version=3\n"
+          "Image=wlb7\n"
+          "Version=9.01\n"
+          "SubjectUserName=alice\n"
+          "event.module=sysmon\n"
+          "process.executable=ecs\n"
+          "event_data.Image=wlb6\n"
+          "H:winlog.event_id=4\n"
+          "H:winlog.version=3\n"
+          "H:winlog.event_data.Image=wlb7\n"
+          "H:winlog.event_data.Version=9.01\n"
+          "winlog.user_data.xml_name=LogFileCleared\n"
+          "winlog.user_data.Image=ud\n"
+          "H:winlog.user_data.SubjectUserName=alice\n",
+          "",
+          0);
+}
+
+Test(ndjson, system_alias_order_decides_between_sources)
+{
+    // winlog.channel beats log_name beats Channel; @timestamp beats TimeCreated. The losers whose
+    // path is the canonical name itself (Channel, TimeCreated) are dropped.
+    check("{\"Channel\":\"c3\",\"log_name\":\"c2\",\"winlog\":{\"channel\":\"c1\"},"
+          "\"TimeCreated\":\"2020-01-01 00:00:00\",\"@timestamp\":\"2021-01-01T00:00:00Z\"}\n",
+          "@1\n"
+          "S:TimeCreated=2021-01-01T00:00:00.0000000Z\n"
+          "S:Channel=c1\n"
+          "log_name=c2\n"
+          "H:winlog.channel=c1\n"
+          "H:@timestamp=2021-01-01T00:00:00Z\n",
+          "",
+          0);
+}
+
+Test(ndjson, unparsable_time_is_kept_as_written)
+{
+    check("{\"EventTime\":\"yesterday\"}\n",
+          "@1\nS:TimeCreated=yesterday\nH:EventTime=yesterday\n",
+          "",
+          0);
+}
+
+Test(ndjson, hidden_raw_paths_stay_reachable)
+{
+    const char *in = "{\"winlog\":{\"event_id\":1,\"event_data\":{\"Image\":\"x.exe\"}}}\n";
+    FILE *fp = file_of(in, strlen(in));
+    sk_test_diags td;
+    sk_test_diags_init(&td);
+    sk_reader *r;
+    cr_assert_eq(sk_reader_open_ndjson(&r, fp, NULL, 0, "t", NULL, &td.dl), SK_OK);
+    const sk_event *ev;
+    cr_assert_eq(sk_reader_next(r, &ev), SK_OK);
+    cr_expect_str_eq(sk_event_get(ev, "Image"), "x.exe");
+    cr_expect_str_eq(sk_event_get(ev, "winlog.event_data.Image"), "x.exe");
+    long i = sk_event_find(ev, "winlog.event_data.Image", 23, 0);
+    cr_assert_geq(i, 0);
+    cr_expect_eq(sk_event_field(ev, (size_t)i)->flags, SK_FIELD_HIDDEN);
+    i = sk_event_find(ev, "Image", 5, 0);
+    cr_expect_eq(sk_event_field(ev, (size_t)i)->flags, 0);
+    sk_reader_close(r);
+    SK_ASSERT_NO_LEAKS();
+}
+
+// ------------------------------------------------------------------------------------------------
+// Damage and odd input
+
+Test(ndjson, invalid_lines_are_reported_with_position_and_skipped)
+{
+    check("{\"a\":1}\n"
+          "{\"a\":1,}\n"
+          "[1,2]\n"
+          "\"str\"\n"
+          "42\n"
+          "null\n"
+          "{\"a\":\"x\n"
+          "{\"a\":\"\xff\"}\n"
+          "{} {}\n"
+          "{\"b\":2}",
+          "@1\na=1\n@10\nb=2\n",
+          "t.ndjson:2:8: warning: invalid JSON (invalid object key (must be a string)); line "
+          "skipped\n"
+          "t.ndjson:3:1: warning: JSON value is not an object; line skipped\n"
+          "t.ndjson:4:1: warning: JSON value is not an object; line skipped\n"
+          "t.ndjson:5:1: warning: JSON value is not an object; line skipped\n"
+          "t.ndjson:6:1: warning: JSON value is not an object; line skipped\n"
+          "t.ndjson:7:8: warning: invalid JSON (premature EOF); line skipped\n"
+          "t.ndjson:8:7: warning: invalid JSON (invalid bytes in UTF8 string); line skipped\n"
+          "t.ndjson:9:4: warning: invalid JSON (trailing garbage); line skipped\n",
+          8);
+}
+
+Test(ndjson, blank_lines_crlf_and_bom_are_fine)
+{
+    check("\xEF\xBB\xBF{\"a\":1}\r\n"
+          "\r\n"
+          "   \n"
+          "\t{\"b\":\"x\"}  \r\n"
+          "\n"
+          "{\"c\":3}\r\n",
+          "@1\na=1\n@4\nb=x\n@6\nc=3\n",
+          "",
+          0);
+    check("", "", "", 0);
+    check("\n\n  \n", "", "", 0);
+    check("\xEF\xBB\xBF", "", "", 0);
+    // Only a BOM at the very start is skipped.
+    check("{\"a\":1}\n\xEF\xBB\xBF{\"a\":2}\n",
+          "@1\na=1\n",
+          "t.ndjson:2:1: warning: invalid JSON (invalid char in json text); line skipped\n",
+          1);
+    // Part of a BOM is an invalid first line.
+    check("\xEF\xBB{\"a\":1}\n{\"a\":2}\n",
+          "@2\na=2\n",
+          "t.ndjson:1:1: warning: invalid JSON (invalid char in json text); line skipped\n",
+          1);
+}
+
+Test(ndjson, leading_whitespace_keeps_columns_right)
+{
+    check("  \n   {\"a\":1,}\n",
+          "",
+          "t.ndjson:2:11: warning: invalid JSON (invalid object key (must be a string)); line "
+          "skipped\n",
+          1);
+}
+
+Test(ndjson, nesting_is_capped_at_max_depth)
+{
+    sk_buf ok, deep;
+    sk_buf_init(&ok, 1 << 20);
+    sk_buf_init(&deep, 1 << 20);
+    for (unsigned i = 0; i < SK_MAX_DEPTH; i++)
+        cr_assert(sk_buf_adds(&ok, "{\"a\":") == SK_OK);
+    cr_assert(sk_buf_adds(&ok, "1") == SK_OK);
+    for (unsigned i = 0; i < SK_MAX_DEPTH; i++)
+        cr_assert(sk_buf_addc(&ok, '}') == SK_OK);
+    cr_assert(sk_buf_addc(&ok, '\n') == SK_OK);
+    cr_assert(sk_buf_adds(&deep, "{\"x\":") == SK_OK);
+    cr_assert(sk_buf_add(&deep, ok.p, ok.n) == SK_OK); // one level too many
+    deep.p[deep.n - 1] = '}';
+    cr_assert(sk_buf_adds(&deep, "\n") == SK_OK);
+
+    result res;
+    run_all(&res, ok.p, ok.n);
+    cr_expect_eq(res.stats.events, 1);
+    cr_expect_str_eq(res.td.text, "");
+    const char *path = strchr(sk_buf_str(&res.dump), '\n') + 1; // "a.a.a...a=1"
+    cr_expect_eq(strlen(path), SK_MAX_DEPTH * 2 - 1 + 3);
+    result_fini(&res);
+
+    char want[256];
+    snprintf(want,
+             sizeof want,
+             "t.ndjson:1:%u: warning: invalid JSON (nesting deeper than %u levels); line skipped\n",
+             5 * SK_MAX_DEPTH + 1,
+             SK_MAX_DEPTH);
+    check(deep.p, "", want, 1);
+    // The same inside arrays, and in a value that is not an object.
+    sk_buf_reset(&deep);
+    cr_assert(sk_buf_adds(&deep, "{}\n") == SK_OK); // not an array document
+    for (unsigned i = 0; i <= SK_MAX_DEPTH; i++)
+        cr_assert(sk_buf_addc(&deep, '[') == SK_OK);
+    cr_assert(sk_buf_addc(&deep, '\n') == SK_OK);
+    snprintf(want,
+             sizeof want,
+             "t.ndjson:2:%u: warning: invalid JSON (nesting deeper than %u levels); line skipped\n",
+             SK_MAX_DEPTH + 1,
+             SK_MAX_DEPTH);
+    check(deep.p, "@1\n", want, 1);
+    sk_buf_fini(&ok);
+    sk_buf_fini(&deep);
+}
+
+Test(ndjson, nul_escapes_cut_names_and_values)
+{
+    check("{\"a\\u0000b\":\"x\\u0000y\",\"c\":\"\\u00e9\\ud83d\\ude00\"}\n",
+          "@1\na=x\nc=\xC3\xA9\xF0\x9F\x98\x80\n",
+          "",
+          0);
+}
+
+// A line of n bytes: {"k":"xxxx...."}
+static char *long_line(size_t n, const char *tail)
+{
+    size_t tl = strlen(tail);
+    char *s = malloc(n + tl + 2);
+    cr_assert_not_null(s);
+    memcpy(s, "{\"k\":\"", 6);
+    memset(s + 6, 'x', n - 8);
+    memcpy(s + n - 2, "\"}", 2);
+    s[n] = '\n';
+    memcpy(s + n + 1, tail, tl + 1);
+    return s;
+}
+
+static void check_big(const char *data,
+                      size_t n,
+                      size_t chunk,
+                      unsigned long events,
+                      const char *want_diags,
+                      unsigned long skipped)
+{
+    result res;
+    run(&res, data, n, chunk, 0);
+    cr_expect_eq(res.stats.events, events, "chunk %zu", chunk);
+    cr_expect_str_eq(res.td.text, want_diags, "chunk %zu", chunk);
+    cr_expect_eq(res.stats.lines_skipped, skipped, "chunk %zu", chunk);
+    cr_expect_eq(res.stats.bytes, n);
+    result_fini(&res);
+}
+
+Test(ndjson, over_long_line_is_reported_and_skipped, .timeout = 240)
+{
+    char want[256], want_at[256];
+    snprintf(want,
+             sizeof want,
+             "t.ndjson:2: warning: line longer than %u bytes; line skipped\n",
+             SK_MAX_LINE_BYTES);
+    snprintf(want_at,
+             sizeof want_at,
+             "t.ndjson:2: warning: value longer than %u bytes truncated\n",
+             SK_MAX_VALUE_BYTES);
+    // Exactly at the cap: read. One byte more: skipped, and reading goes on.
+    char *at = long_line(SK_MAX_LINE_BYTES, "{\"b\":2}\n");
+    char *over = long_line(SK_MAX_LINE_BYTES + 1, "{\"b\":2}\n");
+    size_t n_at = strlen(at), n_over = strlen(over);
+    const size_t chunks[] = { 7, 4096, 65536, SK_MAX_LINE_BYTES + 100 };
+    for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+        // a short line first so that the long one is line 2
+        char *a = malloc(n_at + 9), *o = malloc(n_over + 9);
+        memcpy(a, "{\"a\":1}\n", 8);
+        memcpy(a + 8, at, n_at + 1);
+        memcpy(o, "{\"a\":1}\n", 8);
+        memcpy(o + 8, over, n_over + 1);
+        check_big(a, n_at + 8, chunks[c], 3, want_at, 0);
+        check_big(o, n_over + 8, chunks[c], 2, want, 1);
+        free(a);
+        free(o);
+    }
+    // Without a final newline.
+    check_big(over,
+              n_over - 9,
+              4096,
+              0,
+              "t.ndjson:1: warning: line longer than 16777216 bytes; line skipped\n",
+              1);
+    free(at);
+    free(over);
+    SK_ASSERT_NO_LEAKS();
+}
+
+Test(ndjson, over_long_array_element_is_skipped, .timeout = 240)
+{
+    char *over = long_line(SK_MAX_LINE_BYTES + 1, "");
+    size_t n = strlen(over);
+    char *doc = malloc(n + 32);
+    memcpy(doc, "[\n{\"a\":1},\n", 11);
+    memcpy(doc + 11, over, n - 1); // without its newline
+    strcpy(doc + 10 + n, ",{\"b\":2}]\n");
+    char want[256];
+    snprintf(want,
+             sizeof want,
+             "t.ndjson:3: warning: element longer than %u bytes; element skipped\n",
+             SK_MAX_LINE_BYTES);
+    check_big(doc, strlen(doc), 4096, 2, want, 1);
+    check_big(doc, strlen(doc), strlen(doc), 2, want, 1);
+    free(doc);
+    free(over);
+    SK_ASSERT_NO_LEAKS();
+}
+
+Test(ndjson, long_values_and_names_and_many_fields)
+{
+    // A value over SK_MAX_VALUE_BYTES is cut (on a UTF-8 boundary) with a warning.
+    size_t vn = SK_MAX_VALUE_BYTES + 10;
+    char *line = malloc(vn + 32);
+    strcpy(line, "{\"v\":\"");
+    memset(line + 6, 'y', vn);
+    line[6 + SK_MAX_VALUE_BYTES - 1] = '\xC3';
+    line[6 + SK_MAX_VALUE_BYTES] = '\xA9';
+    strcpy(line + 6 + vn, "\"}\n");
+    result res;
+    run(&res, line, strlen(line), 65536, 0);
+    cr_expect_eq(res.stats.events, 1);
+    cr_expect_eq(res.stats.lines_skipped, 0);
+    cr_expect_str_eq(res.td.text,
+                     "t.ndjson:1: warning: value longer than 4194304 bytes truncated\n");
+    cr_expect_eq(res.dump.n, strlen("@1\nv=\n") + SK_MAX_VALUE_BYTES - 1);
+    result_fini(&res);
+    free(line);
+
+    // A field name over 4096 bytes makes the line unusable.
+    char name[5000];
+    memset(name, 'n', sizeof name);
+    name[4097] = '\0';
+    char buf[5200];
+    snprintf(buf, sizeof buf, "{\"o\":{\"%s\":1}}\n{\"a\":1}\n", name + 2);
+    check(buf,
+          "@2\na=1\n",
+          "t.ndjson:1:4103: warning: field name longer than 4096 bytes; line skipped\n",
+          1);
+
+    // More leaves than SK_MAX_FIELDS: the first ones are kept, with a warning.
+    sk_buf b;
+    sk_buf_init(&b, 1 << 24);
+    cr_assert(sk_buf_adds(&b, "{\"winlog\":{\"event_id\":1},\"a\":[") == SK_OK);
+    for (unsigned i = 0; i < SK_MAX_FIELDS + 10; i++)
+        cr_assert(sk_buf_addf(&b, "%s%u", i ? "," : "", i) == SK_OK);
+    cr_assert(sk_buf_adds(&b, "]}\n") == SK_OK);
+    run(&res, b.p, b.n, 4096, 0);
+    cr_expect_eq(res.stats.events, 1);
+    cr_expect_str_eq(res.td.text,
+                     "t.ndjson:1: warning: more than 4096 fields; the rest were dropped\n");
+    cr_expect(strncmp(sk_buf_str(&res.dump), "@1\nS:EventID=1\na=0\na=1\n", 23) == 0);
+    result_fini(&res);
+    sk_buf_fini(&b);
+    SK_ASSERT_NO_LEAKS();
+}
+
+Test(ndjson, read_error_is_an_io_error)
+{
+    FILE *fp = fopen("/dev/null", "w"); // reading a write-only stream fails
+    cr_assert_not_null(fp);
+    sk_test_diags td;
+    sk_test_diags_init(&td);
+    sk_reader *r;
+    cr_assert_eq(sk_reader_open_ndjson(&r, fp, "{\"a\":1}\n", 8, "w.json", NULL, &td.dl), SK_OK);
+    const sk_event *ev;
+    cr_expect_eq(sk_reader_next(r, &ev), SK_OK); // the prefix is read first
+    cr_expect_eq(sk_reader_next(r, &ev), SK_ERR_IO);
+    cr_expect_str_eq(td.text, "w.json: error: read error: Bad file descriptor\n");
+    cr_expect_eq(sk_reader_next(r, &ev), SK_DONE);
+    cr_expect(sk_reader_stats_get(r)->damaged);
+    sk_reader_close(r);
+    SK_ASSERT_NO_LEAKS();
+}
+
+// ------------------------------------------------------------------------------------------------
+// The ECS <-> Sysmon table
+
+Test(fieldmap, ecs_sysmon_names_both_ways)
+{
+    cr_expect_str_eq(sk_fieldmap_ecs_to_sysmon("process.executable"), "Image");
+    cr_expect_str_eq(sk_fieldmap_ecs_to_sysmon("process.command_line"), "CommandLine");
+    cr_expect_str_eq(sk_fieldmap_ecs_to_sysmon("file.path"), "TargetFilename");
+    cr_expect_str_eq(sk_fieldmap_ecs_to_sysmon("registry.path"), "TargetObject");
+    cr_expect_str_eq(sk_fieldmap_ecs_to_sysmon("dns.question.name"), "QueryName");
+    cr_expect_null(sk_fieldmap_ecs_to_sysmon("process.name"));
+    cr_expect_str_eq(sk_fieldmap_ecs_to_sysmon_eid("file.path", 7), "ImageLoaded");
+    cr_expect_str_eq(sk_fieldmap_ecs_to_sysmon_eid("file.path", 11), "TargetFilename");
+    cr_expect_str_eq(sk_fieldmap_ecs_to_sysmon_eid("process.executable", 10), "SourceImage");
+    cr_expect_null(sk_fieldmap_ecs_to_sysmon_eid("file.pe.company", 1));
+    cr_expect_str_eq(sk_fieldmap_ecs_to_sysmon("file.pe.company"), "Company");
+
+    cr_expect_str_eq(sk_fieldmap_sysmon_to_ecs("Image"), "process.executable");
+    cr_expect_str_eq(sk_fieldmap_sysmon_to_ecs("ParentCommandLine"), "process.parent.command_line");
+    cr_expect_str_eq(sk_fieldmap_sysmon_to_ecs("TargetFilename"), "file.path");
+    cr_expect_str_eq(sk_fieldmap_sysmon_to_ecs("DestinationIp"), "destination.ip");
+    cr_expect_str_eq(sk_fieldmap_sysmon_to_ecs("Company"), "process.pe.company");
+    cr_expect_str_eq(sk_fieldmap_sysmon_to_ecs_eid("Company", 7), "file.pe.company");
+    cr_expect_str_eq(sk_fieldmap_sysmon_to_ecs("ImageLoaded"), "file.path");
+    cr_expect_null(sk_fieldmap_sysmon_to_ecs_eid("ImageLoaded", 1));
+    cr_expect_null(sk_fieldmap_sysmon_to_ecs("Hashes"));
+}
+
+// ------------------------------------------------------------------------------------------------
+// Corpus
+
+static char *slurp(const char *path, size_t *n)
+{
+    FILE *fp = fopen(path, "rb");
+    cr_assert_not_null(fp, "cannot open %s", path);
+    cr_assert_eq(fseek(fp, 0, SEEK_END), 0);
+    long len = ftell(fp);
+    rewind(fp);
+    char *s = malloc((size_t)len + 1);
+    cr_assert_eq(fread(s, 1, (size_t)len, fp), (size_t)len);
+    s[len] = '\0';
+    fclose(fp);
+    *n = (size_t)len;
+    return s;
+}
+
+// A JSON scalar as event text: strings as they are, numbers in their JSON form, booleans.
+static const char *node_text(yajl_val v, char *buf, size_t n)
+{
+    if (YAJL_IS_STRING(v))
+        return YAJL_GET_STRING(v);
+    if (YAJL_IS_NUMBER(v))
+        return YAJL_GET_NUMBER(v);
+    if (YAJL_IS_TRUE(v))
+        return "true";
+    if (YAJL_IS_FALSE(v))
+        return "false";
+    snprintf(buf, n, "?");
+    return NULL;
+}
+
+static yajl_val get(yajl_val doc, const char *a, const char *b, const char *c)
+{
+    const char *path[] = { a, b, c, NULL };
+    return yajl_tree_get(doc, path, yajl_t_any);
+}
+
+// Checks ev against its Winlogbeat document, read independently with yajl's tree API.
+static void expect_like_document(const sk_event *ev, yajl_val doc, const char *file)
+{
+    char tmp[64];
+    static const struct {
+        const char *field, *a, *b;
+    } sys[] = {
+        { "EventID", "winlog", "event_id" },
+        { "Channel", "winlog", "channel" },
+        { "Computer", "winlog", "computer_name" },
+        { "EventRecordID", "winlog", "record_id" },
+        { "Provider_Name", "winlog", "provider_name" },
+        { "Provider_Guid", "winlog", "provider_guid" },
+    };
+    for (size_t k = 0; k < sizeof sys / sizeof sys[0]; k++) {
+        yajl_val v = get(doc, sys[k].a, sys[k].b, NULL);
+        if (!v)
+            continue;
+        const char *got = sk_event_get(ev, sys[k].field);
+        if (!got) {
+            char alt[64];
+            snprintf(alt, sizeof alt, "System.%s", sys[k].field);
+            got = sk_event_get(ev, alt);
+        }
+        cr_expect_str_eq(got ? got : "(absent)",
+                         node_text(v, tmp, sizeof tmp),
+                         "%s line %llu: %s",
+                         file,
+                         (unsigned long long)ev->line,
+                         sys[k].field);
+    }
+    // Every event_data item under its own name.
+    yajl_val ed = get(doc, "winlog", "event_data", NULL);
+    for (size_t k = 0; ed && YAJL_IS_OBJECT(ed) && k < ed->u.object.len; k++) {
+        const char *got = sk_event_get(ev, ed->u.object.keys[k]);
+        cr_expect_str_eq(got ? got : "(absent)",
+                         node_text(ed->u.object.values[k], tmp, sizeof tmp),
+                         "%s line %llu: %s",
+                         file,
+                         (unsigned long long)ev->line,
+                         ed->u.object.keys[k]);
+    }
+    // The fields Elastic's processing moved out of event_data come back under Sysmon's names.
+    yajl_val eidv = get(doc, "winlog", "event_id", NULL);
+    long eid = atol(node_text(eidv, tmp, sizeof tmp));
+    static const struct {
+        const char *field, *a, *b, *c;
+        long only; // 0: any event
+    } ecs[] = {
+        { "Image", "process", "executable", NULL, 0 },
+        { "CommandLine", "process", "command_line", NULL, 0 },
+        { "ParentImage", "process", "parent", "executable", 0 },
+        { "ParentCommandLine", "process", "parent", "command_line", 0 },
+        { "ProcessId", "process", "pid", NULL, 0 },
+        { "ProcessGuid", "process", "entity_id", NULL, 0 },
+        { "TargetFilename", "file", "path", NULL, 11 },
+        { "TargetFilename", "file", "path", NULL, 2 },
+        { "ImageLoaded", "file", "path", NULL, 7 },
+        { "TargetObject", "registry", "path", NULL, 13 },
+        { "DestinationIp", "destination", "ip", NULL, 0 },
+        { "DestinationPort", "destination", "port", NULL, 0 },
+        { "SourceIp", "source", "ip", NULL, 0 },
+        { "QueryName", "dns", "question", "name", 0 },
+    };
+    for (size_t k = 0; k < sizeof ecs / sizeof ecs[0]; k++) {
+        yajl_val v = get(doc, ecs[k].a, ecs[k].b, ecs[k].c);
+        if (!v || (ecs[k].only && ecs[k].only != eid) ||
+            (eid == 10 && !strcmp(ecs[k].a, "process")) ||
+            (ed && YAJL_IS_OBJECT(ed) && get(ed, ecs[k].field, NULL, NULL)))
+            continue;
+        const char *got = sk_event_get(ev, ecs[k].field);
+        cr_expect_str_eq(got ? got : "(absent)",
+                         node_text(v, tmp, sizeof tmp),
+                         "%s line %llu: %s",
+                         file,
+                         (unsigned long long)ev->line,
+                         ecs[k].field);
+    }
+}
+
+static void
+read_events(const char *path, sk_buf *dump, size_t chunk, yajl_val docs, const char *name)
+{
+    FILE *fp = fopen(path, "rb");
+    cr_assert_not_null(fp);
+    sk_test_diags td;
+    sk_test_diags_init(&td);
+    sk_reader *r;
+    sk_reader_opts opts = { .chunk_size = chunk };
+    cr_assert_eq(sk_reader_open_ndjson(&r, fp, NULL, 0, name, &opts, &td.dl), SK_OK);
+    const sk_event *ev;
+    size_t i = 0;
+    sk_status st;
+    while ((st = sk_reader_next(r, &ev)) == SK_OK) {
+        cr_assert(YAJL_IS_ARRAY(docs) && i < docs->u.array.len,
+                  "%s: more events than documents",
+                  name);
+        expect_like_document(ev, docs->u.array.values[i], name);
+        // Compared without the line numbers (the array spreads documents over many lines).
+        sk_event copy = *ev;
+        copy.line = 0;
+        dump_event(dump, &copy);
+        i++;
+    }
+    cr_expect_eq(st, SK_DONE);
+    cr_expect_eq(
+            i, docs->u.array.len, "%s: %zu events for %zu documents", name, i, docs->u.array.len);
+    cr_expect_str_eq(td.text, "");
+    cr_expect_eq(sk_reader_stats_get(r)->lines_skipped, 0);
+    sk_reader_close(r);
+}
+
+Test(ndjson_corpus, winlogbeat_golden_files_match_their_documents)
+{
+    const char *corpus = sk_test_corpus();
+    if (!corpus)
+        cr_skip_test("../shared/corpus is absent (set -Dcorpus=PATH to run the corpus tests)");
+    static const char *const names[] = {
+        "ingest-sysmon-12-processcreate.golden",
+        "sysmon-11-registry.evtx.golden",
+        "sysmon-12-processcreate.evtx.golden",
+        "sysmon-9.01.evtx.golden",
+    };
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        char path[4096], ndpath[4096], err[256];
+        snprintf(path, sizeof path, "%s/ndjson/winlogbeat-golden/%s.json", corpus, names[k]);
+        snprintf(ndpath, sizeof ndpath, "%s/ndjson/winlogbeat-golden/%s.ndjson", corpus, names[k]);
+        size_t n;
+        char *text = slurp(path, &n);
+        yajl_val docs = yajl_tree_parse(text, err, sizeof err);
+        cr_assert_not_null(docs, "%s: %s", path, err);
+        sk_buf a, b;
+        sk_buf_init(&a, 1 << 26);
+        sk_buf_init(&b, 1 << 26);
+        read_events(path, &a, 0, docs, names[k]);
+        read_events(ndpath, &b, 0, docs, names[k]);
+        cr_expect_str_eq(
+                sk_buf_str(&a), sk_buf_str(&b), "%s: the array and NDJSON forms differ", names[k]);
+        for (size_t chunk = 1; chunk <= 4096; chunk *= 64) { // 1, 64, 4096
+            sk_buf c;
+            sk_buf_init(&c, 1 << 26);
+            read_events(path, &c, chunk, docs, names[k]);
+            cr_expect_str_eq(
+                    sk_buf_str(&a), sk_buf_str(&c), "%s: chunk %zu differs", names[k], chunk);
+            sk_buf_fini(&c);
+        }
+        sk_buf_fini(&a);
+        sk_buf_fini(&b);
+        yajl_tree_free(docs);
+        free(text);
+    }
+    SK_ASSERT_NO_LEAKS();
+}
+
+Test(ndjson_corpus, ingest_processed_process_creation_values)
+{
+    const char *corpus = sk_test_corpus();
+    if (!corpus)
+        cr_skip_test("../shared/corpus is absent (set -Dcorpus=PATH to run the corpus tests)");
+    char path[4096];
+    snprintf(path,
+             sizeof path,
+             "%s/ndjson/winlogbeat-golden/ingest-sysmon-12-processcreate.golden.ndjson",
+             corpus);
+    FILE *fp = fopen(path, "rb");
+    cr_assert_not_null(fp);
+    sk_reader *r;
+    sk_test_diags td;
+    sk_test_diags_init(&td);
+    cr_assert_eq(sk_reader_open_ndjson(&r, fp, NULL, 0, "g", NULL, &td.dl), SK_OK);
+    const sk_event *ev;
+    cr_assert_eq(sk_reader_next(r, &ev), SK_OK);
+    static const char *const want[][2] = {
+        { "EventID", "1" },
+        { "Channel", "Microsoft-Windows-Sysmon/Operational" },
+        { "Computer", "vagrant" },
+        { "EventRecordID", "20" },
+        { "TimeCreated", "2020-10-27T20:00:14.3200000Z" },
+        { "Image", "C:\\Windows\\System32\\notepad.exe" },
+        { "CommandLine", "\"C:\\Windows\\system32\\notepad.exe\" " },
+        { "ParentImage", "C:\\Windows\\explorer.exe" },
+        { "ParentCommandLine", "C:\\Windows\\Explorer.EXE" },
+        { "ProcessId", "3616" },
+        { "ParentProcessId", "4212" },
+        { "ProcessGuid", "{9F32B55F-7C4E-5F98-5803-000000000500}" },
+        { "OriginalFileName", "NOTEPAD.EXE" },
+        { "CurrentDirectory", "C:\\Users\\vagrant\\" },
+        { "User", "VAGRANT\\vagrant" },
+        { "Hashes", "SHA1=B6D237154F2E528F0B503B58B025862D66B02B73" },
+        { "IntegrityLevel", "Medium" },
+        { "UserID", "S-1-5-18" },
+        { "ProcessID", "7144" },
+    };
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+        const char *got = sk_event_get(ev, want[k][0]);
+        cr_expect_str_eq(got ? got : "(absent)", want[k][1], "%s", want[k][0]);
+    }
+    cr_expect_eq(ev->event_id, 1);
+    cr_expect_eq(sk_reader_next(r, &ev), SK_DONE);
+    sk_reader_close(r);
+    SK_ASSERT_NO_LEAKS();
+}
+
+// The corpus MANIFEST line of file rel: "...; N lines; ...; Sysmon EIDs 1:2 3:8 ... |".
+static bool manifest_facts(
+        const char *manifest, const char *rel, unsigned long *lines, char *eids, size_t eids_len)
+{
+    char key[512];
+    snprintf(key, sizeof key, "| ndjson/otrf/%s |", rel);
+    const char *p = strstr(manifest, key);
+    if (!p)
+        return false;
+    const char *end = strchr(p, '\n');
+    const char *l = strstr(p, " lines;");
+    const char *e = strstr(p, "Sysmon EIDs ");
+    if (!end || !l || !e || l > end || e > end)
+        return false;
+    while (l > p && l[-1] >= '0' && l[-1] <= '9')
+        l--;
+    *lines = strtoul(l, NULL, 10);
+    e += 12;
+    size_t n = strcspn(e, "|\n");
+    while (n && e[n - 1] == ' ')
+        n--;
+    if (n >= eids_len)
+        return false;
+    memcpy(eids, e, n);
+    eids[n] = '\0';
+    return true;
+}
+
+Test(ndjson_corpus, otrf_files_read_without_skips)
+{
+    const char *corpus = sk_test_corpus();
+    if (!corpus)
+        cr_skip_test("../shared/corpus is absent (set -Dcorpus=PATH to run the corpus tests)");
+    static const char *const files[] = {
+        "cmd_bitsadmin_download_psh_script.json",
+        "cmd_psexec_lsa_secrets_dump.json",
+        "cmd_sharpview_pcre_net.json",
+        "covenant_com_wsman_automation.json",
+        "covenant_sc_query_dcerpc_smb_svcctl.json",
+        "covenant_sharpsc_query_dcerpc_smb_svcctl.json",
+        "empire_enable_rdp.json",
+        "mimikatz_CVE-2020-1472_Unauthenticated_NetrServerAuthenticate2.json",
+        "psh_mavinject_dll_notepad.json",
+        "sysmon_log4shell_cve2021_44228_java_serialized_object.json",
+    };
+    char path[4096];
+    size_t mn;
+    snprintf(path, sizeof path, "%s/MANIFEST.md", corpus);
+    char *manifest = slurp(path, &mn);
+    for (size_t k = 0; k < sizeof files / sizeof files[0]; k++) {
+        unsigned long lines = 0;
+        char want_eids[512], got_eids[512] = "";
+        cr_assert(manifest_facts(manifest, files[k], &lines, want_eids, sizeof want_eids),
+                  "MANIFEST.md has no facts for %s",
+                  files[k]);
+        snprintf(path, sizeof path, "%s/ndjson/otrf/%s", corpus, files[k]);
+        FILE *fp = fopen(path, "rb");
+        cr_assert_not_null(fp);
+        sk_reader *r;
+        sk_test_diags td;
+        sk_test_diags_init(&td);
+        cr_assert_eq(sk_reader_open_ndjson(&r, fp, NULL, 0, files[k], NULL, &td.dl), SK_OK);
+        const sk_event *ev;
+        sk_status st;
+        unsigned long per_eid[256] = { 0 };
+        while ((st = sk_reader_next(r, &ev)) == SK_OK) {
+            cr_expect(ev->has_event_id,
+                      "%s:%llu: no EventID",
+                      files[k],
+                      (unsigned long long)ev->line);
+            cr_expect(ev->has_time,
+                      "%s:%llu: no TimeCreated",
+                      files[k],
+                      (unsigned long long)ev->line);
+            cr_expect_not_null(
+                    ev->channel, "%s:%llu: no Channel", files[k], (unsigned long long)ev->line);
+            cr_expect_not_null(
+                    ev->computer, "%s:%llu: no Computer", files[k], (unsigned long long)ev->line);
+            if (ev->channel && !strcasecmp(ev->channel, "Microsoft-Windows-Sysmon/Operational") &&
+                ev->event_id < 256) {
+                per_eid[ev->event_id]++;
+                if (ev->event_id == 1) {
+                    cr_expect_not_null(sk_event_get(ev, "Image"),
+                                       "%s:%llu",
+                                       files[k],
+                                       (unsigned long long)ev->line);
+                    cr_expect_not_null(sk_event_get(ev, "CommandLine"),
+                                       "%s:%llu",
+                                       files[k],
+                                       (unsigned long long)ev->line);
+                }
+            }
+        }
+        cr_expect_eq(st, SK_DONE);
+        const sk_reader_stats *s = sk_reader_stats_get(r);
+        cr_expect_eq(s->lines_skipped,
+                     0,
+                     "%s: %llu lines skipped",
+                     files[k],
+                     (unsigned long long)s->lines_skipped);
+        cr_expect_eq(s->events,
+                     lines,
+                     "%s: %llu events, MANIFEST says %lu lines",
+                     files[k],
+                     (unsigned long long)s->events,
+                     lines);
+        cr_expect_str_eq(td.text, "", "%s", files[k]);
+        for (unsigned e = 0; e < 256; e++)
+            if (per_eid[e]) {
+                size_t len = strlen(got_eids);
+                snprintf(got_eids + len,
+                         sizeof got_eids - len,
+                         "%s%u:%lu",
+                         len ? " " : "",
+                         e,
+                         per_eid[e]);
+            }
+        cr_expect_str_eq(got_eids, want_eids, "%s: Sysmon events per EventID", files[k]);
+        sk_reader_close(r);
+    }
+    free(manifest);
+    SK_ASSERT_NO_LEAKS();
+}
+
+// evtx_dump's JSON (pretty-printed objects, one or more per file) in SigmaHQ's regression data.
+static struct {
+    unsigned long files, events, skipped, without_eid;
+    char first_problem[512];
+} regression;
+
+static int visit_regression(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    size_t n = strlen(path);
+    if (type != FTW_F || n < 5 || strcmp(path + n - 5, ".json") != 0)
+        return 0;
+    FILE *fp = fopen(path, "rb");
+    cr_assert_not_null(fp, "%s", path);
+    sk_reader *r;
+    sk_test_diags td;
+    sk_test_diags_init(&td);
+    cr_assert_eq(sk_reader_open_ndjson(&r, fp, NULL, 0, path, NULL, &td.dl), SK_OK);
+    const sk_event *ev;
+    sk_status st2;
+    while ((st2 = sk_reader_next(r, &ev)) == SK_OK) {
+        regression.events++;
+        if (!ev->has_event_id || !ev->channel || !ev->has_time)
+            regression.without_eid++;
+    }
+    cr_expect_eq(st2, SK_DONE);
+    regression.skipped += sk_reader_stats_get(r)->lines_skipped;
+    if (td.len && !regression.first_problem[0])
+        snprintf(regression.first_problem, sizeof regression.first_problem, "%.400s", td.text);
+    regression.files++;
+    sk_reader_close(r);
+    return 0;
+}
+
+Test(ndjson_corpus, evtx_dump_json_of_the_sigma_regression_data)
+{
+    const char *corpus = sk_test_corpus();
+    if (!corpus)
+        cr_skip_test("../shared/corpus is absent (set -Dcorpus=PATH to run the corpus tests)");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/sigma-regression/regression_data", corpus);
+    cr_assert_eq(nftw(path, visit_regression, 16, FTW_PHYS), 0);
+    cr_expect_gt(regression.files, 100);
+    cr_expect_geq(regression.events, regression.files);
+    cr_expect_eq(regression.skipped, 0, "first problem: %s", regression.first_problem);
+    cr_expect_str_eq(regression.first_problem, "");
+    cr_expect_eq(regression.without_eid, 0);
+    SK_ASSERT_NO_LEAKS();
+}
