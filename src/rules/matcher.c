@@ -1,0 +1,634 @@
+// The matcher: per-thread state that runs a shared, read-only ruleset over events.
+//
+// Per event: (1) the event's field names are hashed once and mapped to the ruleset's interned ids
+// (exact and case-folded), building per-id chains of field indexes, so items find their values by
+// integer id; (2) the candidate rules come from the (channel, event id) index; (3) each candidate's
+// logsource source is checked (channel, event id, extra condition like EventType) and chosen (its
+// renames apply to field lookups); (4) the condition is evaluated with a per-selection memo; (5)
+// for a hit, the positive selections are walked again to collect the matched field/value pairs.
+//
+// Nothing is allocated per event once the scratch arrays have grown to the largest event seen.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/mem.h"
+#include "core/timefmt.h"
+#include "rules_int.h"
+
+struct sk_matcher {
+    const sk_ruleset *rs;
+    sk_vm_scratch *scratch;
+    const sk_event *ev;
+    // Field chains for the current event.
+    uint32_t gen;
+    uint32_t *name_gen; // [nnames]
+    uint32_t *name_head;
+    uint32_t *ci_gen; // [nci]
+    uint32_t *ci_head;
+    uint32_t *next_exact; // [cap_fields]
+    uint32_t *next_ci;
+    size_t cap_fields;
+    // Current rule.
+    const csource *src;
+    uint32_t rule_gen;
+    uint32_t *sel_gen; // [max_sels]
+    bool *sel_val;
+    // Prefilter marks for the current event (see prefilter.c).
+    uint32_t *pf_rule; // [nrules]
+    uint32_t *pf_atom; // [pf_natoms]
+    uint32_t pf_gen;
+    bool pf_done;
+    // Hit items.
+    sk_match_item *items;
+    size_t nitems, cap_items;
+};
+
+#define NONE UINT32_MAX
+
+sk_matcher *sk_matcher_new(const sk_ruleset *rs)
+{
+    sk_matcher *m = sk_xcalloc(1, sizeof(*m));
+    m->rs = rs;
+    m->scratch = sk_vm_scratch_new();
+    size_t nn = rs->nnames ? rs->nnames : 1, nc = rs->nci ? rs->nci : 1;
+    m->name_gen = sk_xcalloc(nn, sizeof(uint32_t));
+    m->name_head = sk_xcalloc(nn, sizeof(uint32_t));
+    m->ci_gen = sk_xcalloc(nc, sizeof(uint32_t));
+    m->ci_head = sk_xcalloc(nc, sizeof(uint32_t));
+    size_t ns = rs->max_sels ? rs->max_sels : 1;
+    m->sel_gen = sk_xcalloc(ns, sizeof(uint32_t));
+    m->sel_val = sk_xcalloc(ns, sizeof(bool));
+    m->pf_rule = sk_xcalloc(rs->nrules + 1, sizeof(uint32_t));
+    m->pf_atom = sk_xcalloc(rs->pf_natoms + 1, sizeof(uint32_t));
+    m->cap_items = rs->max_items_out + 1;
+    m->items = sk_xcalloc(m->cap_items, sizeof(sk_match_item));
+    return m;
+}
+
+void sk_matcher_free(sk_matcher *m)
+{
+    if (!m)
+        return;
+    sk_vm_scratch_free(m->scratch);
+    free(m->name_gen);
+    free(m->name_head);
+    free(m->ci_gen);
+    free(m->ci_head);
+    free(m->next_exact);
+    free(m->next_ci);
+    free(m->sel_gen);
+    free(m->sel_val);
+    free(m->items);
+    free(m->pf_rule);
+    free(m->pf_atom);
+    free(m);
+}
+
+unsigned long sk_matcher_limit_hits(const sk_matcher *m)
+{
+    return sk_vm_scratch_limit_hits(m->scratch);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Field chains
+
+static void index_event(sk_matcher *m, const sk_event *ev)
+{
+    const sk_ruleset *rs = m->rs;
+    m->ev = ev;
+    if (++m->gen == 0) {
+        memset(m->name_gen, 0, (rs->nnames ? rs->nnames : 1) * sizeof(uint32_t));
+        memset(m->ci_gen, 0, (rs->nci ? rs->nci : 1) * sizeof(uint32_t));
+        m->gen = 1;
+    }
+    size_t nf = sk_event_nfields(ev);
+    if (nf > m->cap_fields) {
+        size_t cap = m->cap_fields ? m->cap_fields : 64;
+        while (cap < nf)
+            cap *= 2;
+        m->next_exact = sk_xrealloc(m->next_exact, cap * sizeof(uint32_t));
+        m->next_ci = sk_xrealloc(m->next_ci, cap * sizeof(uint32_t));
+        m->cap_fields = cap;
+    }
+    if (!rs->nnames)
+        return;
+    for (size_t k = nf; k-- > 0;) {
+        const sk_field *f = sk_event_field(ev, k);
+        uint32_t id = rs_find_name(rs, f->name, f->name_len, rs_hash(f->name, f->name_len));
+        if (id != NONE) {
+            m->next_exact[k] = m->name_gen[id] == m->gen ? m->name_head[id] : NONE;
+            m->name_head[id] = (uint32_t)k;
+            m->name_gen[id] = m->gen;
+        }
+        uint32_t ci = rs_find_ci(rs, f->name, f->name_len, rs_hash_ci(f->name, f->name_len));
+        if (ci != NONE) {
+            m->next_ci[k] = m->ci_gen[ci] == m->gen ? m->ci_head[ci] : NONE;
+            m->ci_head[ci] = (uint32_t)k;
+            m->ci_gen[ci] = m->gen;
+        }
+    }
+}
+
+// Iterator over the event fields that answer to a rule field id: exact name first; when the event
+// has no field of that exact name, a case-insensitive match (field names are case-sensitive in
+// Sigma, but exports disagree on case: "commandline", "Commandline").
+typedef struct fiter {
+    uint32_t cur;
+    bool ci;
+} fiter;
+
+static uint32_t resolve_fid(const sk_matcher *m, uint32_t fid)
+{
+    const csource *s = m->src;
+    if (s)
+        for (uint32_t i = 0; i < s->nren; i++)
+            if (s->ren_from[i] == fid)
+                return s->ren_to[i];
+    return fid;
+}
+
+static uint32_t first_field(const sk_matcher *m, uint32_t fid, fiter *it, bool renames)
+{
+    if (renames)
+        fid = resolve_fid(m, fid);
+    if (m->name_gen[fid] == m->gen) {
+        it->ci = false;
+        it->cur = m->name_head[fid];
+        return it->cur;
+    }
+    uint32_t ci = m->rs->name_ci[fid];
+    if (m->ci_gen[ci] == m->gen) {
+        it->ci = true;
+        it->cur = m->ci_head[ci];
+        return it->cur;
+    }
+    it->cur = NONE;
+    return NONE;
+}
+
+static uint32_t next_field(const sk_matcher *m, fiter *it)
+{
+    it->cur = it->ci ? m->next_ci[it->cur] : m->next_exact[it->cur];
+    return it->cur;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Items
+
+static int time_value(time_part tp, const char *s, size_t n, char *out, size_t on)
+{
+    uint64_t ft;
+    if (!sk_time_parse(s, n, &ft) || ft < SK_FILETIME_UNIX_EPOCH)
+        return -1;
+    time_t t = (time_t)((ft - SK_FILETIME_UNIX_EPOCH) / 10000000u);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm))
+        return -1;
+    switch (tp) {
+    case TP_MINUTE:
+        return snprintf(out, on, "%d", tm.tm_min);
+    case TP_HOUR:
+        return snprintf(out, on, "%d", tm.tm_hour);
+    case TP_DAY:
+        return snprintf(out, on, "%d", tm.tm_mday);
+    case TP_WEEK:
+        return (int)strftime(out, on, "%V", &tm) > 0 ? snprintf(out, on, "%d", atoi(out)) : -1;
+    case TP_MONTH:
+        return snprintf(out, on, "%d", tm.tm_mon + 1);
+    case TP_YEAR:
+        return snprintf(out, on, "%d", tm.tm_year + 1900);
+    case TP_NONE:
+        break;
+    }
+    return -1;
+}
+
+static bool cval_match(sk_matcher *m, const cval *cv, const char *s, size_t n)
+{
+    for (uint32_t i = 0; i < cv->nvms; i++)
+        if (sk_vm_match(cv->vms[i], s, n, m->scratch))
+            return true;
+    return false;
+}
+
+// Does one field value satisfy the item's value list?
+static bool value_match(sk_matcher *m, const citem *it, const char *s, size_t n)
+{
+    char tbuf[32];
+    if (it->tpart != TP_NONE) {
+        int k = time_value(it->tpart, s, n, tbuf, sizeof tbuf);
+        if (k < 0 || (size_t)k >= sizeof tbuf)
+            return false;
+        s = tbuf;
+        n = (size_t)k;
+    }
+    if (it->has_null && n == 0)
+        return true;
+    if (it->all) {
+        for (uint32_t v = 0; v < it->nvals; v++)
+            if (!cval_match(m, &it->vals[v], s, n))
+                return false;
+        return it->nvals > 0;
+    }
+    for (uint32_t v = 0; v < it->nvals; v++)
+        if (cval_match(m, &it->vals[v], s, n))
+            return true;
+    return false;
+}
+
+static inline unsigned char fold(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+static bool mem_eq(const char *a, const char *b, size_t n, bool cased)
+{
+    if (cased)
+        return memcmp(a, b, n) == 0;
+    for (size_t i = 0; i < n; i++)
+        if (fold((unsigned char)a[i]) != fold((unsigned char)b[i]))
+            return false;
+    return true;
+}
+
+static bool ref_cmp_fn(ref_cmp c, bool cased, const sk_field *a, const sk_field *b)
+{
+    size_t an = a->value_len, bn = b->value_len;
+    switch (c) {
+    case RC_EQ:
+        return an == bn && mem_eq(a->value, b->value, an, cased);
+    case RC_STARTS:
+        return an >= bn && mem_eq(a->value, b->value, bn, cased);
+    case RC_ENDS:
+        return an >= bn && mem_eq(a->value + an - bn, b->value, bn, cased);
+    case RC_CONTAINS:
+        if (bn == 0)
+            return true;
+        for (size_t i = 0; i + bn <= an; i++)
+            if (mem_eq(a->value + i, b->value, bn, cased))
+                return true;
+        return false;
+    }
+    return false;
+}
+
+// Evaluates one item; on success *fidx is the event field that satisfied it (NONE when the item
+// holds through absence: null, exists: false).
+static bool item_match(sk_matcher *m, const citem *it, uint32_t *fidx)
+{
+    const sk_event *ev = m->ev;
+    fiter fi;
+    uint32_t k;
+    *fidx = NONE;
+    switch (it->kind) {
+    case IK_MATCH:
+        k = first_field(m, it->fid, &fi, true);
+        if (k == NONE)
+            return it->has_null;
+        for (; k != NONE; k = next_field(m, &fi)) {
+            const sk_field *f = sk_event_field(ev, k);
+            if (value_match(m, it, f->value, f->value_len)) {
+                *fidx = k;
+                return true;
+            }
+        }
+        return false;
+    case IK_NEQ:
+        for (k = first_field(m, it->fid, &fi, true); k != NONE; k = next_field(m, &fi)) {
+            const sk_field *f = sk_event_field(ev, k);
+            bool any = false;
+            for (uint32_t v = 0; v < it->nvals && !any; v++)
+                any = cval_match(m, &it->vals[v], f->value, f->value_len);
+            if (!any) {
+                *fidx = k;
+                return true;
+            }
+        }
+        return false;
+    case IK_EXISTS:
+        k = first_field(m, it->fid, &fi, true);
+        if (it->exists_val && k != NONE)
+            *fidx = k;
+        return (k != NONE) == it->exists_val;
+    case IK_KEYWORD: {
+        size_t nf = sk_event_nfields(ev);
+        for (size_t i = 0; i < nf; i++) {
+            const sk_field *f = sk_event_field(ev, i);
+            if (f->flags & SK_FIELD_HIDDEN)
+                continue;
+            if (value_match(m, it, f->value, f->value_len)) {
+                *fidx = (uint32_t)i;
+                return true;
+            }
+        }
+        return false;
+    }
+    case IK_FIELDREF:
+        for (k = first_field(m, it->fid, &fi, true); k != NONE; k = next_field(m, &fi)) {
+            const sk_field *a = sk_event_field(ev, k);
+            for (uint32_t r = 0; r < it->nrefs; r++) {
+                fiter fj;
+                for (uint32_t j = first_field(m, it->ref_fids[r], &fj, true); j != NONE;
+                     j = next_field(m, &fj)) {
+                    bool eq = ref_cmp_fn(it->rcmp, it->cased, a, sk_event_field(ev, j));
+                    if (eq != it->rneg) {
+                        *fidx = k;
+                        return true;
+                    }
+                }
+            }
+        }
+        return false;
+    }
+    return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Selections and conditions
+
+static bool alt_match(sk_matcher *m, const calt *a)
+{
+    uint32_t k;
+    for (uint32_t i = 0; i < a->nitems; i++)
+        if (!item_match(m, &a->items[i], &k))
+            return false;
+    return true;
+}
+
+static bool sel_match(sk_matcher *m, const sk_rule *r, uint32_t s)
+{
+    if (m->sel_gen[s] == m->rule_gen)
+        return m->sel_val[s];
+    const csel *sel = &r->sels[s];
+    bool v = false;
+    for (uint32_t a = 0; a < sel->nalts && !v; a++)
+        v = alt_match(m, &sel->alts[a]);
+    m->sel_gen[s] = m->rule_gen;
+    m->sel_val[s] = v;
+    return v;
+}
+
+static bool eval(sk_matcher *m, const sk_rule *r, const cnode *c)
+{
+    switch (c->type) {
+    case CN_SEL:
+        return sel_match(m, r, c->sel);
+    case CN_NOT:
+        return !eval(m, r, c->kids[0]);
+    case CN_AND:
+        for (uint32_t i = 0; i < c->nkids; i++)
+            if (!eval(m, r, c->kids[i]))
+                return false;
+        return true;
+    case CN_OR:
+        for (uint32_t i = 0; i < c->nkids; i++)
+            if (eval(m, r, c->kids[i]))
+                return true;
+        return false;
+    case CN_OF: {
+        uint32_t need = c->count ? c->count : c->nsels, got = 0;
+        for (uint32_t i = 0; i < c->nsels; i++) {
+            if (sel_match(m, r, c->sels[i])) {
+                if (++got >= need)
+                    return true;
+            } else if (c->count == 0) {
+                return false;
+            }
+            if (need - got > c->nsels - i - 1)
+                return false; // cannot reach need any more
+        }
+        return got >= need;
+    }
+    }
+    return false;
+}
+
+static void push_item(sk_matcher *m, const char *sel, const char *field, const char *value)
+{
+    for (size_t i = 0; i < m->nitems; i++)
+        if (m->items[i].selection == sel && m->items[i].field == field &&
+            m->items[i].value == value)
+            return;
+    if (m->nitems == m->cap_items) {
+        m->cap_items *= 2;
+        m->items = sk_xrealloc(m->items, m->cap_items * sizeof(sk_match_item));
+    }
+    m->items[m->nitems].selection = sel;
+    m->items[m->nitems].field = field;
+    m->items[m->nitems].value = value;
+    m->nitems++;
+}
+
+static void collect_sel(sk_matcher *m, const sk_rule *r, uint32_t s)
+{
+    const csel *sel = &r->sels[s];
+    for (uint32_t a = 0; a < sel->nalts; a++) {
+        const calt *alt = &sel->alts[a];
+        if (!alt_match(m, alt))
+            continue;
+        for (uint32_t i = 0; i < alt->nitems; i++) {
+            const citem *it = &alt->items[i];
+            uint32_t k;
+            if (!item_match(m, it, &k))
+                continue;
+            if (k == NONE) {
+                push_item(m, sel->name, it->field ? it->field : "", NULL);
+            } else {
+                const sk_field *f = sk_event_field(m->ev, k);
+                push_item(m, sel->name, f->name, f->value);
+            }
+        }
+    }
+}
+
+static void collect(sk_matcher *m, const sk_rule *r, const cnode *c)
+{
+    switch (c->type) {
+    case CN_SEL:
+        if (sel_match(m, r, c->sel))
+            collect_sel(m, r, c->sel);
+        return;
+    case CN_NOT:
+        return;
+    case CN_AND:
+    case CN_OR:
+        for (uint32_t i = 0; i < c->nkids; i++)
+            if (eval(m, r, c->kids[i]))
+                collect(m, r, c->kids[i]);
+        return;
+    case CN_OF:
+        for (uint32_t i = 0; i < c->nsels; i++)
+            if (sel_match(m, r, c->sels[i]))
+                collect_sel(m, r, c->sels[i]);
+        return;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sources and rules
+
+static bool source_ok(sk_matcher *m, const csource *s, uint32_t chan)
+{
+    const sk_event *ev = m->ev;
+    if (s->nchans && ev->channel) {
+        bool hit = false;
+        for (uint32_t i = 0; i < s->nchans && !hit; i++)
+            hit = s->chans[i] == chan;
+        if (!hit)
+            return false;
+    }
+    if (s->neids) {
+        if (!ev->has_event_id)
+            return false;
+        bool hit = false;
+        for (uint32_t i = 0; i < s->neids && !hit; i++)
+            hit = s->eids[i] == ev->event_id;
+        if (!hit)
+            return false;
+    }
+    if (s->cond_fid != NONE) {
+        fiter fi;
+        bool hit = false;
+        for (uint32_t k = first_field(m, s->cond_fid, &fi, false); k != NONE && !hit;
+             k = next_field(m, &fi)) {
+            const sk_field *f = sk_event_field(ev, k);
+            for (uint32_t v = 0; v < s->ncond_values && !hit; v++)
+                hit = strlen(s->cond_values[v]) == f->value_len &&
+                      mem_eq(f->value, s->cond_values[v], f->value_len, false);
+        }
+        if (!hit)
+            return false;
+    }
+    return true;
+}
+
+static bool run_rule(sk_matcher *m, const sk_rule *r, uint32_t chan, sk_hit_fn fn, void *ctx)
+{
+    m->src = NULL;
+    if (r->nsources) {
+        const csource *found = NULL;
+        for (uint32_t i = 0; i < r->nsources && !found; i++)
+            if (source_ok(m, &r->sources[i], chan))
+                found = &r->sources[i];
+        if (!found)
+            return false;
+        m->src = found;
+    }
+    if (++m->rule_gen == 0) {
+        memset(m->sel_gen, 0, (m->rs->max_sels ? m->rs->max_sels : 1) * sizeof(uint32_t));
+        m->rule_gen = 1;
+    }
+    if (!eval(m, r, r->cond))
+        return false;
+    if (fn) {
+        m->nitems = 0;
+        collect(m, r, r->cond);
+        fn(ctx, r, m->ev, m->items, m->nitems);
+    }
+    return true;
+}
+
+// Below this many candidates the literal scan of the event costs more than it saves.
+#define PF_MIN_CANDIDATES 8
+
+// False when the prefilter proves that rule i cannot match the current event.
+static bool may_match(sk_matcher *m, size_t i)
+{
+    const sk_rule *r = m->rs->rules[i];
+    if (r->natoms == 0)
+        return true;
+    if (!m->pf_done) {
+        if (++m->pf_gen == 0) {
+            memset(m->pf_rule, 0, (m->rs->nrules + 1) * sizeof(uint32_t));
+            memset(m->pf_atom, 0, (m->rs->pf_natoms + 1) * sizeof(uint32_t));
+            m->pf_gen = 1;
+        }
+        pf_scan(m->rs, m->ev, m->pf_rule, m->pf_atom, m->pf_gen);
+        m->pf_done = true;
+    }
+    return m->pf_rule[i] == m->pf_gen;
+}
+
+static uint32_t event_chan(const sk_matcher *m, const sk_event *ev)
+{
+    if (!ev->channel)
+        return NONE;
+    return rs_find_chan(m->rs, ev->channel, strlen(ev->channel));
+}
+
+static const rs_index_eid *find_eid(const rs_chan *c, uint32_t eid)
+{
+    size_t lo = 0, hi = c->neids;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (c->eids[mid].eid < eid)
+            lo = mid + 1;
+        else if (c->eids[mid].eid > eid)
+            hi = mid;
+        else
+            return &c->eids[mid];
+    }
+    return NULL;
+}
+
+size_t sk_matcher_run(sk_matcher *m, const sk_event *ev, sk_hit_fn fn, void *ctx)
+{
+    const sk_ruleset *rs = m->rs;
+    if (rs->nenabled == 0)
+        return 0;
+    index_event(m, ev);
+    m->pf_done = false;
+    uint32_t chan = event_chan(m, ev);
+    size_t hits = 0;
+    if (!ev->channel) {
+        // No channel at all (flat exports): every rule, its sources checked on event id only.
+        for (size_t i = 0; i < rs->nrules; i++)
+            if (rs->enabled[i] && may_match(m, i) && run_rule(m, rs->rules[i], chan, fn, ctx))
+                hits++;
+        return hits;
+    }
+    // Merge the three sorted candidate lists.
+    const uint32_t *lists[3] = { NULL, NULL, rs->catch_all };
+    uint32_t lens[3] = { 0, 0, rs->ncatch_all };
+    if (chan != NONE) {
+        const rs_chan *c = &rs->chans[chan];
+        lists[0] = c->any_rules;
+        lens[0] = c->nany;
+        const rs_index_eid *e = ev->has_event_id ? find_eid(c, ev->event_id) : NULL;
+        if (e) {
+            lists[1] = e->rules;
+            lens[1] = e->n;
+        }
+    }
+    uint32_t pos[3] = { 0, 0, 0 };
+    uint32_t last = NONE;
+    bool use_pf = (size_t)lens[0] + lens[1] + lens[2] >= PF_MIN_CANDIDATES;
+    for (;;) {
+        uint32_t best = NONE;
+        int bi = -1;
+        for (int l = 0; l < 3; l++)
+            if (pos[l] < lens[l] && (best == NONE || lists[l][pos[l]] < best)) {
+                best = lists[l][pos[l]];
+                bi = l;
+            }
+        if (bi < 0)
+            break;
+        pos[bi]++;
+        if (best == last)
+            continue;
+        last = best;
+        if (rs->enabled[best] && (!use_pf || may_match(m, best)) &&
+            run_rule(m, rs->rules[best], chan, fn, ctx))
+            hits++;
+    }
+    return hits;
+}
+
+bool sk_matcher_run_rule(
+        sk_matcher *m, const sk_rule *r, const sk_event *ev, sk_hit_fn fn, void *ctx)
+{
+    index_event(m, ev);
+    return run_rule(m, r, event_chan(m, ev), fn, ctx);
+}

@@ -1,0 +1,803 @@
+// Sigma rule loader: files and folders → YAML documents → compiled rules, with one load-report
+// entry per rule document. Every problem is located (file:line:col from libyaml's marks), reported
+// through sk_diags with a stable code, counted, and the rule is skipped: one bad rule never stops
+// the others (Suricata's DetectLoadSigFile habit).
+//
+// Multi-document files follow the old Sigma collection convention: a document with
+// `action: global` is merged into every following document of the file, `action: reset` drops it,
+// and `action: repeat` repeats the previous rule with the document's keys merged over it. Merging
+// is recursive for maps; for anything else the later document wins.
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <dirent.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "builtin.h"
+#include "core/limits.h"
+#include "core/mem.h"
+#include "rules_int.h"
+
+struct sk_rule_loader {
+    sk_ruleset *rs;
+    placeholder *ph;
+    size_t nph, capph;
+    bool strict;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Diagnostics
+
+// The text of line `line` (1-based) of data, copied into buf (NUL-terminated, possibly cut).
+static const char *line_text(const char *data, size_t n, unsigned long line, char *buf, size_t bn)
+{
+    if (!data || line == 0)
+        return NULL;
+    size_t i = 0;
+    for (unsigned long l = 1; l < line; l++) {
+        const char *nl = memchr(data + i, '\n', n - i);
+        if (!nl)
+            return NULL;
+        i = (size_t)(nl - data) + 1;
+    }
+    size_t e = i;
+    while (e < n && data[e] != '\n' && data[e] != '\r')
+        e++;
+    size_t len = e - i < bn - 1 ? e - i : bn - 1;
+    memcpy(buf, data + i, len);
+    buf[len] = '\0';
+    return buf;
+}
+
+typedef struct file_ctx {
+    sk_rule_loader *l;
+    const char *path;
+    const char *data;
+    size_t n;
+    sk_diags *d;
+    size_t entries; // report entries made for this file
+} file_ctx;
+
+static void emit(file_ctx *fc,
+                 sk_severity sev,
+                 const char *code,
+                 unsigned long line,
+                 unsigned long col,
+                 const char *msg)
+{
+    if (!fc->d)
+        return;
+    char src[1024];
+    sk_diag dg = { .severity = sev,
+                   .file = fc->path,
+                   .line = line,
+                   .col = col,
+                   .where = NULL,
+                   .code = code,
+                   .message = msg,
+                   .source_line = line_text(fc->data, fc->n, line, src, sizeof src) };
+    sk_diag_emit(fc->d, &dg);
+}
+
+static void skip_rule(file_ctx *fc,
+                      const char *title,
+                      const char *id,
+                      const char *code,
+                      const char *msg,
+                      unsigned long line,
+                      unsigned long col)
+{
+    char full[800];
+    if (title)
+        snprintf(full, sizeof full, "%s (rule \"%s\")", msg, title);
+    else
+        snprintf(full, sizeof full, "%s", msg);
+    emit(fc, SK_SEV_ERROR, code, line, col, full);
+    sk_load_entry e = { .file = fc->path,
+                        .title = title,
+                        .id = id,
+                        .loaded = false,
+                        .code = code,
+                        .message = msg,
+                        .line = line,
+                        .col = col };
+    rs_add_report(fc->l->rs, &e);
+    fc->entries++;
+}
+
+static void warn(file_ctx *fc,
+                 const char *title,
+                 const char *code,
+                 unsigned long line,
+                 unsigned long col,
+                 const char *msg)
+{
+    char full[800];
+    if (title)
+        snprintf(full, sizeof full, "%s (rule \"%s\")", msg, title);
+    else
+        snprintf(full, sizeof full, "%s", msg);
+    emit(fc, SK_SEV_WARNING, code, line, col, full);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Document merging (action: global / repeat)
+
+static yn *merge(sk_arena *a, const yn *base, const yn *over)
+{
+    if (!base)
+        return (yn *)over;
+    if (!over)
+        return (yn *)base;
+    if (base->type != YN_MAP || over->type != YN_MAP)
+        return (yn *)over;
+    size_t cap = base->n + over->n;
+    yn *m = sk_arena_alloc(a, sizeof(yn));
+    memset(m, 0, sizeof(*m));
+    m->type = YN_MAP;
+    m->line = over->line;
+    m->col = over->col;
+    m->kids = sk_arena_alloc(a, (cap ? cap : 1) * 2 * sizeof(yn *));
+    for (size_t i = 0; i < base->n; i++) {
+        const yn *k = base->kids[2 * i];
+        if (k->type == YN_SCALAR && strcmp(k->s, "action") == 0)
+            continue;
+        const yn *ov = k->type == YN_SCALAR ? yn_get(over, k->s) : NULL;
+        m->kids[2 * m->n] = (yn *)k;
+        m->kids[2 * m->n + 1] = merge(a, base->kids[2 * i + 1], ov);
+        m->n++;
+    }
+    for (size_t i = 0; i < over->n; i++) {
+        const yn *k = over->kids[2 * i];
+        if (k->type == YN_SCALAR && (strcmp(k->s, "action") == 0 || yn_get(base, k->s)))
+            continue;
+        m->kids[2 * m->n] = (yn *)k;
+        m->kids[2 * m->n + 1] = over->kids[2 * i + 1];
+        m->n++;
+    }
+    return m;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One rule document
+
+static const char *const known_keys[] = {
+    "title",          "id",         "name",
+    "related",        "taxonomy",   "status",
+    "description",    "license",    "author",
+    "references",     "date",       "modified",
+    "logsource",      "detection",  "fields",
+    "falsepositives", "level",      "tags",
+    "scope",          "simulation", "regression_tests_path",
+    "action",         NULL,
+};
+
+static bool is_known_key(const char *k)
+{
+    for (size_t i = 0; known_keys[i]; i++)
+        if (strcmp(known_keys[i], k) == 0)
+            return true;
+    return false;
+}
+
+static const char *str_of(const yn *n)
+{
+    if (!n || n->type != YN_SCALAR || n->kind == YK_NULL)
+        return NULL;
+    return n->s;
+}
+
+// A string or a list of strings → array in the ruleset arena. False when it is something else.
+static bool str_list(sk_ruleset *rs, const yn *n, const char ***out, size_t *cnt)
+{
+    *out = NULL;
+    *cnt = 0;
+    if (!n || (n->type == YN_SCALAR && n->kind == YK_NULL))
+        return true;
+    if (n->type == YN_SCALAR) {
+        *out = rs_alloc(rs, sizeof(char *));
+        (*out)[0] = rs_strndup(rs, n->s, n->len);
+        *cnt = 1;
+        return true;
+    }
+    if (n->type != YN_SEQ)
+        return false;
+    *out = rs_alloc(rs, n->n * sizeof(char *));
+    for (size_t i = 0; i < n->n; i++) {
+        const yn *e = n->kids[i];
+        if (e->type != YN_SCALAR)
+            return false;
+        if (e->kind == YK_NULL)
+            continue;
+        (*out)[(*cnt)++] = rs_strndup(rs, e->s, e->len);
+    }
+    return true;
+}
+
+static void load_rule(file_ctx *fc, const yn *doc, unsigned long dline, unsigned long dcol)
+{
+    sk_ruleset *rs = fc->l->rs;
+    const char *title = str_of(yn_get(doc, "title"));
+    const char *id = str_of(yn_get(doc, "id"));
+    char msg[600];
+
+    // Documents that are not detection rules.
+    for (size_t i = 0; i < doc->n; i++) {
+        const yn *k = doc->kids[2 * i];
+        if (k->type != YN_SCALAR)
+            continue;
+        if (strcmp(k->s, "correlation") == 0) {
+            skip_rule(fc,
+                      title,
+                      id,
+                      "correlation-rule",
+                      "correlation rules are not supported yet",
+                      k->line,
+                      k->col);
+            return;
+        }
+        if (strcmp(k->s, "filter") == 0 && !yn_get(doc, "detection")) {
+            skip_rule(fc,
+                      title,
+                      id,
+                      "filter-rule",
+                      "Sigma filter documents are not supported yet",
+                      k->line,
+                      k->col);
+            return;
+        }
+    }
+    const yn *tn = yn_get(doc, "title");
+    if (!tn || !title) {
+        skip_rule(fc,
+                  NULL,
+                  id,
+                  "missing-title",
+                  "rule has no 'title'",
+                  tn ? tn->line : dline,
+                  tn ? tn->col : dcol);
+        return;
+    }
+    if (tn->type != YN_SCALAR) {
+        skip_rule(fc, NULL, id, "bad-metadata", "'title' must be a string", tn->line, tn->col);
+        return;
+    }
+    for (size_t i = 0; i < doc->n; i++) {
+        const yn *k = doc->kids[2 * i];
+        if (k->type != YN_SCALAR || k->kind == YK_NULL) {
+            skip_rule(fc, title, id, "bad-metadata", "rule keys must be strings", k->line, k->col);
+            return;
+        }
+        if (!is_known_key(k->s)) {
+            snprintf(msg, sizeof msg, "unknown key '%.200s' ignored", k->s);
+            warn(fc, title, "unknown-key", k->line, k->col, msg);
+        }
+    }
+    // Scalar metadata must be scalars.
+    static const char *const scalars[] = { "id",       "status", "description", "author", "date",
+                                           "modified", "level",  "license",     "name",   NULL };
+    for (size_t i = 0; scalars[i]; i++) {
+        const yn *v = yn_get(doc, scalars[i]);
+        if (v && v->type != YN_SCALAR) {
+            snprintf(msg, sizeof msg, "'%s' must be a string, not %s", scalars[i], yn_type_name(v));
+            skip_rule(fc, title, id, "bad-metadata", msg, v->line, v->col);
+            return;
+        }
+    }
+    sk_rule *r = rs_alloc(rs, sizeof(sk_rule));
+    r->title = rs_strdup(rs, title);
+    r->id = rs_strdup(rs, id);
+    r->status = rs_strdup(rs, str_of(yn_get(doc, "status")));
+    r->description = rs_strdup(rs, str_of(yn_get(doc, "description")));
+    r->author = rs_strdup(rs, str_of(yn_get(doc, "author")));
+    r->date = rs_strdup(rs, str_of(yn_get(doc, "date")));
+    r->path = rs_strdup(rs, fc->path);
+    r->line = dline;
+    const yn *lv = yn_get(doc, "level");
+    r->level_text = rs_strdup(rs, str_of(lv));
+    r->level = SK_LEVEL_UNKNOWN;
+    if (r->level_text && !sk_level_parse(r->level_text, &r->level)) {
+        snprintf(msg,
+                 sizeof msg,
+                 "unknown level '%.200s' (informational, low, medium, high or "
+                 "critical)",
+                 r->level_text);
+        warn(fc, title, "bad-level", lv->line, lv->col, msg);
+    }
+    static const char *const lists[] = { "tags", "references", "falsepositives", "fields", NULL };
+    const char ***dst[] = { &r->tags, &r->refs, &r->fps, &r->fields };
+    size_t *cnt[] = { &r->ntags, &r->nrefs, &r->nfps, &r->nfields };
+    for (size_t i = 0; lists[i]; i++) {
+        const yn *v = yn_get(doc, lists[i]);
+        if (!str_list(rs, v, dst[i], cnt[i])) {
+            snprintf(msg, sizeof msg, "'%s' must be a list of strings", lists[i]);
+            skip_rule(fc, title, id, "bad-metadata", msg, v->line, v->col);
+            return;
+        }
+    }
+
+    const yn *det = yn_get(doc, "detection");
+    if (!det) {
+        skip_rule(fc, title, id, "missing-detection", "rule has no 'detection'", dline, dcol);
+        return;
+    }
+    compile_ctx cx;
+    memset(&cx, 0, sizeof(cx));
+    cx.rs = rs;
+    cx.ph = fc->l->ph;
+    cx.nph = fc->l->nph;
+    load_err err;
+    memset(&err, 0, sizeof(err));
+    bool ok = rule_compile_logsource(&cx, r, yn_get(doc, "logsource"), doc, &err) &&
+              rule_compile_detection(&cx, r, det, &err);
+    if (!ok) {
+        if (!err.line) {
+            err.line = dline;
+            err.col = dcol;
+        }
+        skip_rule(fc, title, id, err.code, err.msg, err.line, err.col);
+        for (size_t i = 0; i < cx.nvms; i++)
+            sk_vm_free(cx.vms[i]);
+        free(cx.vms);
+        return;
+    }
+    for (size_t i = 0; i < cx.nvms; i++)
+        rs_add_vm(rs, cx.vms[i]);
+    free(cx.vms);
+    rule_derive_eids(rs, r);
+    pf_rule_atoms(rs, r);
+    const yn *tf = yn_get(det, "timeframe");
+    if (tf)
+        warn(fc,
+             title,
+             "ignored-timeframe",
+             tf->line,
+             tf->col,
+             "'timeframe' has no effect without an aggregation; ignored");
+    if (id && sk_ruleset_find_id(rs, id)) {
+        const yn *in = yn_get(doc, "id");
+        snprintf(msg, sizeof msg, "rule id '%.100s' is used by another rule too", id);
+        warn(fc, title, "duplicate-id", in->line, in->col, msg);
+    }
+    rs_add_rule(rs, r);
+    sk_load_entry e = { .file = fc->path,
+                        .title = title,
+                        .id = id,
+                        .loaded = true,
+                        .code = NULL,
+                        .message = NULL,
+                        .line = dline,
+                        .col = dcol };
+    rs_add_report(rs, &e);
+    fc->entries++;
+}
+
+static void load_data(file_ctx *fc)
+{
+    yfile yf;
+    yfile_init(&yf);
+    yfile_parse(&yf, fc->data, fc->n);
+    const yn *global = NULL;
+    const yn *prev = NULL;
+    for (size_t i = 0; i < yf.ndocs; i++) {
+        ydoc *d = &yf.docs[i];
+        if (d->err_code) {
+            const char *title = d->root ? str_of(yn_get(d->root, "title")) : NULL;
+            const char *id = d->root ? str_of(yn_get(d->root, "id")) : NULL;
+            skip_rule(fc, title, id, d->err_code, d->err_msg, d->err_line, d->err_col);
+            prev = NULL;
+            continue;
+        }
+        const yn *root = d->root;
+        if (!root || (root->type == YN_SCALAR && root->kind == YK_NULL))
+            continue; // empty document (e.g. a trailing '---')
+        if (root->type != YN_MAP) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "a rule document must be a map, not %s", yn_type_name(root));
+            skip_rule(fc, NULL, NULL, "not-a-rule", msg, root->line, root->col);
+            continue;
+        }
+        const yn *action = yn_get(root, "action");
+        const yn *doc = root;
+        if (action) {
+            const char *a = str_of(action);
+            if (a && strcmp(a, "global") == 0) {
+                global = merge(&yf.arena, global, root);
+                continue;
+            }
+            if (a && strcmp(a, "reset") == 0) {
+                global = NULL;
+                prev = NULL;
+                continue;
+            }
+            if (a && strcmp(a, "repeat") == 0) {
+                if (!prev) {
+                    skip_rule(fc,
+                              str_of(yn_get(root, "title")),
+                              str_of(yn_get(root, "id")),
+                              "unsupported-action",
+                              "'action: repeat' without a previous rule",
+                              action->line,
+                              action->col);
+                    continue;
+                }
+                doc = merge(&yf.arena, prev, root);
+            } else {
+                char msg[300];
+                snprintf(msg,
+                         sizeof msg,
+                         "unsupported action '%.100s' (global, reset and repeat are supported)",
+                         a ? a : "");
+                skip_rule(fc,
+                          str_of(yn_get(root, "title")),
+                          str_of(yn_get(root, "id")),
+                          "unsupported-action",
+                          msg,
+                          action->line,
+                          action->col);
+                continue;
+            }
+        } else if (global) {
+            doc = merge(&yf.arena, global, root);
+        }
+        prev = doc;
+        load_rule(fc, doc, root->line, root->col); // the rule starts at its first key
+    }
+    yfile_fini(&yf);
+}
+
+static void
+load_buffer(sk_rule_loader *l, const char *name, const char *data, size_t n, sk_diags *d)
+{
+    file_ctx fc = { .l = l, .path = name, .data = data, .n = n, .d = d, .entries = 0 };
+    if (n > SK_MAX_RULE_FILE_BYTES) {
+        char msg[200];
+        snprintf(msg,
+                 sizeof msg,
+                 "rule file is larger than %u bytes; skipped",
+                 (unsigned)SK_MAX_RULE_FILE_BYTES);
+        fc.data = NULL;
+        skip_rule(&fc, NULL, NULL, "file-too-large", msg, 0, 0);
+        return;
+    }
+    load_data(&fc);
+    if (fc.entries == 0)
+        warn(&fc, NULL, "no-rules", 0, 0, "file holds no rule");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files and folders
+
+static sk_status read_file(const char *path, char **out, size_t *outn, bool *too_big)
+{
+    *too_big = false;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return SK_ERR_IO;
+    size_t cap = 65536, n = 0;
+    char *buf = sk_xmalloc(cap);
+    sk_status st = SK_OK;
+    for (;;) {
+        if (n == cap) {
+            if (cap > SK_MAX_RULE_FILE_BYTES) {
+                *too_big = true;
+                break;
+            }
+            cap *= 2;
+            buf = sk_xrealloc(buf, cap);
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f))
+                st = SK_ERR_IO;
+            break;
+        }
+    }
+    fclose(f);
+    if (st != SK_OK || *too_big) {
+        free(buf);
+        return st;
+    }
+    *out = buf;
+    *outn = n;
+    return SK_OK;
+}
+
+static sk_status add_file(sk_rule_loader *l, const char *path, sk_diags *d)
+{
+    char *data = NULL;
+    size_t n = 0;
+    bool too_big = false;
+    sk_status st = read_file(path, &data, &n, &too_big);
+    if (too_big) {
+        load_buffer(l, path, NULL, (size_t)SK_MAX_RULE_FILE_BYTES + 1, d);
+        return SK_OK;
+    }
+    if (st != SK_OK) {
+        sk_diag_emitf(d,
+                      SK_SEV_ERROR,
+                      path,
+                      0,
+                      0,
+                      NULL,
+                      "io-error",
+                      "cannot read rule file: %s",
+                      strerror(errno));
+        sk_load_entry e = {
+            .file = path, .loaded = false, .code = "io-error", .message = "cannot read rule file"
+        };
+        rs_add_report(l->rs, &e);
+        return SK_ERR_IO;
+    }
+    load_buffer(l, path, data, n, d);
+    free(data);
+    return SK_OK;
+}
+
+// Rule files in folder walks: *.yml and *.yaml, except saker's rule test files (*.tests.yml,
+// *.tests.yaml, run by `saker test`), which sit next to the rules they test.
+static bool is_rule_name(const char *name)
+{
+    size_t n = strlen(name);
+    if ((n > 10 && strcasecmp(name + n - 10, ".tests.yml") == 0) ||
+        (n > 11 && strcasecmp(name + n - 11, ".tests.yaml") == 0))
+        return false;
+    return (n > 4 && strcasecmp(name + n - 4, ".yml") == 0) ||
+           (n > 5 && strcasecmp(name + n - 5, ".yaml") == 0);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static sk_status add_dir(sk_rule_loader *l, const char *path, sk_diags *d, unsigned depth)
+{
+    if (depth > SK_MAX_WALK_DEPTH) {
+        sk_diag_emitf(d,
+                      SK_SEV_WARNING,
+                      path,
+                      0,
+                      0,
+                      NULL,
+                      "walk-depth",
+                      "folder nesting deeper than %u; not entered",
+                      (unsigned)SK_MAX_WALK_DEPTH);
+        return SK_OK;
+    }
+    DIR *dir = opendir(path);
+    if (!dir) {
+        sk_diag_emitf(d,
+                      SK_SEV_ERROR,
+                      path,
+                      0,
+                      0,
+                      NULL,
+                      "io-error",
+                      "cannot open folder: %s",
+                      strerror(errno));
+        return SK_ERR_IO;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(dir)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        sk_xgrow((void **)&names, &cap, n + 1, sizeof(char *));
+        names[n++] = sk_xstrdup(de->d_name);
+    }
+    closedir(dir);
+    if (n)
+        qsort(names, n, sizeof(char *), cmp_str);
+    sk_status result = SK_OK;
+    size_t plen = strlen(path);
+    bool slash = plen && path[plen - 1] == '/';
+    for (size_t i = 0; i < n; i++) {
+        size_t len = plen + 1 + strlen(names[i]) + 1;
+        char *full = sk_xmalloc(len);
+        snprintf(full, len, "%s%s%s", path, slash ? "" : "/", names[i]);
+        struct stat st;
+        sk_status s = SK_OK;
+        if (stat(full, &st) != 0) {
+            // dangling symlink or race: ignore silently only if it is not a rule name
+            if (is_rule_name(names[i])) {
+                sk_diag_emitf(d,
+                              SK_SEV_ERROR,
+                              full,
+                              0,
+                              0,
+                              NULL,
+                              "io-error",
+                              "cannot read rule file: %s",
+                              strerror(errno));
+                s = SK_ERR_IO;
+            }
+        } else if (S_ISDIR(st.st_mode)) {
+            s = add_dir(l, full, d, depth + 1);
+        } else if (S_ISREG(st.st_mode) && is_rule_name(names[i])) {
+            s = add_file(l, full, d);
+        }
+        if (s != SK_OK)
+            result = s;
+        free(full);
+        free(names[i]);
+    }
+    free(names);
+    return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Placeholders
+
+static sk_status load_placeholders(sk_rule_loader *l, const char *path, sk_diags *d)
+{
+    char *data = NULL;
+    size_t n = 0;
+    bool too_big = false;
+    sk_status st = read_file(path, &data, &n, &too_big);
+    if (st != SK_OK || too_big) {
+        sk_diag_emitf(d,
+                      SK_SEV_ERROR,
+                      path,
+                      0,
+                      0,
+                      NULL,
+                      "placeholder-file",
+                      "cannot read placeholder file%s",
+                      too_big ? " (too large)" : "");
+        return SK_ERR_IO;
+    }
+    yfile yf;
+    yfile_init(&yf);
+    yfile_parse(&yf, data, n);
+    file_ctx fc = { .l = l, .path = path, .data = data, .n = n, .d = d };
+    st = SK_OK;
+    const yn *root = yf.ndocs ? yf.docs[0].root : NULL;
+    if (yf.ndocs && yf.docs[0].err_code) {
+        emit(&fc,
+             SK_SEV_ERROR,
+             "placeholder-file",
+             yf.docs[0].err_line,
+             yf.docs[0].err_col,
+             yf.docs[0].err_msg);
+        st = SK_ERR_RULE_SYNTAX;
+    } else if (root && root->type != YN_MAP) {
+        emit(&fc,
+             SK_SEV_ERROR,
+             "placeholder-file",
+             root->line,
+             root->col,
+             "placeholder file must be a map of name: [values]");
+        st = SK_ERR_RULE_SYNTAX;
+    }
+    for (size_t i = 0; st == SK_OK && root && i < root->n; i++) {
+        const yn *k = root->kids[2 * i], *v = root->kids[2 * i + 1];
+        if (k->type != YN_SCALAR || !k->len) {
+            emit(&fc,
+                 SK_SEV_ERROR,
+                 "placeholder-file",
+                 k->line,
+                 k->col,
+                 "placeholder names must be strings");
+            st = SK_ERR_RULE_SYNTAX;
+            break;
+        }
+        const char *name = k->s;
+        size_t nl = k->len;
+        if (nl >= 2 && name[0] == '%' && name[nl - 1] == '%') {
+            name++;
+            nl -= 2;
+        }
+        sk_xgrow((void **)&l->ph, &l->capph, l->nph + 1, sizeof(placeholder));
+        placeholder *ph = &l->ph[l->nph++];
+        ph->name = sk_xstrndup(name, nl);
+        sk_strlist_init(&ph->values);
+        const yn *const *vals = (const yn *const *)(v->type == YN_SEQ ? v->kids : NULL);
+        size_t nv = v->type == YN_SEQ ? v->n : 1;
+        for (size_t j = 0; j < nv; j++) {
+            const yn *x = vals ? vals[j] : v;
+            if (x->type != YN_SCALAR || x->kind == YK_NULL) {
+                emit(&fc,
+                     SK_SEV_ERROR,
+                     "placeholder-file",
+                     x->line,
+                     x->col,
+                     "placeholder values must be strings");
+                st = SK_ERR_RULE_SYNTAX;
+                break;
+            }
+            sk_strlist_add(&ph->values, x->s, x->len);
+        }
+        if (nv > SK_MAX_VALUES_PER_ITEM) {
+            emit(&fc,
+                 SK_SEV_ERROR,
+                 "placeholder-file",
+                 v->line,
+                 v->col,
+                 "too many placeholder values");
+            st = SK_ERR_LIMIT;
+        }
+    }
+    yfile_fini(&yf);
+    free(data);
+    return st;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public API
+
+void sk_rule_loader_free(sk_rule_loader *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->nph; i++) {
+        free(l->ph[i].name);
+        sk_strlist_fini(&l->ph[i].values);
+    }
+    free(l->ph);
+    sk_ruleset_free(l->rs);
+    free(l);
+}
+
+sk_status sk_rule_loader_new(sk_rule_loader **out, const sk_load_opts *opts, sk_diags *d)
+{
+    sk_rule_loader *l = sk_xcalloc(1, sizeof(*l));
+    l->rs = rs_new();
+    if (opts) {
+        l->strict = opts->strict;
+        if (opts->placeholder_file) {
+            sk_status st = load_placeholders(l, opts->placeholder_file, d);
+            if (st != SK_OK) {
+                sk_rule_loader_free(l);
+                return st;
+            }
+        }
+    }
+    *out = l;
+    return SK_OK;
+}
+
+sk_status sk_rule_loader_add_path(sk_rule_loader *l, const char *path, sk_diags *d)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        sk_diag_emitf(
+                d, SK_SEV_ERROR, path, 0, 0, NULL, "io-error", "cannot open: %s", strerror(errno));
+        return SK_ERR_IO;
+    }
+    if (S_ISDIR(st.st_mode))
+        return add_dir(l, path, d, 0);
+    return add_file(l, path, d);
+}
+
+sk_status sk_rule_loader_add_buffer(
+        sk_rule_loader *l, const char *name, const char *data, size_t n, sk_diags *d)
+{
+    load_buffer(l, name ? name : "<buffer>", data, n, d);
+    return SK_OK;
+}
+
+sk_status sk_rule_loader_add_builtin(sk_rule_loader *l, sk_diags *d)
+{
+    for (unsigned i = 0; i < sk_builtin_rule_count && sk_builtin_rules[i].path; i++) {
+        const sk_builtin_rule *b = &sk_builtin_rules[i];
+        sk_status st = sk_rule_loader_add_buffer(l, b->path, b->data, b->size, d);
+        if (st != SK_OK)
+            return st;
+    }
+    return SK_OK;
+}
+
+sk_ruleset *sk_rule_loader_finish(sk_rule_loader *l)
+{
+    sk_ruleset *rs = l->rs;
+    l->rs = NULL;
+    rs_build_index(rs);
+    sk_rule_loader_free(l);
+    return rs;
+}

@@ -1,0 +1,423 @@
+// Private to src/rules: the YAML node tree (with marks), the condition AST, the compiled rule, and
+// the functions the module's files share.
+#ifndef SK_RULES_RULES_INT_H
+#define SK_RULES_RULES_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/diag.h"
+#include "match/value.h"
+#include "ruleset.h"
+
+// ---------------------------------------------------------------------------------------------
+// YAML tree (yaml_tree.c). Built from libyaml's event API so that every node keeps its position and
+// aliases can be refused (no expansion bombs). All memory lives in the file's arena.
+
+typedef enum yn_type {
+    YN_SCALAR,
+    YN_SEQ,
+    YN_MAP,
+} yn_type;
+
+// What a scalar resolves to (YAML core schema, plain scalars only; quoted ones are strings).
+typedef enum yn_kind {
+    YK_STR,
+    YK_NULL,
+    YK_BOOL,
+    YK_INT,
+    YK_FLOAT,
+} yn_kind;
+
+typedef struct yn {
+    yn_type type;
+    yn_kind kind;  // scalars
+    bool plain;    // plain (unquoted, not block) scalar
+    bool bval;     // YK_BOOL
+    const char *s; // scalar text (NUL-terminated; may hold NULs inside, see len)
+    size_t len;
+    unsigned long line; // 1-based
+    unsigned long col;  // 1-based
+    struct yn **kids;   // SEQ: n items; MAP: 2n entries (key, value, key, value, ...)
+    size_t n;
+    // build-time only
+    struct yn *first, *last, *next;
+    size_t count;
+} yn;
+
+typedef struct ydoc {
+    yn *root;           // NULL for an empty document
+    unsigned long line; // where the document starts
+    unsigned long col;
+    // A problem found while building (alias, depth, syntax): the document is unusable.
+    const char *err_code;
+    char *err_msg;
+    unsigned long err_line;
+    unsigned long err_col;
+} ydoc;
+
+typedef struct yfile {
+    sk_arena arena;
+    ydoc *docs;
+    size_t ndocs;
+    size_t cap;
+} yfile;
+
+void yfile_init(yfile *f);
+void yfile_fini(yfile *f);
+// Parses every document of data[0..n). Never fails as a whole: a syntax error ends the list with a
+// document whose err_code is "yaml-syntax".
+void yfile_parse(yfile *f, const char *data, size_t n);
+// Map lookup (exact key); NULL when absent or m is not a map.
+yn *yn_get(const yn *m, const char *key);
+const char *yn_type_name(const yn *n);
+
+// ---------------------------------------------------------------------------------------------
+// Condition AST (cond_parse.c).
+
+typedef enum cnode_type {
+    CN_SEL, // one selection
+    CN_NOT,
+    CN_AND,
+    CN_OR,
+    CN_OF, // at least `count` of sels (count == 0: all of them)
+} cnode_type;
+
+typedef struct cnode {
+    cnode_type type;
+    uint32_t sel;   // CN_SEL
+    uint32_t count; // CN_OF: 0 = all
+    uint32_t *sels; // CN_OF: selection indexes
+    uint32_t nsels;
+    struct cnode **kids; // NOT: 1; AND/OR: n
+    uint32_t nkids;
+    const char *text; // CN_OF: the pattern as written ("selection_*", "them")
+} cnode;
+
+// Result of a failed parse: message, reason code and byte offset in the condition text.
+typedef struct cond_err {
+    const char *code;
+    char msg[256];
+    size_t off;
+} cond_err;
+
+// Parses text against the selection names (names[i], i < nnames). Nodes come from arena. Returns
+// NULL and fills err on failure.
+cnode *cond_parse(sk_arena *a,
+                  const char *text,
+                  size_t len,
+                  const char *const *names,
+                  size_t nnames,
+                  cond_err *err);
+// Appends a one-line rendering ("sel1 and not (1 of filter_*)").
+void cond_render(const cnode *c, const char *const *names, sk_buf *out);
+
+// ---------------------------------------------------------------------------------------------
+// Logsource table (logsource.c).
+
+typedef struct ls_rename {
+    const char *from; // rule field
+    const char *to;   // event field
+} ls_rename;
+
+typedef struct ls_source {
+    const char *label;           // "sysmon", "security" ...
+    const char *const *channels; // NULL-terminated; NULL = any channel
+    const uint32_t *eids;        // neids entries; none = any
+    size_t neids;
+    const char *cond_field;         // extra condition: cond_field equals one of cond_values (ci)
+    const char *const *cond_values; // NULL-terminated
+    const ls_rename *renames;       // terminated by {NULL, NULL}
+} ls_source;
+
+// Resolves a logsource (any of product/category/service may be NULL). Writes up to max sources to
+// out and returns their number; 0 with *why set when the logsource is not supported. A logsource
+// with product windows only (or nothing at all) resolves to one source with any channel/event.
+size_t ls_resolve(const char *product,
+                  const char *category,
+                  const char *service,
+                  ls_source *out,
+                  size_t max,
+                  const char **why);
+// Number of entries in the service and category tables (for tests and `rules explain`).
+size_t ls_service_count(void);
+size_t ls_category_count(void);
+
+// ---------------------------------------------------------------------------------------------
+// Compiled rule.
+
+typedef enum item_kind {
+    IK_MATCH,    // field value satisfies the value list
+    IK_KEYWORD,  // any field value satisfies the value list
+    IK_EXISTS,   // field present (exists_val) / absent (!exists_val)
+    IK_FIELDREF, // field value compares to another field's value
+    IK_NEQ,      // field present and differs from every value
+} item_kind;
+
+typedef enum ref_cmp {
+    RC_EQ,
+    RC_CONTAINS,
+    RC_STARTS,
+    RC_ENDS,
+} ref_cmp;
+
+typedef enum time_part {
+    TP_NONE,
+    TP_MINUTE,
+    TP_HOUR,
+    TP_DAY,
+    TP_WEEK,
+    TP_MONTH,
+    TP_YEAR,
+} time_part;
+
+// One value of an item after transforms: the OR of its variants.
+typedef struct cval {
+    sk_vm **vms;
+    uint32_t nvms;
+    uint32_t cost; // 0 cheap .. 2 regex (for ordering)
+    int64_t eid;   // the value as an event id when it is a plain decimal equality; else -1
+    // Prefilter atoms, one per variant (lower-cased literal text that a match implies); natoms 0:
+    // none (the value can match without any literal, e.g. a regex).
+    const char **atoms;
+    uint32_t *alens;
+    uint32_t natoms;
+} cval;
+
+typedef struct citem {
+    const char *key;   // as written ("CommandLine|contains|all"), for explain
+    const char *field; // rule field name; NULL for keywords
+    uint32_t fid;      // interned id of field
+    item_kind kind;
+    bool all;      // AND over vals
+    bool has_null; // a null value: field absent or empty
+    bool exists_val;
+    bool cased;   // fieldref
+    ref_cmp rcmp; // fieldref
+    bool rneg;    // fieldref|neq
+    time_part tpart;
+    cval *vals;
+    uint32_t nvals;
+    uint32_t *ref_fids; // fieldref targets
+    const char **ref_names;
+    uint32_t nrefs;
+    uint32_t cost;
+} citem;
+
+typedef struct calt {
+    citem *items; // AND
+    uint32_t nitems;
+} calt;
+
+typedef struct csel {
+    const char *name;
+    calt *alts; // OR
+    uint32_t nalts;
+} csel;
+
+typedef struct csource {
+    const char *label;
+    uint32_t *chans; // channel ids; nchans == 0: any channel
+    uint32_t nchans;
+    const char **chan_names;
+    uint32_t *eids;
+    uint32_t neids;
+    // Event ids for the index only: eids, or when the logsource gives none, the ids the detection
+    // itself requires (EventID: 4624 in every way the condition can be true); nieids == 0: any.
+    uint32_t *ieids;
+    uint32_t nieids;
+    uint32_t cond_fid; // UINT32_MAX: none
+    const char *cond_field;
+    const char **cond_values;
+    uint32_t ncond_values;
+    uint32_t *ren_from; // rule field ids
+    uint32_t *ren_to;   // event field ids
+    const char **ren_from_names;
+    const char **ren_to_names;
+    uint32_t nren;
+} csource;
+
+struct sk_rule {
+    size_t index;
+    const char *id;
+    const char *title;
+    const char *status;
+    const char *description;
+    const char *author;
+    const char *date;
+    const char *path;
+    const char *level_text;
+    const char *logsource;
+    sk_level level;
+    unsigned long line;
+    const char **tags;
+    size_t ntags;
+    const char **refs;
+    size_t nrefs;
+    const char **fps;
+    size_t nfps;
+    const char **fields;
+    size_t nfields;
+    csource *sources; // nsources == 0: any event
+    uint32_t nsources;
+    csel *sels;
+    uint32_t nsels;
+    const char **sel_names;
+    cnode *cond;
+    // Prefilter: the rule can only match when one of these occurs in some field value
+    // (lower-cased); natoms 0: always evaluated. See prefilter.c.
+    const char **atoms;
+    uint32_t *atom_lens;
+    uint32_t natoms;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The ruleset under construction and finished (ruleset.c).
+
+typedef struct intern_tab {
+    // Open addressing; slots hold id + 1 (0 = empty).
+    uint32_t *slots;
+    size_t cap;
+} intern_tab;
+
+typedef struct rs_index_eid {
+    uint32_t eid;
+    uint32_t *rules;
+    uint32_t n;
+} rs_index_eid;
+
+typedef struct rs_chan {
+    char *name; // lower-case
+    uint32_t len;
+    uint32_t *any_rules; // rules with this channel and no event id restriction
+    uint32_t nany;
+    rs_index_eid *eids; // sorted by eid
+    uint32_t neids;
+} rs_chan;
+
+typedef struct pf_atom {
+    const char *s; // lower-cased
+    uint32_t len;
+    uint32_t anchor; // offset of the gram it is indexed under
+    uint32_t *rules; // rules that need it
+    uint32_t nrules, caprules;
+} pf_atom;
+
+struct sk_ruleset {
+    sk_arena arena;
+    sk_rule **rules;
+    size_t nrules, caprules;
+    bool *enabled;
+    size_t nenabled;
+    sk_load_entry *report;
+    size_t nreport, capreport;
+    const char **reason_codes;
+    size_t *reason_counts;
+    size_t nreasons;
+    size_t nskipped;
+    // Interned field names (rule side): exact names, and case-folded classes.
+    char **names;
+    uint32_t *name_lens;
+    uint32_t *name_ci; // class id of names[i]
+    size_t nnames, capnames;
+    intern_tab names_tab;
+    char **ci_names; // lower-case
+    uint32_t *ci_lens;
+    size_t nci, capci;
+    intern_tab ci_tab;
+    // Channels (lower-case) and the index.
+    rs_chan *chans;
+    size_t nchans, capchans;
+    intern_tab chan_tab;
+    uint32_t *catch_all; // rules without sources
+    uint32_t ncatch_all;
+    // Every compiled predicate (freed with the ruleset).
+    sk_vm **vms;
+    size_t nvms, capvms;
+    uint32_t max_sels;
+    uint32_t max_items_out; // most match items one rule can report
+    // Prefilter (prefilter.c).
+    pf_atom *pf_atoms;
+    size_t pf_natoms, pf_capatoms;
+    uint32_t *pf_atom_slots; // build time only
+    size_t pf_atom_cap;
+    uint64_t *pf_bits;       // bitmap of gram hashes
+    uint32_t *pf_gram_slots; // gram -> group + 1
+    uint32_t *pf_grams;      // group -> gram
+    size_t pf_gram_cap, pf_ngroups;
+    uint32_t *pf_group_start; // group -> first index in pf_order
+    uint32_t *pf_order;       // atom ids grouped by gram
+    size_t pf_nrules_atoms;   // rules with atoms
+};
+
+sk_ruleset *rs_new(void);
+uint32_t rs_intern_name(sk_ruleset *rs, const char *s, size_t n);
+uint32_t rs_intern_chan(sk_ruleset *rs, const char *s, size_t n);
+// Looks up an event field name / channel without adding; UINT32_MAX when absent.
+uint32_t rs_find_name(const sk_ruleset *rs, const char *s, size_t n, uint64_t h);
+uint32_t rs_find_ci(const sk_ruleset *rs, const char *s, size_t n, uint64_t h);
+uint32_t rs_find_chan(const sk_ruleset *rs, const char *s, size_t n);
+uint64_t rs_hash(const char *s, size_t n);
+uint64_t rs_hash_ci(const char *s, size_t n);
+void rs_add_rule(sk_ruleset *rs, sk_rule *r);
+void rs_add_report(sk_ruleset *rs, const sk_load_entry *e);
+void rs_add_vm(sk_ruleset *rs, sk_vm *vm);
+void rs_build_index(sk_ruleset *rs);
+const char *rs_strdup(sk_ruleset *rs, const char *s);
+const char *rs_strndup(sk_ruleset *rs, const char *s, size_t n);
+void *rs_alloc(sk_ruleset *rs, size_t n); // zeroed
+
+// ---------------------------------------------------------------------------------------------
+// Prefilter (prefilter.c).
+
+// Sets cv's atoms from its compiled variants pats[0..n) (glob: Sigma wildcard text).
+void pf_value_atoms(
+        sk_ruleset *rs, cval *cv, char *const *pats, const size_t *lens, size_t n, bool glob);
+// Computes r's atoms (after its detection is compiled).
+void pf_rule_atoms(sk_ruleset *rs, sk_rule *r);
+// Builds the atom index over every rule (at finish).
+void pf_build(sk_ruleset *rs);
+void pf_free(sk_ruleset *rs);
+// Marks rule_gen[r] = gen for every rule with an atom present in ev (atom_gen: per-atom scratch).
+void pf_scan(const sk_ruleset *rs,
+             const sk_event *ev,
+             uint32_t *rule_gen,
+             uint32_t *atom_gen,
+             uint32_t gen);
+
+// ---------------------------------------------------------------------------------------------
+// Compiler (rule_compile.c).
+
+typedef struct placeholder {
+    char *name;
+    sk_strlist values;
+} placeholder;
+
+// A located load problem.
+typedef struct load_err {
+    const char *code;
+    char msg[512];
+    unsigned long line, col;
+} load_err;
+
+typedef struct compile_ctx {
+    sk_ruleset *rs;
+    const placeholder *ph;
+    size_t nph;
+    sk_vm **vms; // compiled so far for this rule (owned until the rule is accepted)
+    size_t nvms, capvms;
+} compile_ctx;
+
+// Compiles `detection` into r (sels, sel_names, cond). On failure fills err (line/col from the
+// offending node) and returns false; vms compiled so far stay in ctx (the caller frees them).
+bool rule_compile_detection(compile_ctx *cx, sk_rule *r, const yn *detection, load_err *err);
+// Resolves the logsource of r into compiled sources. False (err filled) when unsupported.
+// Fills the index event ids of r's sources (see csource.ieids). Call after both compiles.
+void rule_derive_eids(sk_ruleset *rs, sk_rule *r);
+bool rule_compile_logsource(
+        compile_ctx *cx, sk_rule *r, const yn *logsource, const yn *doc_root, load_err *err);
+
+#endif

@@ -1,0 +1,529 @@
+// Rule loader: files, folders, multi-document files, metadata, warnings, limits, the load report,
+// rule selection, and sharing one ruleset between threads.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/limits.h"
+#include "event/event.h"
+#include "helpers.h"
+#include "rules/ruleset.h"
+
+static sk_ruleset *load_text(const char *text, sk_test_diags *td)
+{
+    sk_rule_loader *l = NULL;
+    cr_assert_eq(sk_rule_loader_new(&l, NULL, &td->dl), SK_OK);
+    cr_assert_eq(sk_rule_loader_add_buffer(l, "rules/x.yml", text, strlen(text), &td->dl), SK_OK);
+    return sk_rule_loader_finish(l);
+}
+
+static const char *const proc_rule = "title: %s\n"
+                                     "logsource:\n"
+                                     "  product: windows\n"
+                                     "  category: process_creation\n"
+                                     "detection:\n"
+                                     "  sel:\n"
+                                     "    Image|endswith: '%s'\n"
+                                     "  condition: sel\n";
+
+Test(sigma_load, gcc_style_diagnostic_with_caret)
+{
+    sk_test_diags td;
+    sk_test_diags_init(&td);
+    sk_ruleset *rs = load_text("title: Suspicious X\n"
+                               "id: 11111111-2222-3333-4444-555555555555\n"
+                               "logsource:\n"
+                               "    product: windows\n"
+                               "    category: process_creation\n"
+                               "detection:\n"
+                               "    selection:\n"
+                               "        CommandLine|containz: 'x'\n"
+                               "    condition: selection\n",
+                               &td);
+    cr_expect_str_eq(td.text,
+                     "rules/x.yml:8:9: error: unknown modifier 'containz' in "
+                     "'CommandLine|containz' (rule \"Suspicious X\")\n"
+                     "            CommandLine|containz: 'x'\n"
+                     "            ^\n");
+    cr_expect_eq(td.dl.errors, 1);
+    cr_expect_eq(sk_ruleset_count(rs), 0);
+    cr_expect_eq(sk_ruleset_skipped_count(rs), 1);
+    const sk_load_entry *e = sk_ruleset_report_at(rs, 0);
+    cr_assert_not_null(e);
+    cr_expect_str_eq(e->file, "rules/x.yml");
+    cr_expect_str_eq(e->title, "Suspicious X");
+    cr_expect_str_eq(e->id, "11111111-2222-3333-4444-555555555555");
+    cr_expect(!e->loaded);
+    cr_expect_str_eq(e->code, "unknown-modifier");
+    cr_expect_eq(e->line, 8);
+    cr_expect_eq(e->col, 9);
+    sk_ruleset_free(rs);
+}
+
+Test(sigma_load, metadata_accessors)
+{
+    sk_test_diags td;
+    sk_test_diags_init(&td);
+    sk_ruleset *rs = load_text("title: Mshta Remote\n"
+                               "id: e32f92d1-523e-49c3-9374-bdb13b46a3ba\n"
+                               "status: test\n"
+                               "description: mshta runs a remote HTA\n"
+                               "references:\n  - https://example.org/a\n"
+                               "author: Someone\n"
+                               "date: 2024-05-01\n"
+                               "modified: 2024-06-01\n"
+                               "tags:\n  - attack.defense-evasion\n  - attack.t1218.005\n"
+                               "logsource:\n  product: windows\n  category: process_creation\n"
+                               "detection:\n  sel:\n    Image|endswith: '\\mshta.exe'\n"
+                               "  condition: sel\n"
+                               "fields:\n  - CommandLine\n"
+                               "falsepositives: Unknown\n"
+                               "level: high\n",
+                               &td);
+    cr_assert_eq(sk_ruleset_count(rs), 1, "%s", td.text);
+    cr_expect_eq(td.dl.warnings, 0, "%s", td.text);
+    const sk_rule *r = sk_ruleset_rule(rs, 0);
+    cr_expect_str_eq(sk_rule_title(r), "Mshta Remote");
+    cr_expect_str_eq(sk_rule_id(r), "e32f92d1-523e-49c3-9374-bdb13b46a3ba");
+    cr_expect_str_eq(sk_rule_status(r), "test");
+    cr_expect_str_eq(sk_rule_description(r), "mshta runs a remote HTA");
+    cr_expect_str_eq(sk_rule_author(r), "Someone");
+    cr_expect_str_eq(sk_rule_date(r), "2024-05-01");
+    cr_expect_eq(sk_rule_level(r), SK_LEVEL_HIGH);
+    cr_expect_str_eq(sk_rule_level_str(r), "high");
+    cr_expect_str_eq(sk_rule_language(r), "sigma");
+    cr_expect_str_eq(sk_rule_path(r), "rules/x.yml");
+    cr_expect_eq(sk_rule_line(r), 1);
+    cr_expect_str_eq(sk_rule_logsource(r), "product:windows category:process_creation");
+    cr_expect_eq(sk_rule_tag_count(r), 2);
+    cr_expect_str_eq(sk_rule_tag_at(r, 1), "attack.t1218.005");
+    cr_expect_eq(sk_rule_reference_count(r), 1);
+    cr_expect_eq(sk_rule_falsepositive_count(r), 1);
+    cr_expect_str_eq(sk_rule_falsepositive_at(r, 0), "Unknown");
+    cr_expect_eq(sk_rule_field_count(r), 1);
+    cr_expect_str_eq(sk_rule_field_at(r, 0), "CommandLine");
+    cr_expect_eq(sk_rule_index(r), 0);
+    cr_expect_eq(sk_ruleset_find_id(rs, "e32f92d1-523e-49c3-9374-bdb13b46a3ba"), r);
+    cr_expect_null(sk_ruleset_find_id(rs, "nope"));
+    sk_ruleset_free(rs);
+}
+
+Test(sigma_load, warnings_do_not_skip)
+{
+    sk_test_diags td;
+    sk_test_diags_init(&td);
+    sk_ruleset *rs = load_text("title: A\nid: same\nlevel: severe\ncustom_thing: 1\n"
+                               "logsource: {category: process_creation}\n"
+                               "detection: {sel: {Image: x}, timeframe: 5m, condition: sel}\n"
+                               "---\n"
+                               "title: B\nid: same\n"
+                               "logsource: {category: process_creation}\n"
+                               "detection: {sel: {Image: x}, condition: sel}\n",
+                               &td);
+    cr_expect_eq(sk_ruleset_count(rs), 2);
+    cr_expect_eq(td.dl.warnings, 4, "%s", td.text);
+    cr_expect(strstr(td.text, "rules/x.yml:3:8: warning: unknown level 'severe'"), "%s", td.text);
+    cr_expect(strstr(td.text, "rules/x.yml:4:1: warning: unknown key 'custom_thing' ignored"),
+              "%s",
+              td.text);
+    cr_expect(strstr(td.text, "warning: 'timeframe' has no effect"), "%s", td.text);
+    cr_expect(strstr(td.text, "rules/x.yml:9:5: warning: rule id 'same' is used by another rule"),
+              "%s",
+              td.text);
+    cr_expect_eq(sk_rule_level(sk_ruleset_rule(rs, 0)), SK_LEVEL_UNKNOWN);
+    sk_ruleset_free(rs);
+}
+
+Test(sigma_load, multi_document_actions)
+{
+    sk_test_diags td;
+    sk_test_diags_init(&td);
+    sk_ruleset *rs = load_text("action: global\n"
+                               "title: Base\n"
+                               "level: high\n"
+                               "logsource: {product: windows}\n"
+                               "detection:\n"
+                               "  filter: {User: admin}\n"
+                               "  condition: sel and not filter\n"
+                               "---\n"
+                               "logsource: {category: process_creation}\n"
+                               "detection:\n"
+                               "  sel: {Image|endswith: a.exe}\n"
+                               "---\n"
+                               "action: repeat\n"
+                               "title: Base B\n"
+                               "detection:\n"
+                               "  sel: {Image|endswith: b.exe}\n"
+                               "---\n"
+                               "action: reset\n"
+                               "---\n"
+                               "title: Alone\n"
+                               "logsource: {category: process_creation}\n"
+                               "detection: {sel: {Image: c}, condition: sel}\n"
+                               "---\n",
+                               &td);
+    cr_assert_eq(sk_ruleset_count(rs), 3, "%s", td.text);
+    cr_expect_str_eq(sk_rule_title(sk_ruleset_rule(rs, 0)), "Base");
+    cr_expect_str_eq(sk_rule_title(sk_ruleset_rule(rs, 1)), "Base B");
+    cr_expect_str_eq(sk_rule_title(sk_ruleset_rule(rs, 2)), "Alone");
+    cr_expect_eq(sk_rule_level(sk_ruleset_rule(rs, 1)), SK_LEVEL_HIGH);
+    cr_expect_eq(sk_rule_level(sk_ruleset_rule(rs, 2)), SK_LEVEL_UNKNOWN);
+    cr_expect_str_eq(sk_rule_logsource(sk_ruleset_rule(rs, 1)),
+                     "product:windows category:process_creation");
+    cr_expect_eq(sk_rule_line(sk_ruleset_rule(rs, 2)), 20);
+    cr_expect_eq(sk_ruleset_report_count(rs), 3);
+
+    // The merged rule behaves as one: sel from its document, filter from the global one.
+    sk_event ev;
+    sk_event_init(&ev);
+    cr_assert_eq(
+            sk_event_add(
+                    &ev, "Channel", 7, "Microsoft-Windows-Sysmon/Operational", 36, SK_FIELD_SYSTEM),
+            SK_OK);
+    cr_assert_eq(sk_event_add(&ev, "EventID", 7, "1", 1, SK_FIELD_SYSTEM), SK_OK);
+    cr_assert_eq(sk_event_add(&ev, "Image", 5, "C:\\b.exe", 8, 0), SK_OK);
+    cr_assert_eq(sk_event_add(&ev, "User", 4, "bob", 3, 0), SK_OK);
+    sk_event_finish(&ev);
+    sk_matcher *m = sk_matcher_new(rs);
+    cr_expect_eq(sk_matcher_run(m, &ev, NULL, NULL), 1);
+    sk_matcher_free(m);
+    sk_event_fini(&ev);
+    sk_ruleset_free(rs);
+}
+
+Test(sigma_load, skips_are_counted_by_reason)
+{
+    sk_test_diags td;
+    sk_test_diags_init(&td);
+    sk_ruleset *rs = load_text("title: ok\nlogsource: {category: process_creation}\n"
+                               "detection: {sel: {Image: a}, condition: sel}\n"
+                               "---\n"
+                               "title: bad1\nlogsource: {product: linux}\n"
+                               "detection: {sel: {Image: a}, condition: sel}\n"
+                               "---\n"
+                               "title: bad2\nlogsource: {product: linux}\n"
+                               "detection: {sel: {Image: a}, condition: sel}\n"
+                               "---\n"
+                               "title: bad3\nlogsource: {category: process_creation}\n"
+                               "detection: {sel: {Image|x: a}, condition: sel}\n"
+                               "---\n"
+                               "title: corr\ncorrelation: {type: event_count}\n"
+                               "---\n"
+                               "title: filt\nfilter: {rules: [x]}\nlogsource: {product: windows}\n",
+                               &td);
+    cr_expect_eq(sk_ruleset_loaded_count(rs), 1);
+    cr_expect_eq(sk_ruleset_skipped_count(rs), 5);
+    cr_expect_eq(sk_ruleset_report_count(rs), 6);
+    cr_assert_eq(sk_ruleset_reason_count(rs), 4);
+    const char *code;
+    size_t n;
+    sk_ruleset_reason_at(rs, 0, &code, &n);
+    cr_expect_str_eq(code, "unsupported-logsource");
+    cr_expect_eq(n, 2);
+    sk_ruleset_reason_at(rs, 1, &code, &n);
+    cr_expect_str_eq(code, "correlation-rule");
+    cr_expect_eq(n, 1);
+    sk_ruleset_reason_at(rs, 2, &code, &n);
+    cr_expect_str_eq(code, "filter-rule");
+    sk_ruleset_reason_at(rs, 3, &code, &n);
+    cr_expect_str_eq(code, "unknown-modifier");
+    cr_expect_eq(td.dl.errors, 5);
+    sk_ruleset_free(rs);
+}
+
+Test(sigma_load, yaml_bombs_and_limits)
+{
+    sk_test_diags td;
+    sk_test_diags_init(&td);
+    // Billion laughs: refused at the first alias, nothing is expanded.
+    sk_ruleset *rs = load_text("title: lol\n"
+                               "a: &a ['lol','lol','lol','lol','lol','lol','lol','lol','lol']\n"
+                               "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+                               "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+                               "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+                               "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+                               "f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
+                               "logsource: {category: process_creation}\n"
+                               "detection: {sel: {Image: *f}, condition: sel}\n",
+                               &td);
+    cr_expect_eq(sk_ruleset_count(rs), 0);
+    cr_expect_str_eq(sk_ruleset_report_at(rs, 0)->code, "yaml-alias");
+    cr_expect_eq(sk_ruleset_report_at(rs, 0)->line, 3);
+    cr_expect_eq(sk_ruleset_report_at(rs, 0)->col, 8);
+    sk_ruleset_free(rs);
+
+    // Nesting deeper than SK_MAX_DEPTH
+    sk_buf b;
+    sk_buf_init(&b, 1u << 20);
+    cr_assert_eq(sk_buf_adds(&b, "title: deep\nx: "), SK_OK);
+    for (unsigned i = 0; i < SK_MAX_DEPTH + 10; i++)
+        cr_assert_eq(sk_buf_addc(&b, '['), SK_OK);
+    for (unsigned i = 0; i < SK_MAX_DEPTH + 10; i++)
+        cr_assert_eq(sk_buf_addc(&b, ']'), SK_OK);
+    cr_assert_eq(sk_buf_adds(&b, "\n"), SK_OK);
+    sk_test_diags_init(&td);
+    rs = load_text(sk_buf_str(&b), &td);
+    cr_expect_str_eq(sk_ruleset_report_at(rs, 0)->code, "yaml-limit");
+    sk_ruleset_free(rs);
+    sk_buf_fini(&b);
+
+    // Too many values in one item
+    sk_buf_init(&b, 64u << 20);
+    cr_assert_eq(sk_buf_adds(&b,
+                             "title: many\nlogsource: {category: process_creation}\n"
+                             "detection:\n  condition: sel\n  sel:\n    Image: ["),
+                 SK_OK);
+    for (unsigned i = 0; i <= SK_MAX_VALUES_PER_ITEM; i++)
+        cr_assert_eq(sk_buf_adds(&b, i ? ",a" : "a"), SK_OK);
+    cr_assert_eq(sk_buf_adds(&b, "]\n"), SK_OK);
+    sk_test_diags_init(&td);
+    rs = load_text(sk_buf_str(&b), &td);
+    cr_expect_str_eq(sk_ruleset_report_at(rs, 0)->code, "too-many-values");
+    sk_ruleset_free(rs);
+    sk_buf_fini(&b);
+
+    // A file over SK_MAX_RULE_FILE_BYTES
+    size_t big = (size_t)SK_MAX_RULE_FILE_BYTES + 1;
+    char *data = malloc(big);
+    cr_assert_not_null(data);
+    memset(data, '#', big);
+    sk_test_diags_init(&td);
+    sk_rule_loader *l = NULL;
+    cr_assert_eq(sk_rule_loader_new(&l, NULL, &td.dl), SK_OK);
+    cr_assert_eq(sk_rule_loader_add_buffer(l, "big.yml", data, big, &td.dl), SK_OK);
+    rs = sk_rule_loader_finish(l);
+    cr_expect_str_eq(sk_ruleset_report_at(rs, 0)->code, "file-too-large");
+    sk_ruleset_free(rs);
+    free(data);
+    SK_ASSERT_NO_LEAKS();
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    cr_assert_not_null(f, "%s", p);
+    fputs(text, f);
+    fclose(f);
+}
+
+Test(sigma_load, folders_are_walked_in_sorted_order)
+{
+    char dir[] = "/tmp/saker_rules_XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char sub[4096], text[1024];
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    cr_assert_eq(mkdir(sub, 0700), 0);
+    snprintf(text, sizeof text, proc_rule, "B", "b");
+    write_file(dir, "b.yml", text);
+    snprintf(text, sizeof text, proc_rule, "A", "a");
+    write_file(dir, "a.YAML", text);
+    snprintf(text, sizeof text, proc_rule, "C", "c");
+    write_file(sub, "c.yml", text);
+    write_file(dir, "notes.txt", "not a rule");
+    write_file(dir, ".hidden.yml", "title: [");
+    write_file(dir, "empty.yml", "# nothing here\n");
+
+    sk_test_diags td;
+    sk_test_diags_init(&td);
+    sk_rule_loader *l = NULL;
+    cr_assert_eq(sk_rule_loader_new(&l, NULL, &td.dl), SK_OK);
+    cr_assert_eq(sk_rule_loader_add_path(l, dir, &td.dl), SK_OK);
+    char missing[4200];
+    snprintf(missing, sizeof missing, "%s/nope.yml", dir);
+    cr_expect_eq(sk_rule_loader_add_path(l, missing, &td.dl), SK_ERR_IO);
+    sk_ruleset *rs = sk_rule_loader_finish(l);
+    cr_assert_eq(sk_ruleset_count(rs), 3, "%s", td.text);
+    cr_expect_str_eq(sk_rule_title(sk_ruleset_rule(rs, 0)), "A");
+    cr_expect_str_eq(sk_rule_title(sk_ruleset_rule(rs, 1)), "B");
+    cr_expect_str_eq(sk_rule_title(sk_ruleset_rule(rs, 2)), "C");
+    char want[4200];
+    snprintf(want, sizeof want, "%s/sub/c.yml", dir);
+    cr_expect_str_eq(sk_rule_path(sk_ruleset_rule(rs, 2)), want);
+    cr_expect(strstr(td.text, "empty.yml: warning: file holds no rule"), "%s", td.text);
+    cr_expect(strstr(td.text, "nope.yml: error: cannot open"), "%s", td.text);
+    sk_ruleset_free(rs);
+
+    snprintf(want, sizeof want, "rm -rf '%s'", dir);
+    cr_expect_eq(system(want), 0);
+}
+
+Test(sigma_load, placeholder_file_problems_are_reported)
+{
+    sk_test_diags td;
+    sk_test_diags_init(&td);
+    sk_load_opts o = { .placeholder_file = "/nonexistent/ph.yml" };
+    sk_rule_loader *l = NULL;
+    cr_expect_eq(sk_rule_loader_new(&l, &o, &td.dl), SK_ERR_IO);
+    cr_expect_null(l);
+    cr_expect(strstr(td.text, "cannot read placeholder file"), "%s", td.text);
+
+    char path[] = "/tmp/saker_ph_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, "- a\n- b\n", 8), 8);
+    close(fd);
+    o.placeholder_file = path;
+    sk_test_diags_init(&td);
+    cr_expect_eq(sk_rule_loader_new(&l, &o, &td.dl), SK_ERR_RULE_SYNTAX);
+    cr_expect(strstr(td.text, ":1:1: error: placeholder file must be a map"), "%s", td.text);
+    unlink(path);
+}
+
+Test(sigma_load, builtin_pack_loads)
+{
+    sk_test_diags td;
+    sk_test_diags_init(&td);
+    sk_rule_loader *l = NULL;
+    cr_assert_eq(sk_rule_loader_new(&l, NULL, &td.dl), SK_OK);
+    cr_expect_eq(sk_rule_loader_add_builtin(l, &td.dl), SK_OK);
+    sk_ruleset *rs = sk_rule_loader_finish(l);
+    cr_expect_eq(sk_ruleset_skipped_count(rs), 0, "%s", td.text);
+    cr_expect_eq(td.dl.errors, 0, "%s", td.text);
+    sk_ruleset_free(rs);
+}
+
+// ---- selection of rules
+
+static sk_ruleset *three_rules(void)
+{
+    sk_test_diags td;
+    sk_test_diags_init(&td);
+    return load_text("title: low one\nid: id-low\nstatus: experimental\nlevel: low\n"
+                     "tags: [attack.t1059.001]\n"
+                     "logsource: {category: process_creation}\n"
+                     "detection: {sel: {Image|endswith: '.exe'}, condition: sel}\n"
+                     "---\n"
+                     "title: high one\nid: id-high\nstatus: test\nlevel: high\n"
+                     "tags: [attack.t1218.005]\n"
+                     "logsource: {category: process_creation}\n"
+                     "detection: {sel: {Image|endswith: '.exe'}, condition: sel}\n"
+                     "---\n"
+                     "title: critical one\nid: id-crit\nstatus: stable\nlevel: critical\n"
+                     "tags: [attack.T1218]\n"
+                     "logsource: {category: process_creation}\n"
+                     "detection: {sel: {Image|endswith: '.exe'}, condition: sel}\n",
+                     &td);
+}
+
+static size_t hits_on_exe(const sk_ruleset *rs)
+{
+    sk_event ev;
+    sk_event_init(&ev);
+    cr_assert_eq(
+            sk_event_add(
+                    &ev, "Channel", 7, "Microsoft-Windows-Sysmon/Operational", 36, SK_FIELD_SYSTEM),
+            SK_OK);
+    cr_assert_eq(sk_event_add(&ev, "EventID", 7, "1", 1, SK_FIELD_SYSTEM), SK_OK);
+    cr_assert_eq(sk_event_add(&ev, "Image", 5, "a.exe", 5, 0), SK_OK);
+    sk_event_finish(&ev);
+    sk_matcher *m = sk_matcher_new(rs);
+    size_t n = sk_matcher_run(m, &ev, NULL, NULL);
+    sk_matcher_free(m);
+    sk_event_fini(&ev);
+    return n;
+}
+
+Test(sigma_load, filters_select_rules)
+{
+    sk_ruleset *rs = three_rules();
+    cr_assert_eq(sk_ruleset_count(rs), 3);
+    cr_expect_eq(hits_on_exe(rs), 3);
+    sk_rule_filter f = { .min_level = SK_LEVEL_HIGH };
+    cr_expect_eq(sk_ruleset_filter(rs, &f), 2);
+    cr_expect_eq(hits_on_exe(rs), 2);
+    cr_expect(!sk_ruleset_enabled(rs, 0));
+    sk_ruleset_free(rs);
+
+    rs = three_rules();
+    const char *tags[] = { "attack.t1218" };
+    sk_rule_filter ft = { .tags = tags, .ntags = 1 };
+    cr_expect_eq(sk_ruleset_filter(rs, &ft), 2); // t1218.005 (prefix) and T1218 (case)
+    sk_ruleset_free(rs);
+
+    rs = three_rules();
+    const char *ids[] = { "id-low", "ID-CRIT" };
+    sk_rule_filter fi = { .ids = ids, .nids = 2 };
+    cr_expect_eq(sk_ruleset_filter(rs, &fi), 2);
+    const char *st[] = { "stable" };
+    sk_rule_filter fs = { .statuses = st, .nstatuses = 1 };
+    cr_expect_eq(sk_ruleset_filter(rs, &fs), 1); // filters compose
+    cr_expect_eq(sk_ruleset_enabled_count(rs), 1);
+    sk_ruleset_set_enabled(rs, 0, true);
+    cr_expect_eq(sk_ruleset_enabled_count(rs), 2);
+    cr_expect_eq(hits_on_exe(rs), 2);
+    sk_ruleset_free(rs);
+
+    sk_level lv;
+    cr_expect(sk_level_parse("Medium", &lv) && lv == SK_LEVEL_MEDIUM);
+    cr_expect(!sk_level_parse("huge", &lv));
+    cr_expect_str_eq(sk_level_str(SK_LEVEL_CRITICAL), "critical");
+}
+
+// ---- threads share one ruleset
+
+typedef struct thread_arg {
+    const sk_ruleset *rs;
+    size_t hits;
+} thread_arg;
+
+static void *worker(void *p)
+{
+    thread_arg *a = p;
+    sk_matcher *m = sk_matcher_new(a->rs);
+    sk_event ev;
+    sk_event_init(&ev);
+    for (int i = 0; i < 2000; i++) {
+        sk_event_reset(&ev);
+        char img[64];
+        int n = snprintf(img, sizeof img, "C:\\x\\%s%d.exe", i % 3 ? "rundll32" : "mshta", i);
+        if (sk_event_add(&ev,
+                         "Channel",
+                         7,
+                         "Microsoft-Windows-Sysmon/Operational",
+                         36,
+                         SK_FIELD_SYSTEM) != SK_OK ||
+            sk_event_add(&ev, "EventID", 7, "1", 1, SK_FIELD_SYSTEM) != SK_OK ||
+            sk_event_add(&ev, "Image", 5, img, (size_t)n, 0) != SK_OK ||
+            sk_event_add(&ev, "CommandLine", 11, img, (size_t)n, 0) != SK_OK)
+            break;
+        sk_event_finish(&ev);
+        a->hits += sk_matcher_run(m, &ev, NULL, NULL);
+    }
+    sk_event_fini(&ev);
+    sk_matcher_free(m);
+    return NULL;
+}
+
+Test(sigma_load, one_ruleset_many_threads)
+{
+    sk_test_diags td;
+    sk_test_diags_init(&td);
+    sk_ruleset *rs =
+            load_text("title: mshta\nlogsource: {category: process_creation}\n"
+                      "detection: {sel: {Image|re|i: 'mshta\\d+\\.exe$'}, condition: sel}\n"
+                      "---\n"
+                      "title: any exe\nlogsource: {category: process_creation}\n"
+                      "detection: {sel: {CommandLine|contains: '.exe'}, condition: sel}\n",
+                      &td);
+    cr_assert_eq(sk_ruleset_count(rs), 2, "%s", td.text);
+    pthread_t t[4];
+    thread_arg a[4];
+    for (int i = 0; i < 4; i++) {
+        a[i].rs = rs;
+        a[i].hits = 0;
+        cr_assert_eq(pthread_create(&t[i], NULL, worker, &a[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        cr_expect_eq(a[i].hits, 2000 + 667, "thread %d: %zu hits", i, a[i].hits);
+    }
+    sk_ruleset_free(rs);
+}
