@@ -1,12 +1,205 @@
-// Placeholder dispatcher replaced by the real CLI in the next commit.
+// Subcommand dispatch, --version, top-level --help, and the option-value handling shared by all
+// subcommands.
 #include "cli.h"
 
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_int.h"
+#include "core/mem.h"
+
+#ifndef SK_VERSION
+#define SK_VERSION "0.1.0"
+#endif
+
+static void push(const char ***list, size_t *n, const char *v)
+{
+    *list = sk_xrealloc((void *)*list, (*n + 1) * sizeof **list);
+    (*list)[(*n)++] = v;
+}
+
+// Splits "a,b,c" into the list (the pieces are leaked into a small owned copy kept in the list's
+// last slot? no: each piece is a fresh heap string freed by sk_cli_opts_fini).
+static void push_csv(const char ***list, size_t *n, const char *v)
+{
+    const char *p = v;
+    while (*p) {
+        size_t k = strcspn(p, ",");
+        if (k)
+            push(list, n, sk_xstrndup(p, k));
+        p += k;
+        if (*p == ',')
+            p++;
+    }
+}
+
+static const char *level_ok(const char *v)
+{
+    static const char *const levels[] = { "informational", "low", "medium", "high", "critical" };
+    for (size_t i = 0; i < 5; i++)
+        if (strcmp(v, levels[i]) == 0)
+            return NULL;
+    return "unknown level (use informational, low, medium, high or critical)";
+}
+
+static const char *apply(void *ctx, sk_opt_id id, const char *v)
+{
+    sk_cli_opts *o = ctx;
+    switch (id) {
+    case OPT_HELP:
+        o->help = true;
+        break;
+    case OPT_RULES:
+        push(&o->rules, &o->nrules, v);
+        break;
+    case OPT_BUILTIN:
+        o->builtin = true;
+        break;
+    case OPT_PLACEHOLDERS:
+        o->placeholders = v;
+        break;
+    case OPT_FORMAT:
+        if (strcmp(v, "jsonl") != 0 && strcmp(v, "json") != 0 && strcmp(v, "table") != 0)
+            return "unknown format (use table, jsonl or json)";
+        o->format = v;
+        break;
+    case OPT_OUTPUT:
+        o->output = v;
+        break;
+    case OPT_MIN_LEVEL:
+        o->min_level = v;
+        return level_ok(v);
+    case OPT_FAIL_LEVEL:
+        o->fail_level = v;
+        return level_ok(v);
+    case OPT_STATUS:
+        push_csv(&o->statuses, &o->nstatuses, v);
+        break;
+    case OPT_TAG:
+        push(&o->tags, &o->ntags, v);
+        break;
+    case OPT_RULE_ID:
+        push(&o->rule_ids, &o->nrule_ids, v);
+        break;
+    case OPT_RECOVERED:
+        o->recovered = true;
+        break;
+    case OPT_EXT:
+        push_csv(&o->exts, &o->nexts, v);
+        break;
+    case OPT_INCLUDE:
+        push(&o->include, &o->ninclude, v);
+        break;
+    case OPT_EXCLUDE:
+        push(&o->exclude, &o->nexclude, v);
+        break;
+    case OPT_JUNIT:
+        o->junit = v;
+        break;
+    case OPT_JSON:
+        o->json = true;
+        break;
+    case OPT_STATS:
+        o->stats = true;
+        break;
+    case OPT_STRICT:
+        o->strict = true;
+        break;
+    case OPT_QUIET:
+        o->quiet = true;
+        break;
+    }
+    return NULL;
+}
+
+int sk_cli_parse(int argc,
+                 char **argv,
+                 int first,
+                 unsigned cmd,
+                 const char *cmd_name,
+                 sk_cli_opts *o,
+                 const char ***operands,
+                 size_t *noperands)
+{
+    memset(o, 0, sizeof *o);
+    return sk_opt_parse(argc, argv, first, cmd, cmd_name, apply, o, operands, noperands);
+}
+
+static void free_list(const char **l, size_t n, bool owned)
+{
+    if (owned)
+        for (size_t i = 0; i < n; i++)
+            free((void *)l[i]);
+    free((void *)l);
+}
+
+void sk_cli_opts_fini(sk_cli_opts *o)
+{
+    free_list(o->rules, o->nrules, false);
+    free_list(o->statuses, o->nstatuses, true);
+    free_list(o->tags, o->ntags, false);
+    free_list(o->rule_ids, o->nrule_ids, false);
+    free_list(o->exts, o->nexts, true);
+    free_list(o->include, o->ninclude, false);
+    free_list(o->exclude, o->nexclude, false);
+    memset(o, 0, sizeof *o);
+}
+
+void sk_cli_usage(unsigned cmd, const char *cmd_name, const char *synopsis, const char *about)
+{
+    printf("Usage: saker %s %s\n\n%s\n\nOptions:\n", cmd_name, synopsis, about);
+    sk_opt_print_help(stdout, cmd);
+}
+
+static void top_help(FILE *fp)
+{
+    fputs("Usage: saker <command> [options] [PATH...]\n"
+          "\n"
+          "Hunt for attacker activity in Windows event logs (.evtx) and Winlogbeat NDJSON dumps.\n"
+          "\n"
+          "Commands:\n"
+          "  hunt PATH...           run detection rules over the inputs and print the hits\n"
+          "  rules check|list|explain\n"
+          "                         load rules and report what loaded, list them, or show\n"
+          "                         the compiled form of one\n"
+          "  test PATH...           run rule regression tests (saker's NAME.tests.yml files,\n"
+          "                         or SigmaHQ's regression_data with -r RULES)\n"
+          "  dump PATH...           print every event as one JSON object per line, with the\n"
+          "                         field names rules see\n"
+          "  --version              print the version and exit\n"
+          "  --help                 show this help and exit\n"
+          "\n"
+          "Run 'saker <command> --help' for the options of a command; 'man saker' for details.\n",
+          fp);
+}
 
 int sk_cli_main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fputs("saker: no subcommand yet\n", stderr);
-    return 2;
+    // Writes to a closed pipe must come back as EPIPE (handled quietly), not kill the process.
+    signal(SIGPIPE, SIG_IGN);
+    if (argc < 2) {
+        top_help(stderr);
+        return SK_EXIT_FAILURE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+        printf("saker %s\n", SK_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        top_help(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "dump") == 0)
+        return sk_cmd_dump(argc, argv);
+    if (strcmp(cmd, "hunt") == 0)
+        return sk_cmd_hunt(argc, argv);
+    if (strcmp(cmd, "rules") == 0)
+        return sk_cmd_rules(argc, argv);
+    if (strcmp(cmd, "test") == 0)
+        return sk_cmd_test(argc, argv);
+    fprintf(stderr, "saker: unknown command '%s' (see 'saker --help')\n", cmd);
+    return SK_EXIT_FAILURE;
 }

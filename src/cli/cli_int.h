@@ -1,0 +1,67 @@
+// Private to src/cli: the parsed options shared by the subcommands, and exit statuses.
+#ifndef SK_CLI_CLI_INT_H
+#define SK_CLI_CLI_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "options.h"
+
+// Exit statuses (DESIGN.md; documented in saker.1). SKIPPED is a bit added to CLEAN or HITS.
+enum sk_exit {
+    SK_EXIT_CLEAN = 0,   // finished, nothing matched
+    SK_EXIT_HITS = 1,    // finished, at least one hit (at or above --fail-level)
+    SK_EXIT_FAILURE = 2, // nothing useful done: usage, no rules, no input, output error, --strict
+    SK_EXIT_SKIPPED = 4, // finished, but some input was skipped
+};
+
+typedef struct sk_cli_opts {
+    const char **rules;
+    size_t nrules;
+    bool builtin;
+    const char *placeholders;
+    const char *format;
+    const char *output;
+    const char *min_level;
+    const char *fail_level;
+    const char **statuses;
+    size_t nstatuses;
+    const char **tags;
+    size_t ntags;
+    const char **rule_ids;
+    size_t nrule_ids;
+    bool recovered;
+    const char **exts;
+    size_t nexts;
+    const char **include;
+    size_t ninclude;
+    const char **exclude;
+    size_t nexclude;
+    const char *junit;
+    bool json;
+    bool stats;
+    bool strict;
+    bool quiet;
+    bool help;
+} sk_cli_opts;
+
+// Parses the options of subcommand cmd into o (argv[first..] after the subcommand word); the
+// operands are returned in *operands (free with free()). Returns 0 or an exit status (2).
+int sk_cli_parse(int argc,
+                 char **argv,
+                 int first,
+                 unsigned cmd,
+                 const char *cmd_name,
+                 sk_cli_opts *o,
+                 const char ***operands,
+                 size_t *noperands);
+void sk_cli_opts_fini(sk_cli_opts *o);
+// Prints "Usage: ..." and the option list for cmd.
+void sk_cli_usage(unsigned cmd, const char *cmd_name, const char *synopsis, const char *about);
+
+int sk_cmd_dump(int argc, char **argv);
+int sk_cmd_hunt(int argc, char **argv);
+int sk_cmd_rules(int argc, char **argv);
+int sk_cmd_test(int argc, char **argv);
+
+#endif

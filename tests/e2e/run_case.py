@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Runs one end-to-end case against the real saker binary and diffs its output.
+
+A case is a folder tests/e2e/cases/NAME/ holding:
+  args     the command line after 'saker' (shell words; @SRC@ = source root, @TMP@ = a fresh
+           temporary folder, @CORPUS@ = ../shared/corpus); run with the source root as cwd
+  stdin    optional: bytes fed to standard input (else nothing)
+  stdin.path  optional: a file (relative to the source root) fed to standard input
+  stdout   expected standard output (exact)
+  stderr   expected standard error (exact, after masking figures that vary: times, rates)
+  exit     expected exit status
+  needs    optional: 'corpus' (skip with exit 77 when ../shared/corpus is absent)
+  setup    optional: a shell snippet run first (cwd = @TMP@), e.g. to make a FIFO
+Usage: run_case.py SAKER SRCROOT CORPUS CASE_DIR [--update]
+"""
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+
+MASKS = [
+    (re.compile(r"in \d+\.\d+ s \(\d+\.\d+ MB/s, \d+ events/s\)"), "in T s (R MB/s, R events/s)"),
+    (re.compile(r"in \d+\.\d+ s\b"), "in T s"),
+    (re.compile(r"saker-spool-\w+"), "saker-spool-X"),
+]
+
+
+def mask(text):
+    for rx, rep in MASKS:
+        text = rx.sub(rep, text)
+    return text
+
+
+def main():
+    saker, src, corpus, case = sys.argv[1:5]
+    saker, src, corpus = os.path.abspath(saker), os.path.abspath(src), os.path.abspath(corpus)
+    update = "--update" in sys.argv[5:]
+    name = os.path.basename(case.rstrip("/"))
+
+    def read(fn, default=None):
+        p = os.path.join(case, fn)
+        if not os.path.exists(p):
+            return default
+        with open(p, "rb") as f:
+            return f.read()
+
+    needs = (read("needs", b"") or b"").decode().split()
+    if "corpus" in needs and not os.path.isdir(corpus):
+        print(f"SKIP {name}: ../shared/corpus is absent ({corpus})")
+        return 77
+    with tempfile.TemporaryDirectory(prefix="saker-e2e-") as tmp:
+        subst = lambda s: s.replace("@SRC@", src).replace("@TMP@", tmp).replace("@CORPUS@", corpus)
+        setup = read("setup")
+        if setup:
+            subprocess.run(["sh", "-c", subst(setup.decode())], cwd=tmp, check=True)
+        args = [subst(a) for a in shlex.split(read("args").decode())]
+        stdin = read("stdin")
+        spath = read("stdin.path")
+        if spath is not None:
+            with open(os.path.join(src, spath.decode().strip()), "rb") as f:
+                stdin = f.read()
+        env = dict(os.environ)
+        env.pop("NO_COLOR", None)
+        env["TZ"] = "UTC"
+        env["LC_ALL"] = "C.UTF-8"
+        p = subprocess.run([saker] + args, cwd=src, input=stdin if stdin is not None else b"",
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=300)
+        def norm(b):
+            return b.decode("utf-8", "replace").replace(tmp, "@TMP@").replace(corpus, "@CORPUS@")
+        out = norm(p.stdout)
+        err = mask(norm(p.stderr))
+        got = {"stdout": out, "stderr": err, "exit": f"{p.returncode}\n"}
+        if update:
+            for k, v in got.items():
+                with open(os.path.join(case, k), "w", encoding="utf-8") as f:
+                    f.write(v)
+            print(f"updated {name}")
+            return 0
+        ok = True
+        for k, v in got.items():
+            want = read(k)
+            want = want.decode("utf-8") if want is not None else None
+            if want != v:
+                ok = False
+                print(f"--- {name}: {k} differs")
+                print("expected:\n" + (want if want is not None else "<missing file>"))
+                print("got:\n" + v)
+        if ok:
+            print(f"ok {name}")
+        return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
