@@ -4,6 +4,8 @@
 A case is a folder tests/e2e/cases/NAME/ holding:
   args     the command line after 'saker' (shell words; @SRC@ = source root, @TMP@ = a fresh
            temporary folder, @CORPUS@ = ../shared/corpus); run with the source root as cwd
+  shell    instead of args: a bash script (@SAKER@ = the binary), for pipes such as '| head -1';
+           its exit status is compared
   stdin    optional: bytes fed to standard input (else nothing)
   stdin.path  optional: a file (relative to the source root) fed to standard input
   stdout   expected standard output (exact)
@@ -55,7 +57,11 @@ def main():
         setup = read("setup")
         if setup:
             subprocess.run(["sh", "-c", subst(setup.decode())], cwd=tmp, check=True)
-        args = [subst(a) for a in shlex.split(read("args").decode())]
+        shell = read("shell")
+        if shell is not None:
+            cmd = ["bash", "-c", subst(shell.decode()).replace("@SAKER@", shlex.quote(saker))]
+        else:
+            cmd = [saker] + [subst(a) for a in shlex.split(read("args").decode())]
         stdin = read("stdin")
         spath = read("stdin.path")
         if spath is not None:
@@ -65,7 +71,7 @@ def main():
         env.pop("NO_COLOR", None)
         env["TZ"] = "UTC"
         env["LC_ALL"] = "C.UTF-8"
-        p = subprocess.run([saker] + args, cwd=src, input=stdin if stdin is not None else b"",
+        p = subprocess.run(cmd, cwd=src, input=stdin if stdin is not None else b"",
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=300)
         def norm(b):
             return b.decode("utf-8", "replace").replace(tmp, "@TMP@").replace(corpus, "@CORPUS@")
