@@ -6,9 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 
 #include "cli_int.h"
 #include "core/mem.h"
+#include "core/timefmt.h"
+#include "scan.h"
+#include <unistd.h>
 
 #ifndef SK_VERSION
 #define SK_VERSION "0.1.0"
@@ -44,6 +49,83 @@ static const char *level_ok(const char *v)
     return "unknown level (use informational, low, medium, high or critical)";
 }
 
+static const char *when_ok(const char *v)
+{
+    if (strcmp(v, "auto") == 0 || strcmp(v, "always") == 0 || strcmp(v, "never") == 0)
+        return NULL;
+    return "use auto, always or never";
+}
+
+static const char *zone_ok(const char *v)
+{
+    if (strcasecmp(v, "UTC") == 0 || strcmp(v, "local") == 0)
+        return NULL;
+    // A named zone must exist in the system's zone database (glibc silently falls back to UTC).
+    char path[4096];
+    snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", v);
+    struct stat sb;
+    if (strstr(v, "..") == NULL && stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+        return NULL;
+    return "unknown time zone (use UTC, local, or a name from /usr/share/zoneinfo such as "
+           "Europe/Berlin)";
+}
+
+static const char *time_ok(const char *v)
+{
+    uint64_t t;
+    if (sk_cli_parse_time(v, false, &t))
+        return NULL;
+    return "not a time (use ISO-8601: 2024-05-01, 2024-05-01T10:00:00Z, 2024-05-01 10:00:00+02:00)";
+}
+
+bool sk_cli_parse_time(const char *v, bool end_of_day, uint64_t *out)
+{
+    size_t n = strlen(v);
+    if (n == 10) {
+        // A date alone: its start (--from) or the start of the next day (--to, exclusive).
+        char full[32];
+        snprintf(full, sizeof full, "%sT00:00:00Z", v);
+        if (!sk_time_parse(full, strlen(full), out))
+            return false;
+        if (end_of_day)
+            *out += 864000000000ULL;
+        return true;
+    }
+    return sk_time_parse(v, n, out);
+}
+
+bool sk_cli_want_color(const char *when, int fd)
+{
+    if (when && strcmp(when, "always") == 0)
+        return true;
+    if (when && strcmp(when, "never") == 0)
+        return false;
+    const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
+    if (nc && *nc)
+        return false;
+    if (term && strcmp(term, "dumb") == 0)
+        return false;
+    return isatty(fd);
+}
+
+bool sk_cli_scan_filter(const sk_cli_opts *o, sk_event_filter *f)
+{
+    memset(f, 0, sizeof *f);
+    if (o->from)
+        f->has_from = sk_cli_parse_time(o->from, false, &f->from);
+    if (o->to)
+        f->has_to = sk_cli_parse_time(o->to, true, &f->to);
+    if (f->has_from && f->has_to && f->from >= f->to) {
+        fprintf(stderr, "saker: error: --from %s is not before --to %s\n", o->from, o->to);
+        return false;
+    }
+    f->channels = o->channels;
+    f->nchannels = o->nchannels;
+    f->event_ids = o->event_ids;
+    f->nevent_ids = o->nevent_ids;
+    return true;
+}
+
 static const char *apply(void *ctx, sk_opt_id id, const char *v)
 {
     sk_cli_opts *o = ctx;
@@ -61,8 +143,9 @@ static const char *apply(void *ctx, sk_opt_id id, const char *v)
         o->placeholders = v;
         break;
     case OPT_FORMAT:
-        if (strcmp(v, "jsonl") != 0 && strcmp(v, "json") != 0 && strcmp(v, "table") != 0)
-            return "unknown format (use table, jsonl or json)";
+        if (strcmp(v, "jsonl") != 0 && strcmp(v, "json") != 0 && strcmp(v, "table") != 0 &&
+            strcmp(v, "csv") != 0)
+            return "unknown format (use table, jsonl, json or csv)";
         o->format = v;
         break;
     case OPT_OUTPUT:
@@ -94,6 +177,38 @@ static const char *apply(void *ctx, sk_opt_id id, const char *v)
         break;
     case OPT_EXCLUDE:
         push(&o->exclude, &o->nexclude, v);
+        break;
+    case OPT_SORT:
+        if (strcmp(v, "time") != 0 && strcmp(v, "level") != 0 && strcmp(v, "rule") != 0)
+            return "unknown sort key (use time, level or rule)";
+        o->sort = v;
+        break;
+    case OPT_TIMEZONE:
+        o->timezone = v;
+        return zone_ok(v);
+    case OPT_COLOR:
+        o->color = v;
+        return when_ok(v);
+    case OPT_PROGRESS:
+        o->progress = v;
+        return when_ok(v);
+    case OPT_FROM:
+        o->from = v;
+        return time_ok(v);
+    case OPT_TO:
+        o->to = v;
+        return time_ok(v);
+    case OPT_CHANNEL:
+        push(&o->channels, &o->nchannels, v);
+        break;
+    case OPT_EVENT_ID:
+        push_csv(&o->event_ids, &o->nevent_ids, v);
+        for (size_t i = 0; i < o->nevent_ids; i++) {
+            char *end;
+            unsigned long eid = strtoul(o->event_ids[i], &end, 10);
+            if (*end || eid > 65535 || !o->event_ids[i][0])
+                return "not an event id (a number from 0 to 65535)";
+        }
         break;
     case OPT_JUNIT:
         o->junit = v;
@@ -144,6 +259,8 @@ void sk_cli_opts_fini(sk_cli_opts *o)
     free_list(o->exts, o->nexts, true);
     free_list(o->include, o->ninclude, false);
     free_list(o->exclude, o->nexclude, false);
+    free_list(o->channels, o->nchannels, false);
+    free_list(o->event_ids, o->nevent_ids, true);
     memset(o, 0, sizeof *o);
 }
 

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "options.h"
 
@@ -38,6 +39,16 @@ typedef struct sk_cli_opts {
     const char **exclude;
     size_t nexclude;
     const char *junit;
+    const char *sort;
+    const char *timezone;
+    const char *color;
+    const char *progress;
+    const char *from;
+    const char *to;
+    const char **channels;
+    size_t nchannels;
+    const char **event_ids;
+    size_t nevent_ids;
     bool json;
     bool stats;
     bool strict;
@@ -58,6 +69,17 @@ int sk_cli_parse(int argc,
 void sk_cli_opts_fini(sk_cli_opts *o);
 // Prints "Usage: ..." and the option list for cmd.
 void sk_cli_usage(unsigned cmd, const char *cmd_name, const char *synopsis, const char *about);
+
+// Parses --from/--to values; a date alone with end_of_day is the start of the next day.
+bool sk_cli_parse_time(const char *v, bool end_of_day, uint64_t *out);
+
+// --color WHEN for output on fd: always, never, or auto (a terminal, NO_COLOR unset or empty,
+// TERM not "dumb").
+bool sk_cli_want_color(const char *when, int fd);
+struct sk_event_filter;
+// Fills the event filter from --from/--to/--channel/--event-id; false (message printed) when
+// --from is not before --to.
+bool sk_cli_scan_filter(const sk_cli_opts *o, struct sk_event_filter *f);
 
 int sk_cmd_dump(int argc, char **argv);
 int sk_cmd_hunt(int argc, char **argv);

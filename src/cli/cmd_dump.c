@@ -8,7 +8,9 @@
 #include "cli_int.h"
 #include "output/json.h"
 #include "output/out.h"
+#include "progress.h"
 #include "scan.h"
+#include <unistd.h>
 
 typedef struct dump_ctx {
     sk_out out;
@@ -48,6 +50,11 @@ int sk_cmd_dump(int argc, char **argv)
         goto done_opts;
     }
 
+    sk_event_filter filter;
+    if (!sk_cli_scan_filter(&o, &filter)) {
+        rc = SK_EXIT_FAILURE;
+        goto done_opts;
+    }
     sk_report rep;
     sk_report_init(&rep, o.quiet, o.strict);
     dump_ctx d;
@@ -72,6 +79,13 @@ int sk_cmd_dump(int argc, char **argv)
     scan.report = &rep;
     scan.on_event = on_event;
     scan.ctx = &d;
+    sk_progress prog;
+    scan.filter = filter;
+    // dump's output is usually redirected; show progress on a terminal stderr only then.
+    if (sk_progress_init(&prog, o.progress, NULL) && (o.output || !isatty(STDOUT_FILENO))) {
+        scan.progress = sk_progress_report;
+        scan.progress_ctx = &prog;
+    }
 
     sk_status st = sk_scan_run(&scan, paths, npaths);
     sk_status ost = sk_out_close(&d.out);

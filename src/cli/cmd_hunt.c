@@ -3,10 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "cli_int.h"
+#include "core/mem.h"
+#include "progress.h"
 #include "load.h"
 #include "output/out.h"
 #include "output/sink.h"
@@ -14,6 +18,7 @@
 
 typedef struct hunt_ctx {
     sk_matcher *m;
+    unsigned long *by_rule;                 // hits per rule (by rule index)
     sk_sink *sink;
     sk_level fail_level;
     unsigned long hits;
@@ -34,6 +39,7 @@ static void on_hit(void *ctx,
     sk_level lv = sk_rule_level(rule);
     h->hits++;
     h->by_level[lv]++;
+    h->by_rule[sk_rule_index(rule)]++;
     if (lv >= h->fail_level)
         h->failing_hits++;
     h->out_status = sk_sink_hit(h->sink, rule, ev, items, n);
@@ -46,15 +52,52 @@ static sk_status on_event(void *ctx, const sk_event *ev)
     return h->out_status;
 }
 
-static unsigned term_width(void)
+// Terminal columns of fd, else $COLUMNS, else 160.
+static unsigned term_width(int fd)
 {
     struct winsize ws;
-    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+    if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
         return ws.ws_col;
     const char *c = getenv("COLUMNS");
     if (c && atoi(c) > 0)
         return (unsigned)atoi(c);
     return 160;
+}
+
+// The end-of-run summary on stderr (--stats, and after a table): input counts, hits by level,
+// the rules with most hits, rules loaded.
+static void print_summary(const sk_scan *scan, const sk_ruleset *rs, const hunt_ctx *h, FILE *fp)
+{
+    sk_scan_print_stats(scan, fp);
+    fprintf(fp,
+            "saker: rules: %zu loaded, %zu skipped, %zu selected\n",
+            sk_ruleset_loaded_count(rs),
+            sk_ruleset_skipped_count(rs),
+            sk_ruleset_enabled_count(rs));
+    size_t nrules = sk_ruleset_count(rs), with_hits = 0;
+    for (size_t i = 0; i < nrules; i++)
+        with_hits += h->by_rule[i] != 0;
+    fprintf(fp,
+            "saker: hits: %lu (critical %lu, high %lu, medium %lu, low %lu, informational %lu) "
+            "from %zu rules\n",
+            h->hits, h->by_level[SK_LEVEL_CRITICAL], h->by_level[SK_LEVEL_HIGH],
+            h->by_level[SK_LEVEL_MEDIUM], h->by_level[SK_LEVEL_LOW],
+            h->by_level[SK_LEVEL_INFORMATIONAL] + h->by_level[SK_LEVEL_UNKNOWN], with_hits);
+    // The ten rules with most hits (ties: load order), without sorting all of them.
+    bool *shown = calloc(nrules ? nrules : 1, sizeof *shown);
+    for (int k = 0; shown && k < 10; k++) {
+        size_t best = nrules;
+        for (size_t i = 0; i < nrules; i++)
+            if (!shown[i] && h->by_rule[i] && (best == nrules || h->by_rule[i] > h->by_rule[best]))
+                best = i;
+        if (best == nrules)
+            break;
+        shown[best] = true;
+        const sk_rule *r = sk_ruleset_rule(rs, best);
+        fprintf(fp, "saker:   %6lu  %-13s  %s\n", h->by_rule[best],
+                sk_level_str(sk_rule_level(r)), sk_rule_title(r));
+    }
+    free(shown);
 }
 
 int sk_cmd_hunt(int argc, char **argv)
@@ -65,6 +108,7 @@ int sk_cmd_hunt(int argc, char **argv)
     sk_ruleset *rs = NULL;
     sk_matcher *m = NULL;
     sk_sink *sink = NULL;
+    unsigned long *by_rule = NULL;
     sk_report rep;
     bool rep_init = false, out_open = false;
     sk_out out;
@@ -115,15 +159,34 @@ int sk_cmd_hunt(int argc, char **argv)
         goto done;
     }
 
-    sk_sink_format fmt;
+    sk_sink_opts so = { .sort = SK_SORT_NONE, .tz = SK_TZ_UTC, .rules = rs };
     if (!o.format)
-        fmt = (!o.output && isatty(STDOUT_FILENO)) ? SK_SINK_TABLE : SK_SINK_JSONL;
+        so.format = (!o.output && isatty(STDOUT_FILENO)) ? SK_SINK_TABLE : SK_SINK_JSONL;
     else if (strcmp(o.format, "json") == 0)
-        fmt = SK_SINK_JSON;
+        so.format = SK_SINK_JSON;
     else if (strcmp(o.format, "table") == 0)
-        fmt = SK_SINK_TABLE;
+        so.format = SK_SINK_TABLE;
+    else if (strcmp(o.format, "csv") == 0)
+        so.format = SK_SINK_CSV;
     else
-        fmt = SK_SINK_JSONL;
+        so.format = SK_SINK_JSONL;
+    if (o.sort)
+        so.sort = strcmp(o.sort, "time") == 0    ? SK_SORT_TIME
+                  : strcmp(o.sort, "level") == 0 ? SK_SORT_LEVEL
+                                                 : SK_SORT_RULE;
+    if (o.timezone && strcasecmp(o.timezone, "UTC") != 0) {
+        so.tz = SK_TZ_LOCAL;
+        if (strcmp(o.timezone, "local") != 0 && setenv("TZ", o.timezone, 1) != 0) {
+            fprintf(stderr, "saker hunt: cannot set the time zone: %s\n", strerror(errno));
+            rc = SK_EXIT_FAILURE;
+            goto done;
+        }
+        tzset();
+    }
+    so.color = sk_cli_want_color(o.color, STDOUT_FILENO) && !o.output;
+    if (o.color && strcmp(o.color, "always") == 0)
+        so.color = true;
+    so.width = term_width(STDOUT_FILENO);
     if (sk_out_open(&out, o.output) != SK_OK) {
         fprintf(stderr, "saker hunt: cannot write '%s': %s\n", o.output, strerror(out.error));
         sk_buf_fini(&out.pending);
@@ -131,10 +194,11 @@ int sk_cmd_hunt(int argc, char **argv)
         goto done;
     }
     out_open = true;
-    sink = sk_sink_new(fmt, &out, fmt == SK_SINK_TABLE ? term_width() : 0);
+    sink = sk_sink_new(&so, &out);
     m = sk_matcher_new(rs);
 
-    hunt_ctx h = { .m = m, .sink = sink, .fail_level = SK_LEVEL_UNKNOWN };
+    by_rule = sk_xcalloc(sk_ruleset_count(rs) + 1, sizeof *by_rule);
+    hunt_ctx h = { .m = m, .by_rule = by_rule, .sink = sink, .fail_level = SK_LEVEL_UNKNOWN };
     if (o.fail_level)
         (void)sk_level_parse(o.fail_level, &h.fail_level);
     sk_scan scan;
@@ -149,21 +213,22 @@ int sk_cmd_hunt(int argc, char **argv)
     scan.report = &rep;
     scan.on_event = on_event;
     scan.ctx = &h;
+    if (!sk_cli_scan_filter(&o, &scan.filter)) {
+        rc = SK_EXIT_FAILURE;
+        goto done;
+    }
+    sk_progress prog;
+    if (sk_progress_init(&prog, o.progress, &h.hits)) {
+        scan.progress = sk_progress_report;
+        scan.progress_ctx = &prog;
+    }
 
     sk_status st = sk_scan_run(&scan, paths, npaths);
     sk_status est = h.out_status == SK_OK ? sk_sink_end(sink) : h.out_status;
     sk_status ost = sk_out_close(&out);
     out_open = false;
-    if (o.stats) {
-        sk_scan_print_stats(&scan, stderr);
-        fprintf(stderr,
-                "saker: hits: %lu (critical %lu, high %lu, medium %lu, low %lu, "
-                "informational %lu) from %zu rules\n",
-                h.hits, h.by_level[SK_LEVEL_CRITICAL], h.by_level[SK_LEVEL_HIGH],
-                h.by_level[SK_LEVEL_MEDIUM], h.by_level[SK_LEVEL_LOW],
-                h.by_level[SK_LEVEL_INFORMATIONAL] + h.by_level[SK_LEVEL_UNKNOWN],
-                sk_ruleset_enabled_count(rs));
-    }
+    if (o.stats || (so.format == SK_SINK_TABLE && !o.quiet))
+        print_summary(&scan, rs, &h, stderr);
     bool pipe_closed = st == SK_DONE || est == SK_DONE || ost == SK_DONE;
     if (st == SK_ERR_FORMAT && rep.fatal) {
         fputs("saker hunt: stopped: --strict makes skipped input fatal\n", stderr);
@@ -182,6 +247,7 @@ done:
     if (out_open && sk_out_close(&out) != SK_OK)
         rc = SK_EXIT_FAILURE;
     sk_sink_free(sink);
+    free(by_rule);
     sk_matcher_free(m);
     sk_ruleset_free(rs);
     if (rep_init)

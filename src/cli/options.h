@@ -35,6 +35,14 @@ typedef enum sk_opt_id {
     OPT_FAIL_LEVEL,
     OPT_PLACEHOLDERS,
     OPT_JUNIT,
+    OPT_SORT,
+    OPT_TIMEZONE,
+    OPT_COLOR,
+    OPT_PROGRESS,
+    OPT_FROM,
+    OPT_TO,
+    OPT_CHANNEL,
+    OPT_EVENT_ID,
 } sk_opt_id;
 
 typedef struct sk_opt_def {

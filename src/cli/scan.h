@@ -12,8 +12,24 @@
 #include "input/reader.h"
 #include "report.h"
 
+struct sk_scan;
+
 // Returns SK_OK to go on, SK_DONE to stop quietly (closed pipe), or an error to stop the run.
 typedef sk_status (*sk_scan_event_fn)(void *ctx, const sk_event *ev);
+
+// Which events reach the callback (--from/--to/--channel/--event-id). Events filtered out are only
+// counted.
+typedef struct sk_event_filter {
+    bool has_from, has_to;
+    uint64_t from, to;            // FILETIME ticks; from inclusive, to exclusive
+    const char *const *channels;  // full names or short ones ("Sysmon"), case-insensitive
+    size_t nchannels;
+    const char *const *event_ids; // decimal ids
+    size_t nevent_ids;
+} sk_event_filter;
+
+// Progress report: called after each file and every few thousand events.
+typedef void (*sk_scan_progress_fn)(void *ctx, const struct sk_scan *s, bool final);
 
 typedef struct sk_scan_stats {
     uint64_t files_read;      // inputs opened (read in full or in part)
@@ -21,7 +37,8 @@ typedef struct sk_scan_stats {
     uint64_t passed_over;     // files in walked folders that were not opened
     uint64_t unreadable;      // folders/paths that could not be walked
     uint64_t files_damaged;   // inputs with damage beyond single records
-    uint64_t events;
+    uint64_t events;          // events read
+    uint64_t events_filtered; // events read but left out by the event filter
     uint64_t events_evtx;
     uint64_t events_ndjson;
     uint64_t records_skipped;
@@ -32,6 +49,13 @@ typedef struct sk_scan_stats {
 
 typedef struct sk_scan {
     sk_reader_opts reader_opts;
+    sk_event_filter filter;
+    sk_scan_progress_fn progress; // NULL: no progress reports
+    void *progress_ctx;
+    uint64_t total_bytes;         // measured before the scan when progress is on
+    uint64_t total_files;
+    uint64_t done_bytes;          // bytes of finished files plus the current file's so far
+    double t0;
     sk_walk_opts walk_opts;
     sk_report *report;
     sk_scan_event_fn on_event;

@@ -1,27 +1,190 @@
-// Hit sinks: jsonl, json and a plain table.
+// Hit sinks: table, jsonl, json and csv, with optional sorting through sk_sorter.
 #include "sink.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "core/mem.h"
 #include "core/timefmt.h"
 #include "core/utf.h"
 #include "json.h"
+#include "sorter.h"
 
 struct sk_sink {
-    sk_sink_format fmt;
+    sk_sink_opts o;
     sk_out *out;
-    unsigned width;
-    unsigned long hits;
+    unsigned long hits;    // hits written (or queued)
+    unsigned long emitted; // records written to out (after sorting)
     sk_buf line;
+    sk_sorter *sorter;
+    size_t *rank; // SK_SORT_RULE: rank of each rule (by index) in title order
+    // table layout, computed once from the width
+    bool show_computer, show_event;
+    size_t w_time, w_computer, w_event, w_level, w_rule, w_details;
 };
+
+// ---------------------------------------------------------------------------------------------
+// Text helpers
 
 static sk_status str_or_null(sk_buf *b, const char *s)
 {
     return s ? sk_json_str(b, s, strlen(s)) : sk_buf_adds(b, "null");
 }
+
+// Columns of one code point: 0 for combining marks, 2 for East Asian wide and emoji, else 1.
+static size_t cp_width(uint32_t cp)
+{
+    if ((cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x200B && cp <= 0x200F) || cp == 0xFE0F)
+        return 0;
+    if ((cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF && cp != 0x303F) ||
+        (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
+        (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
+        (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1F64F) ||
+        (cp >= 0x1F900 && cp <= 0x1F9FF) || (cp >= 0x1F200 && cp <= 0x1F2FF) ||
+        (cp >= 0x20000 && cp <= 0x3FFFD))
+        return 2;
+    return 1;
+}
+
+size_t sk_text_width(const char *s, size_t n)
+{
+    size_t w = 0, i = 0;
+    while (i < n) {
+        uint32_t cp;
+        i += sk_utf8_decode(s + i, n - i, &cp);
+        w += cp_width(cp);
+    }
+    return w;
+}
+
+// Appends s shown in exactly max columns: control characters (C0, DEL, C1) are written as escapes
+// so event text cannot drive the terminal; text that does not fit ends in "…"; short text is
+// padded with spaces unless pad is false.
+static void add_cell(sk_buf *b, const char *s, size_t max, bool pad)
+{
+    size_t cols = 0, i = 0, n = strlen(s);
+    while (i < n) {
+        uint32_t cp;
+        size_t k = sk_utf8_decode(s + i, n - i, &cp);
+        char esc[8] = { 0 };
+        size_t w;
+        if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0)) {
+            if (cp == '\n')
+                memcpy(esc, "\\n", 3);
+            else if (cp == '\r')
+                memcpy(esc, "\\r", 3);
+            else if (cp == '\t')
+                memcpy(esc, "\\t", 3);
+            else
+                snprintf(esc, sizeof esc, "\\x%02x", (unsigned)cp);
+            w = strlen(esc);
+        } else {
+            w = cp_width(cp);
+        }
+        // Keep one column for the ellipsis unless this is the last character and it fits.
+        bool last = i + k >= n;
+        if (cols + w > max || (!last && cols + w > max - 1)) {
+            if (cols < max) {
+                sk_buf_puts(b, "\xE2\x80\xA6");
+                cols++;
+            }
+            break;
+        }
+        if (esc[0])
+            sk_buf_puts(b, esc);
+        else if (sk_utf8_put(b, cp) != SK_OK)
+            b->full = true;
+        cols += w;
+        i += k;
+    }
+    while (pad && cols < max) {
+        sk_buf_putc(b, ' ');
+        cols++;
+    }
+}
+
+void sk_channel_short(const char *ch, char *out, size_t n)
+{
+    if (!ch) {
+        snprintf(out, n, "-");
+        return;
+    }
+    const char *p = ch;
+    if (strncmp(p, "Microsoft-Windows-", 18) == 0)
+        p += 18;
+    size_t len = strlen(p);
+    if (len > 12 && strcmp(p + len - 12, "/Operational") == 0)
+        len -= 12;
+    snprintf(out, n, "%.*s", (int)len, p);
+}
+
+// The event's time as the table and CSV show it.
+static void format_time(const sk_sink *s, const sk_event *ev, char *out, size_t n, bool iso)
+{
+    if (!ev->has_time) {
+        snprintf(out, n, "-");
+        return;
+    }
+    if (s->o.tz == SK_TZ_UTC) {
+        char ts[29];
+        sk_time_format(ev->time, ts);
+        if (iso) {
+            snprintf(out, n, "%s", ts);
+        } else {
+            ts[10] = ' ';
+            ts[23] = '\0'; // milliseconds are enough on screen; JSON keeps all 7 digits
+            snprintf(out, n, "%s", ts);
+        }
+        return;
+    }
+    uint64_t ticks = ev->time;
+    time_t secs = (time_t)((int64_t)(ticks / 10000000ULL) -
+                           (int64_t)(SK_FILETIME_UNIX_EPOCH / 10000000ULL));
+    unsigned frac = (unsigned)(ticks % 10000000ULL);
+    struct tm tm;
+    if (!localtime_r(&secs, &tm)) {
+        snprintf(out, n, "-");
+        return;
+    }
+    long off = tm.tm_gmtoff / 60;
+    char sign = off < 0 ? '-' : '+';
+    if (off < 0)
+        off = -off;
+    if (iso)
+        snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%07u%c%02ld:%02ld", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac, sign,
+                 off / 60, off % 60);
+    else
+        snprintf(out, n, "%04d-%02d-%02d %02d:%02d:%02d.%03u %c%02ld:%02ld", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac / 10000, sign,
+                 off / 60, off % 60);
+}
+
+// The fields that tell most about an event, in order of preference.
+static const char *const detail_keys[] = {
+    "CommandLine",   "ScriptBlockText", "TargetFilename", "TargetObject",    "ImageLoaded",
+    "QueryName",     "DestinationIp",   "PipeName",       "ServiceFileName", "Image",
+    "NewProcessName", "TargetUserName", "SubjectUserName",
+};
+
+static const char *first_detail(const sk_event *ev, const char **label)
+{
+    for (size_t i = 0; i < sizeof detail_keys / sizeof *detail_keys; i++) {
+        const char *v = sk_event_get(ev, detail_keys[i]);
+        if (v && *v) {
+            *label = detail_keys[i];
+            return v;
+        }
+    }
+    *label = NULL;
+    return "";
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON
 
 sk_status sk_json_hit(sk_buf *b,
                       const sk_rule *rule,
@@ -94,15 +257,245 @@ sk_status sk_json_hit(sk_buf *b,
     return st;
 }
 
-sk_sink *sk_sink_new(sk_sink_format fmt, sk_out *out, unsigned width)
+// ---------------------------------------------------------------------------------------------
+// CSV (RFC 4180)
+
+static void csv_field(sk_buf *b, const char *s, bool comma)
+{
+    if (comma)
+        sk_buf_putc(b, ',');
+    if (!s)
+        return;
+    if (strpbrk(s, ",\"\r\n") == NULL) {
+        sk_buf_puts(b, s);
+        return;
+    }
+    sk_buf_putc(b, '"');
+    for (const char *p = s; *p; p++) {
+        if (*p == '"')
+            sk_buf_putc(b, '"');
+        sk_buf_putc(b, *p);
+    }
+    sk_buf_putc(b, '"');
+}
+
+static const char csv_header[] =
+        "timestamp,level,rule_title,rule_id,computer,channel,event_id,file,record,details\r\n";
+
+static void csv_hit(sk_sink *s, sk_buf *b, const sk_rule *rule, const sk_event *ev)
+{
+    char ts[64], num[32], rec[32];
+    format_time(s, ev, ts, sizeof ts, true);
+    csv_field(b, ev->has_time ? ts : "", false);
+    csv_field(b, sk_level_str(sk_rule_level(rule)), true);
+    csv_field(b, sk_rule_title(rule), true);
+    csv_field(b, sk_rule_id(rule), true);
+    csv_field(b, ev->computer, true);
+    csv_field(b, ev->channel, true);
+    num[0] = rec[0] = '\0';
+    if (ev->has_event_id)
+        snprintf(num, sizeof num, "%u", ev->event_id);
+    csv_field(b, num, true);
+    csv_field(b, ev->file, true);
+    if (ev->format == SK_FORMAT_EVTX && ev->has_record_id)
+        snprintf(rec, sizeof rec, "%llu", (unsigned long long)ev->record_id);
+    else if (ev->format == SK_FORMAT_NDJSON)
+        snprintf(rec, sizeof rec, "%llu", (unsigned long long)ev->line);
+    csv_field(b, rec, true);
+    // details: up to four key fields as "Name: value" joined by " | "
+    sk_buf d;
+    sk_buf_init(&d, 1u << 20);
+    unsigned shown = 0;
+    for (size_t i = 0; i < sizeof detail_keys / sizeof *detail_keys && shown < 4; i++) {
+        const char *v = sk_event_get(ev, detail_keys[i]);
+        if (!v || !*v)
+            continue;
+        sk_buf_printf(&d, "%s%s: %s", shown ? " | " : "", detail_keys[i], v);
+        shown++;
+    }
+    csv_field(b, sk_buf_str(&d), true);
+    sk_buf_fini(&d);
+    sk_buf_puts(b, "\r\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Table
+
+static const char *level_color(sk_level lv)
+{
+    switch (lv) {
+    case SK_LEVEL_CRITICAL:
+        return "\x1b[1;31m";
+    case SK_LEVEL_HIGH:
+        return "\x1b[31m";
+    case SK_LEVEL_MEDIUM:
+        return "\x1b[33m";
+    case SK_LEVEL_LOW:
+        return "\x1b[32m";
+    default:
+        return "";
+    }
+}
+
+static const char *level_short(sk_level lv)
+{
+    switch (lv) {
+    case SK_LEVEL_CRITICAL:
+        return "crit";
+    case SK_LEVEL_HIGH:
+        return "high";
+    case SK_LEVEL_MEDIUM:
+        return "med";
+    case SK_LEVEL_LOW:
+        return "low";
+    case SK_LEVEL_INFORMATIONAL:
+        return "info";
+    default:
+        return "-";
+    }
+}
+
+static void table_layout(sk_sink *s)
+{
+    size_t w = s->o.width ? s->o.width : 160;
+    s->w_time = s->o.tz == SK_TZ_UTC ? 23 : 30;
+    s->w_level = 4;
+    s->show_event = w >= 100;
+    s->show_computer = w >= 120;
+    s->w_event = 14;
+    s->w_computer = 15;
+    size_t fixed = s->w_time + 1 + s->w_level + 1;
+    if (s->show_event)
+        fixed += s->w_event + 1;
+    if (s->show_computer)
+        fixed += s->w_computer + 1;
+    size_t rem = w > fixed + 30 ? w - fixed : 30;
+    size_t rule = rem * 45 / 100;
+    if (rule > 50)
+        rule = 50;
+    if (rule < 16)
+        rule = 16;
+    s->w_rule = rule;
+    s->w_details = rem > rule + 1 + 10 ? rem - rule - 1 : 10;
+}
+
+static void table_header(sk_sink *s, sk_buf *b)
+{
+    if (s->o.color)
+        sk_buf_puts(b, "\x1b[1m");
+    add_cell(b, s->o.tz == SK_TZ_UTC ? "Timestamp (UTC)" : "Timestamp", s->w_time, true);
+    sk_buf_putc(b, ' ');
+    if (s->show_computer) {
+        add_cell(b, "Computer", s->w_computer, true);
+        sk_buf_putc(b, ' ');
+    }
+    if (s->show_event) {
+        add_cell(b, "Event", s->w_event, true);
+        sk_buf_putc(b, ' ');
+    }
+    add_cell(b, "Lvl", s->w_level, true);
+    sk_buf_putc(b, ' ');
+    add_cell(b, "Rule", s->w_rule, true);
+    sk_buf_putc(b, ' ');
+    add_cell(b, "Details", s->w_details, false);
+    if (s->o.color)
+        sk_buf_puts(b, "\x1b[0m");
+    sk_buf_putc(b, '\n');
+}
+
+static void table_hit(sk_sink *s, sk_buf *b, const sk_rule *rule, const sk_event *ev)
+{
+    char ts[64];
+    format_time(s, ev, ts, sizeof ts, false);
+    add_cell(b, ts, s->w_time, true);
+    sk_buf_putc(b, ' ');
+    if (s->show_computer) {
+        add_cell(b, ev->computer ? ev->computer : "-", s->w_computer, true);
+        sk_buf_putc(b, ' ');
+    }
+    if (s->show_event) {
+        char ch[64], evs[96];
+        sk_channel_short(ev->channel, ch, sizeof ch);
+        if (ev->has_event_id)
+            snprintf(evs, sizeof evs, "%s/%u", ch, ev->event_id);
+        else
+            snprintf(evs, sizeof evs, "%s", ch);
+        add_cell(b, evs, s->w_event, true);
+        sk_buf_putc(b, ' ');
+    }
+    sk_level lv = sk_rule_level(rule);
+    const char *col = s->o.color ? level_color(lv) : "";
+    sk_buf_puts(b, col);
+    add_cell(b, level_short(lv), s->w_level, !*col);
+    if (*col) {
+        sk_buf_puts(b, "\x1b[0m");
+        for (size_t k = strlen(level_short(lv)); k < s->w_level; k++)
+            sk_buf_putc(b, ' ');
+    }
+    sk_buf_putc(b, ' ');
+    add_cell(b, sk_rule_title(rule), s->w_rule, true);
+    sk_buf_putc(b, ' ');
+    const char *label;
+    const char *det = first_detail(ev, &label);
+    char lab[64] = "";
+    if (label)
+        snprintf(lab, sizeof lab, "%s: ", label);
+    size_t ll = strlen(lab);
+    size_t room = s->w_details;
+    if (ll && ll + 4 < room) {
+        if (s->o.color)
+            sk_buf_puts(b, "\x1b[2m");
+        sk_buf_puts(b, lab);
+        if (s->o.color)
+            sk_buf_puts(b, "\x1b[0m");
+        room -= ll;
+    }
+    add_cell(b, det, room, false);
+    // Trailing padding is noise on a terminal and in golden files.
+    while (b->n && b->p[b->n - 1] == ' ')
+        b->n--;
+    if (b->p)
+        b->p[b->n] = '\0';
+    sk_buf_putc(b, '\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sink
+
+// Case-insensitive title order, then load order for equal titles.
+static int cmp_title(const void *a, const void *b)
+{
+    const sk_rule *x = *(const sk_rule *const *)a, *y = *(const sk_rule *const *)b;
+    int c = strcasecmp(sk_rule_title(x), sk_rule_title(y));
+    if (c)
+        return c;
+    return sk_rule_index(x) < sk_rule_index(y) ? -1 : sk_rule_index(x) > sk_rule_index(y);
+}
+
+sk_sink *sk_sink_new(const sk_sink_opts *opts, sk_out *out)
 {
     sk_sink *s = sk_xcalloc(1, sizeof *s);
-    s->fmt = fmt;
+    s->o = *opts;
     s->out = out;
-    s->width = width ? width : 160;
     sk_buf_init(&s->line, (size_t)1 << 30);
-    if (fmt == SK_SINK_JSONL)
+    if (s->o.format == SK_SINK_JSONL && s->o.sort == SK_SORT_NONE)
         out->line_buffered = true;
+    if (s->o.format != SK_SINK_TABLE)
+        s->o.color = false;
+    if (s->o.sort != SK_SORT_NONE)
+        s->sorter = sk_sorter_new(0);
+    if (s->o.sort == SK_SORT_RULE && s->o.rules) {
+        size_t n = sk_ruleset_count(s->o.rules);
+        const sk_rule **order = sk_xcalloc(n ? n : 1, sizeof *order);
+        for (size_t i = 0; i < n; i++)
+            order[i] = sk_ruleset_rule(s->o.rules, i);
+        qsort(order, n, sizeof *order, cmp_title);
+        s->rank = sk_xcalloc(n ? n : 1, sizeof *s->rank);
+        for (size_t i = 0; i < n; i++)
+            s->rank[sk_rule_index(order[i])] = i;
+        free(order);
+    }
+    table_layout(s);
     return s;
 }
 
@@ -111,130 +504,34 @@ void sk_sink_free(sk_sink *s)
     if (!s)
         return;
     sk_buf_fini(&s->line);
+    sk_sorter_free(s->sorter);
+    free(s->rank);
     free(s);
 }
 
-// Appends at most max display columns of s (one column per code point) to b, with control
-// characters shown as escapes so event text cannot drive the terminal; "…" marks a cut.
-static sk_status add_cell(sk_buf *b, const char *s, size_t max)
+// Writes one formatted hit record (in final order), with what must come before it.
+static sk_status emit(void *ctx, const char *data, size_t n)
 {
-    size_t cols = 0, i = 0, n = strlen(s);
+    sk_sink *s = ctx;
     sk_status st = SK_OK;
-    while (i < n && st == SK_OK) {
-        uint32_t cp;
-        size_t k = sk_utf8_decode(s + i, n - i, &cp);
-        char esc[8] = { 0 };
-        size_t w = 1;
-        if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0)) {
-            snprintf(esc, sizeof esc, cp == '\n' ? "\\n" : cp == '\r' ? "\\r" : cp == '\t' ? "\\t"
-                                                                                  : "\\x%02x",
-                     (unsigned)cp);
-            w = strlen(esc);
-        }
-        if (cols + w > max - 1 && (i + k < n || cols + w > max)) {
-            st = sk_buf_adds(b, "\xE2\x80\xA6"); // …
-            cols++;
-            break;
-        }
-        st = esc[0] ? sk_buf_adds(b, esc) : sk_utf8_put(b, cp);
-        cols += w;
-        i += k;
+    if (s->emitted == 0) {
+        sk_buf head;
+        sk_buf_init(&head, 1u << 16);
+        if (s->o.format == SK_SINK_TABLE)
+            table_header(s, &head);
+        else if (s->o.format == SK_SINK_CSV)
+            sk_buf_puts(&head, csv_header);
+        else if (s->o.format == SK_SINK_JSON)
+            sk_buf_puts(&head, "[\n");
+        if (head.n)
+            st = sk_out_line(s->out, head.p, head.n);
+        sk_buf_fini(&head);
+    } else if (s->o.format == SK_SINK_JSON) {
+        st = sk_out_line(s->out, ",\n", 2);
     }
-    while (st == SK_OK && cols < max) {
-        st = sk_buf_addc(b, ' ');
-        cols++;
-    }
-    return st;
-}
-
-// The most telling field of the event for the table's last column.
-static const char *details(const sk_event *ev, const char **label)
-{
-    static const char *const keys[] = { "CommandLine", "TargetFilename", "TargetObject",
-                                        "ImageLoaded", "QueryName", "DestinationIp",
-                                        "ScriptBlockText", "Image", "NewProcessName" };
-    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
-        const char *v = sk_event_get(ev, keys[i]);
-        if (v && *v) {
-            *label = keys[i];
-            return v;
-        }
-    }
-    *label = "";
-    return "";
-}
-
-static sk_status table_hit(sk_sink *s, const sk_rule *rule, const sk_event *ev)
-{
-    sk_buf *b = &s->line;
-    sk_status st = SK_OK;
-    if (s->hits == 1) {
-        st = add_cell(b, "Timestamp (UTC)", 24);
-        if (st == SK_OK)
-            st = sk_buf_addc(b, ' ');
-        if (st == SK_OK)
-            st = add_cell(b, "Computer", 16);
-        if (st == SK_OK)
-            st = sk_buf_addc(b, ' ');
-        if (st == SK_OK)
-            st = add_cell(b, "EventID", 7);
-        if (st == SK_OK)
-            st = sk_buf_addc(b, ' ');
-        if (st == SK_OK)
-            st = add_cell(b, "Level", 8);
-        if (st == SK_OK)
-            st = sk_buf_addc(b, ' ');
-        if (st == SK_OK)
-            st = add_cell(b, "Rule", 40);
-        if (st == SK_OK)
-            st = sk_buf_adds(b, " Details\n");
-    }
-    char ts[29] = "-";
-    if (ev->has_time) {
-        sk_time_format(ev->time, ts);
-        ts[23] = '\0'; // milliseconds are enough on screen; JSON keeps all 7 digits
-    }
-    char eid[16] = "-";
-    if (ev->has_event_id)
-        snprintf(eid, sizeof eid, "%u", ev->event_id);
-    const char *label;
-    const char *det = details(ev, &label);
+    s->emitted++;
     if (st == SK_OK)
-        st = add_cell(b, ts, 24);
-    if (st == SK_OK)
-        st = sk_buf_addc(b, ' ');
-    if (st == SK_OK)
-        st = add_cell(b, ev->computer ? ev->computer : "-", 16);
-    if (st == SK_OK)
-        st = sk_buf_addc(b, ' ');
-    if (st == SK_OK)
-        st = add_cell(b, eid, 7);
-    if (st == SK_OK)
-        st = sk_buf_addc(b, ' ');
-    if (st == SK_OK)
-        st = add_cell(b, sk_level_str(sk_rule_level(rule)), 8);
-    if (st == SK_OK)
-        st = sk_buf_addc(b, ' ');
-    if (st == SK_OK)
-        st = add_cell(b, sk_rule_title(rule), 40);
-    if (st == SK_OK)
-        st = sk_buf_addc(b, ' ');
-    size_t used = 24 + 1 + 16 + 1 + 7 + 1 + 8 + 1 + 40 + 1;
-    size_t room = s->width > used + 10 ? s->width - used : 10;
-    char lab[64];
-    snprintf(lab, sizeof lab, "%s%s", label, *label ? ": " : "");
-    size_t ll = strlen(lab);
-    if (st == SK_OK && ll < room) {
-        st = sk_buf_adds(b, lab);
-        room -= ll;
-    }
-    if (st == SK_OK)
-        st = add_cell(b, det, room);
-    // Trailing padding is noise on a terminal and in golden files.
-    while (b->n && b->p[b->n - 1] == ' ')
-        b->n--;
-    if (st == SK_OK)
-        st = sk_buf_addc(b, '\n');
+        st = sk_out_line(s->out, data, n);
     return st;
 }
 
@@ -246,34 +543,62 @@ sk_status sk_sink_hit(sk_sink *s,
 {
     sk_buf *b = &s->line;
     sk_buf_reset(b);
-    s->hits++;
-    sk_status st = SK_OK;
-    switch (s->fmt) {
+    b->full = false;
+    switch (s->o.format) {
     case SK_SINK_JSONL:
-        st = sk_json_hit(b, rule, ev, items, n);
-        if (st == SK_OK)
-            st = sk_buf_addc(b, '\n');
+        if (sk_json_hit(b, rule, ev, items, n) != SK_OK)
+            b->full = true;
+        sk_buf_putc(b, '\n');
         break;
     case SK_SINK_JSON:
-        st = sk_buf_adds(b, s->hits == 1 ? "[\n" : ",\n");
-        if (st == SK_OK)
-            st = sk_json_hit(b, rule, ev, items, n);
+        if (sk_json_hit(b, rule, ev, items, n) != SK_OK)
+            b->full = true;
+        break;
+    case SK_SINK_CSV:
+        csv_hit(s, b, rule, ev);
         break;
     case SK_SINK_TABLE:
-        st = table_hit(s, rule, ev);
+        table_hit(s, b, rule, ev);
         break;
     }
-    if (st != SK_OK)
+    if (b->full)
         return SK_ERR_LIMIT;
-    return sk_out_line(s->out, b->p, b->n);
+    uint64_t seq = s->hits++;
+    if (!s->sorter)
+        return emit(s, b->p, b->n);
+    sk_sort_key k = { .seq = seq };
+    uint64_t t = ev->has_time ? ev->time : UINT64_MAX;
+    switch (s->o.sort) {
+    case SK_SORT_TIME:
+        k.k1 = t;
+        break;
+    case SK_SORT_LEVEL:
+        k.k1 = (uint64_t)(SK_LEVEL_CRITICAL - sk_rule_level(rule));
+        k.k2 = t;
+        break;
+    case SK_SORT_RULE:
+        k.k1 = s->rank ? s->rank[sk_rule_index(rule)] : sk_rule_index(rule);
+        k.k2 = t;
+        break;
+    case SK_SORT_NONE:
+        break;
+    }
+    return sk_sorter_add(s->sorter, &k, b->p, b->n) == SK_OK ? SK_OK : SK_ERR_IO;
 }
 
 sk_status sk_sink_end(sk_sink *s)
 {
-    if (s->fmt != SK_SINK_JSON)
-        return sk_out_flush(s->out);
-    const char *tail = s->hits ? "\n]\n" : "[]\n";
-    sk_status st = sk_out_line(s->out, tail, strlen(tail));
+    sk_status st = SK_OK;
+    if (s->sorter)
+        st = sk_sorter_drain(s->sorter, emit, s);
+    if (st != SK_OK)
+        return st;
+    if (s->o.format == SK_SINK_JSON) {
+        const char *tail = s->emitted ? "\n]\n" : "[]\n";
+        st = sk_out_line(s->out, tail, strlen(tail));
+    } else if (s->o.format == SK_SINK_CSV && s->emitted == 0) {
+        st = sk_out_line(s->out, csv_header, sizeof csv_header - 1);
+    }
     if (st == SK_OK)
         st = sk_out_flush(s->out);
     return st;
