@@ -285,6 +285,7 @@ static void top_help(FILE *fp)
           "                         or SigmaHQ's regression_data with -r RULES)\n"
           "  dump PATH...           print every event as one JSON object per line, with the\n"
           "                         field names rules see\n"
+          "  completion bash|zsh    print a shell completion script\n"
           "  --version              print the version and exit\n"
           "  --help                 show this help and exit\n"
           "\n"
@@ -317,6 +318,8 @@ int sk_cli_main(int argc, char **argv)
         return sk_cmd_rules(argc, argv);
     if (strcmp(cmd, "test") == 0)
         return sk_cmd_test(argc, argv);
+    if (strcmp(cmd, "completion") == 0)
+        return sk_cmd_completion(argc, argv);
     fprintf(stderr, "saker: unknown command '%s' (see 'saker --help')\n", cmd);
     return SK_EXIT_FAILURE;
 }

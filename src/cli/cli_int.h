@@ -85,5 +85,6 @@ int sk_cmd_dump(int argc, char **argv);
 int sk_cmd_hunt(int argc, char **argv);
 int sk_cmd_rules(int argc, char **argv);
 int sk_cmd_test(int argc, char **argv);
+int sk_cmd_completion(int argc, char **argv);
 
 #endif

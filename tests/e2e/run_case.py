@@ -13,6 +13,8 @@ A case is a folder tests/e2e/cases/NAME/ holding:
   exit     expected exit status
   needs    optional: 'corpus' (skip with exit 77 when ../shared/corpus is absent)
   setup    optional: a shell snippet run first (cwd = @TMP@), e.g. to make a FIFO
+  env      optional: KEY=VALUE lines added to the environment (COLUMNS=160, TZ=UTC and no
+           NO_COLOR/CI by default)
 Usage: run_case.py SAKER SRCROOT CORPUS CASE_DIR [--update]
 """
 import os
@@ -69,7 +71,13 @@ def main():
                 stdin = f.read()
         env = dict(os.environ)
         env.pop("NO_COLOR", None)
+        env.pop("CI", None)
+        env["COLUMNS"] = "160"
         env["TZ"] = "UTC"
+        for line in (read("env", b"") or b"").decode().splitlines():
+            if "=" in line:
+                k, v = line.split("=", 1)
+                env[k] = subst(v)
         env["LC_ALL"] = "C.UTF-8"
         p = subprocess.run(cmd, cwd=src, input=stdin if stdin is not None else b"",
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=300)
