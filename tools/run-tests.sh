@@ -44,6 +44,17 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 meson test -C build-asan --print-errorlogs --num-processes "$jobs" --suite unit --suite e2e || status=1
 count build-asan
 
+echo "== threads under ThreadSanitizer (-j 1/2/7 give identical output, no data races)"
+rm -rf build-tsan
+meson setup build-tsan -Db_sanitize=thread -Dtests=false >/dev/null
+ninja -C build-tsan -j "$jobs" saker
+if JOBS_INPUTS="samples/sysmon_t1218.ndjson samples/benign.ndjson ../shared/corpus/ndjson/otrf" \
+   TSAN_OPTIONS="halt_on_error=1" bash tests/e2e/jobs_equal.sh "$PWD/build-tsan/saker" "$PWD" ../shared/corpus; then
+  total_pass=$((total_pass + 1))
+else
+  total_fail=$((total_fail + 1)); status=1
+fi
+
 echo
 echo "${total_pass} passed, ${total_fail} failed, ${total_skip} skipped"
 exit $status

@@ -210,6 +210,14 @@ static const char *apply(void *ctx, sk_opt_id id, const char *v)
                 return "not an event id (a number from 0 to 65535)";
         }
         break;
+    case OPT_JOBS: {
+        char *end;
+        unsigned long j = strtoul(v, &end, 10);
+        if (!*v || *end || j < 1 || j > 256)
+            return "not a number of threads (1 to 256)";
+        o->jobs = (unsigned)j;
+        break;
+    }
     case OPT_JUNIT:
         o->junit = v;
         break;

@@ -39,6 +39,7 @@ typedef struct sk_cli_opts {
     const char **exclude;
     size_t nexclude;
     const char *junit;
+    unsigned jobs; // 0: one per CPU
     const char *sort;
     const char *timezone;
     const char *color;

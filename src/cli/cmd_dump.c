@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli_int.h"
+#include "core/mem.h"
 #include "output/json.h"
 #include "output/out.h"
 #include "progress.h"
@@ -14,16 +15,40 @@
 
 typedef struct dump_ctx {
     sk_out out;
-    sk_buf line;
 } dump_ctx;
 
-static sk_status on_event(void *ctx, const sk_event *ev)
+// Per worker: the line buffer events are formatted into.
+static void *worker_new(void *ctx)
 {
-    dump_ctx *d = ctx;
-    sk_buf_reset(&d->line);
-    if (sk_json_event(&d->line, ev) != SK_OK || sk_buf_addc(&d->line, '\n') != SK_OK)
+    (void)ctx;
+    sk_buf *b = sk_xmalloc(sizeof *b);
+    sk_buf_init(b, (size_t)1 << 30);
+    return b;
+}
+
+static void worker_free(void *ctx, void *w)
+{
+    (void)ctx;
+    if (w) {
+        sk_buf_fini(w);
+        free(w);
+    }
+}
+
+static sk_status on_event(void *w, const sk_event *ev, sk_scan_out *out)
+{
+    sk_buf *b = w;
+    sk_buf_reset(b);
+    if (sk_json_event(b, ev) != SK_OK || sk_buf_addc(b, '\n') != SK_OK)
         return SK_ERR_LIMIT;
-    return sk_out_line(&d->out, d->line.p, d->line.n);
+    static const sk_sort_key none = { 0, 0, 0, 0 };
+    return sk_scan_out_add(out, &none, b->p, b->n);
+}
+
+static sk_status put(void *ctx, const sk_sort_key *key, const char *data, size_t n)
+{
+    (void)key;
+    return sk_out_line(&((dump_ctx *)ctx)->out, data, n);
 }
 
 int sk_cmd_dump(int argc, char **argv)
@@ -58,10 +83,8 @@ int sk_cmd_dump(int argc, char **argv)
     sk_report rep;
     sk_report_init(&rep, o.quiet, o.strict);
     dump_ctx d;
-    sk_buf_init(&d.line, (size_t)1 << 30);
     if (sk_out_open(&d.out, o.output) != SK_OK) {
         fprintf(stderr, "saker dump: cannot write '%s': %s\n", o.output, strerror(d.out.error));
-        sk_buf_fini(&d.line);
         sk_buf_fini(&d.out.pending);
         sk_report_fini(&rep);
         rc = SK_EXIT_FAILURE;
@@ -77,8 +100,12 @@ int sk_cmd_dump(int argc, char **argv)
     scan.walk_opts.exclude = o.exclude;
     scan.walk_opts.nexclude = o.nexclude;
     scan.report = &rep;
-    scan.on_event = on_event;
-    scan.ctx = &d;
+    scan.hooks = (sk_scan_hooks){ .worker_new = worker_new,
+                                  .worker_free = worker_free,
+                                  .on_event = on_event,
+                                  .put = put,
+                                  .ctx = &d };
+    scan.jobs = o.jobs ? o.jobs : sk_scan_default_jobs();
     sk_progress prog;
     scan.filter = filter;
     // dump's output is usually redirected; show progress on a terminal stderr only then.
@@ -104,7 +131,6 @@ int sk_cmd_dump(int argc, char **argv)
     } else {
         rc = sk_scan_had_skips(&scan) ? SK_EXIT_SKIPPED : SK_EXIT_CLEAN;
     }
-    sk_buf_fini(&d.line);
     sk_report_fini(&rep);
 done_opts:
     free(paths);

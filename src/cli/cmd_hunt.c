@@ -16,16 +16,59 @@
 #include "output/sink.h"
 #include "scan.h"
 
+// Shared by the workers (read-only during the scan) and the counts merged from them after it.
 typedef struct hunt_ctx {
-    sk_matcher *m;
-    unsigned long *by_rule;                 // hits per rule (by rule index)
+    const sk_ruleset *rs;
     sk_sink *sink;
     sk_level fail_level;
+    size_t nrules;
     unsigned long hits;
     unsigned long failing_hits;             // hits at or above --fail-level
     unsigned long by_level[SK_LEVEL_CRITICAL + 1];
-    sk_status out_status;                   // first non-OK sink status
+    unsigned long *by_rule;                 // hits per rule (by rule index)
+    unsigned long written;                  // hits handed to the sink so far (progress line)
 } hunt_ctx;
+
+// One per worker thread: its matcher, a line buffer, its own counts.
+typedef struct hunt_worker {
+    hunt_ctx *h;
+    sk_matcher *m;
+    sk_buf line;
+    sk_scan_out *out; // set for the duration of one event
+    sk_status st;
+    unsigned long hits, failing;
+    unsigned long by_level[SK_LEVEL_CRITICAL + 1];
+    unsigned long *by_rule;
+} hunt_worker;
+
+static void *worker_new(void *ctx)
+{
+    hunt_ctx *h = ctx;
+    hunt_worker *w = sk_xcalloc(1, sizeof *w);
+    w->h = h;
+    w->m = sk_matcher_new(h->rs);
+    sk_buf_init(&w->line, (size_t)1 << 30);
+    w->by_rule = sk_xcalloc(h->nrules + 1, sizeof *w->by_rule);
+    return w;
+}
+
+static void worker_free(void *ctx, void *wp)
+{
+    hunt_ctx *h = ctx;
+    hunt_worker *w = wp;
+    if (!w)
+        return;
+    h->hits += w->hits;
+    h->failing_hits += w->failing;
+    for (int i = 0; i <= SK_LEVEL_CRITICAL; i++)
+        h->by_level[i] += w->by_level[i];
+    for (size_t i = 0; i < h->nrules; i++)
+        h->by_rule[i] += w->by_rule[i];
+    sk_matcher_free(w->m);
+    sk_buf_fini(&w->line);
+    free(w->by_rule);
+    free(w);
+}
 
 static void on_hit(void *ctx,
                    const sk_rule *rule,
@@ -33,23 +76,34 @@ static void on_hit(void *ctx,
                    const sk_match_item *items,
                    size_t n)
 {
-    hunt_ctx *h = ctx;
-    if (h->out_status != SK_OK)
+    hunt_worker *w = ctx;
+    if (w->st != SK_OK)
         return;
     sk_level lv = sk_rule_level(rule);
-    h->hits++;
-    h->by_level[lv]++;
-    h->by_rule[sk_rule_index(rule)]++;
-    if (lv >= h->fail_level)
-        h->failing_hits++;
-    h->out_status = sk_sink_hit(h->sink, rule, ev, items, n);
+    w->hits++;
+    w->by_level[lv]++;
+    w->by_rule[sk_rule_index(rule)]++;
+    if (lv >= w->h->fail_level)
+        w->failing++;
+    sk_sort_key key;
+    w->st = sk_sink_render(w->h->sink, &w->line, rule, ev, items, n, &key);
+    if (w->st == SK_OK)
+        w->st = sk_scan_out_add(w->out, &key, w->line.p, w->line.n);
 }
 
-static sk_status on_event(void *ctx, const sk_event *ev)
+static sk_status on_event(void *wp, const sk_event *ev, sk_scan_out *out)
+{
+    hunt_worker *w = wp;
+    w->out = out;
+    (void)sk_matcher_run(w->m, ev, on_hit, w);
+    return w->st;
+}
+
+static sk_status put(void *ctx, const sk_sort_key *key, const char *data, size_t n)
 {
     hunt_ctx *h = ctx;
-    (void)sk_matcher_run(h->m, ev, on_hit, h);
-    return h->out_status;
+    h->written++;
+    return sk_sink_put(h->sink, key, data, n);
 }
 
 // Terminal columns of fd, else $COLUMNS, else 160.
@@ -106,7 +160,6 @@ int sk_cmd_hunt(int argc, char **argv)
     const char **paths = NULL;
     size_t npaths = 0;
     sk_ruleset *rs = NULL;
-    sk_matcher *m = NULL;
     sk_sink *sink = NULL;
     unsigned long *by_rule = NULL;
     sk_report rep;
@@ -195,10 +248,13 @@ int sk_cmd_hunt(int argc, char **argv)
     }
     out_open = true;
     sink = sk_sink_new(&so, &out);
-    m = sk_matcher_new(rs);
 
     by_rule = sk_xcalloc(sk_ruleset_count(rs) + 1, sizeof *by_rule);
-    hunt_ctx h = { .m = m, .by_rule = by_rule, .sink = sink, .fail_level = SK_LEVEL_UNKNOWN };
+    hunt_ctx h = { .rs = rs,
+                   .sink = sink,
+                   .nrules = sk_ruleset_count(rs),
+                   .by_rule = by_rule,
+                   .fail_level = SK_LEVEL_UNKNOWN };
     if (o.fail_level)
         (void)sk_level_parse(o.fail_level, &h.fail_level);
     sk_scan scan;
@@ -211,20 +267,24 @@ int sk_cmd_hunt(int argc, char **argv)
     scan.walk_opts.exclude = o.exclude;
     scan.walk_opts.nexclude = o.nexclude;
     scan.report = &rep;
-    scan.on_event = on_event;
-    scan.ctx = &h;
+    scan.hooks = (sk_scan_hooks){ .worker_new = worker_new,
+                                  .worker_free = worker_free,
+                                  .on_event = on_event,
+                                  .put = put,
+                                  .ctx = &h };
+    scan.jobs = o.jobs ? o.jobs : sk_scan_default_jobs();
     if (!sk_cli_scan_filter(&o, &scan.filter)) {
         rc = SK_EXIT_FAILURE;
         goto done;
     }
     sk_progress prog;
-    if (sk_progress_init(&prog, o.progress, &h.hits)) {
+    if (sk_progress_init(&prog, o.progress, &h.written)) {
         scan.progress = sk_progress_report;
         scan.progress_ctx = &prog;
     }
 
     sk_status st = sk_scan_run(&scan, paths, npaths);
-    sk_status est = h.out_status == SK_OK ? sk_sink_end(sink) : h.out_status;
+    sk_status est = st == SK_OK ? sk_sink_end(sink) : SK_OK;
     sk_status ost = sk_out_close(&out);
     out_open = false;
     if (o.stats || (so.format == SK_SINK_TABLE && !o.quiet))
@@ -248,7 +308,6 @@ done:
         rc = SK_EXIT_FAILURE;
     sk_sink_free(sink);
     free(by_rule);
-    sk_matcher_free(m);
     sk_ruleset_free(rs);
     if (rep_init)
         sk_report_fini(&rep);

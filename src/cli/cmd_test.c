@@ -165,9 +165,15 @@ typedef struct count_ctx {
     unsigned long hits;
 } count_ctx;
 
-static sk_status count_event(void *ctx, const sk_event *ev)
+static void *count_worker(void *ctx)
+{
+    return ctx;
+}
+
+static sk_status count_event(void *ctx, const sk_event *ev, sk_scan_out *out)
 {
     count_ctx *c = ctx;
+    (void)out;
     if (sk_matcher_run_rule(c->m, c->rule, ev, NULL, NULL))
         c->hits++;
     return SK_OK;
@@ -186,8 +192,8 @@ static bool count_file(trun *t,
     sk_scan scan;
     memset(&scan, 0, sizeof scan);
     scan.report = t->rep;
-    scan.on_event = count_event;
-    scan.ctx = &c;
+    scan.hooks = (sk_scan_hooks){ .worker_new = count_worker, .on_event = count_event, .ctx = &c };
+    scan.jobs = 1;
     const char *paths[1] = { path };
     if (sk_scan_run(&scan, paths, 1) != SK_OK || scan.stats.files_read == 0) {
         snprintf(msg, msz, "cannot read %s", path);

@@ -43,6 +43,7 @@ typedef enum sk_opt_id {
     OPT_TO,
     OPT_CHANNEL,
     OPT_EVENT_ID,
+    OPT_JOBS,
 } sk_opt_id;
 
 typedef struct sk_opt_def {

@@ -1,11 +1,57 @@
-// The scan loop.
+// The scan: tasks (one per input file) run by worker threads, records and diagnostics emitted in
+// input order. See scan.h for the contract.
 #include "scan.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "core/mem.h"
+
+// Bytes of records a task that is not yet at the head of the output may hold before its worker
+// waits for its turn. jobs x this bounds the buffered output.
+#define TASK_BUFFER_CAP ((size_t)4 << 20)
+
+typedef struct cdiag {
+    sk_diag d;      // pointers into the task's text buffer (fixed up at replay)
+    size_t file_off, msg_off, where_off, src_off, code_off; // offsets into text (SIZE_MAX: NULL)
+} cdiag;
+
+typedef struct task {
+    char *path;
+    // Produced by the worker while it runs; read by the emitter only under the lock, and only by
+    // another thread once the task is done.
+    sk_buf recs;      // [sk_sort_key][uint64_t n][n bytes] ...
+    size_t rec_off;   // bytes of recs already emitted
+    sk_buf text;      // strings of captured diagnostics
+    cdiag *diags;
+    size_t ndiags, dcap, diag_done;
+    bool opened, failed, damaged, done;
+    sk_reader_stats rstats;
+    uint64_t events, evtx, ndjson, filtered;
+} task;
+
+typedef struct scan_rt {
+    sk_scan *s;
+    task *tasks;
+    size_t ntasks, cap;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t next;   // next task to take
+    size_t head;   // first task not yet fully emitted
+    size_t window; // most tasks taken ahead of head (bounds buffered output)
+    int stopping;  // read without the lock through __atomic loads
+    unsigned long records_since_progress;
+} scan_rt;
+
+struct sk_scan_out {
+    scan_rt *rt;
+    size_t ti;
+};
 
 static double now(void)
 {
@@ -13,6 +59,24 @@ static double now(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+static bool is_stopping(scan_rt *rt)
+{
+    return __atomic_load_n(&rt->stopping, __ATOMIC_RELAXED) != 0;
+}
+
+// Called with the lock held.
+static void stop_with(scan_rt *rt, sk_status st)
+{
+    if (!rt->stopping) {
+        rt->s->stop = st;
+        __atomic_store_n(&rt->stopping, 1, __ATOMIC_RELAXED);
+        pthread_cond_broadcast(&rt->cv);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Event filter
 
 static bool channel_ok(const sk_event_filter *f, const char *ch)
 {
@@ -27,7 +91,8 @@ static bool channel_ok(const sk_event_filter *f, const char *ch)
         // Short names: "Sysmon" for Microsoft-Windows-Sysmon/Operational.
         size_t wl = strlen(want);
         const char *p = strncasecmp(ch, "Microsoft-Windows-", 18) == 0 ? ch + 18 : ch;
-        if (strncasecmp(p, want, wl) == 0 && (p[wl] == '\0' || strcasecmp(p + wl, "/Operational") == 0))
+        if (strncasecmp(p, want, wl) == 0 &&
+            (p[wl] == '\0' || strcasecmp(p + wl, "/Operational") == 0))
             return true;
     }
     return false;
@@ -54,109 +119,327 @@ static bool event_ok(const sk_event_filter *f, const sk_event *ev)
     return true;
 }
 
-static sk_status scan_one(void *ctx, const char *path, bool named)
+// ---------------------------------------------------------------------------------------------
+// Diagnostics captured per task (replayed through the report in input order)
+
+typedef struct capture {
+    task *t;
+} capture;
+
+static size_t put_str(sk_buf *b, const char *s)
 {
-    sk_scan *s = ctx;
-    (void)named;
-    sk_reader *r = NULL;
-    sk_status st = sk_input_open(&r, path, &s->reader_opts, &s->report->dl);
-    if (st != SK_OK) {
-        s->stats.files_failed++;
-        return s->report->fatal ? SK_ERR_FORMAT : SK_OK;
-    }
-    if (s->report->fatal) {
-        sk_reader_close(r);
-        return SK_ERR_FORMAT;
-    }
-    s->stats.files_read++;
-    const sk_event *ev;
-    sk_status rst;
-    uint64_t before = s->done_bytes;
-    const sk_reader_stats *rs = sk_reader_stats_get(r);
-    while ((rst = sk_reader_next(r, &ev)) == SK_OK) {
-        if (s->report->fatal)
+    if (!s)
+        return SIZE_MAX;
+    size_t off = b->n;
+    sk_buf_put(b, s, strlen(s) + 1);
+    return off;
+}
+
+static void capture_diag(void *ctx, const sk_diag *d)
+{
+    task *t = ((capture *)ctx)->t;
+    sk_xgrow((void **)&t->diags, &t->dcap, t->ndiags + 1, sizeof *t->diags);
+    cdiag *c = &t->diags[t->ndiags++];
+    c->d = *d;
+    c->file_off = put_str(&t->text, d->file);
+    c->msg_off = put_str(&t->text, d->message);
+    c->where_off = put_str(&t->text, d->where);
+    c->src_off = put_str(&t->text, d->source_line);
+    c->code_off = put_str(&t->text, d->code);
+}
+
+static const char *at(const sk_buf *b, size_t off)
+{
+    return off == SIZE_MAX ? NULL : b->p + off;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Emission (lock held)
+
+static void emit_task(scan_rt *rt, task *t)
+{
+    sk_scan *s = rt->s;
+    for (; t->diag_done < t->ndiags; t->diag_done++) {
+        if (rt->stopping)
             break;
-        if (ev->format == SK_FORMAT_EVTX)
-            s->stats.events_evtx++;
-        else
-            s->stats.events_ndjson++;
-        s->stats.events++;
-        if (s->progress && (s->stats.events & 4095) == 0) {
-            s->done_bytes = before + rs->bytes;
+        cdiag *c = &t->diags[t->diag_done];
+        sk_diag d = c->d;
+        d.file = at(&t->text, c->file_off);
+        d.message = at(&t->text, c->msg_off);
+        d.where = at(&t->text, c->where_off);
+        d.source_line = at(&t->text, c->src_off);
+        d.code = at(&t->text, c->code_off);
+        sk_diag_emit(&s->report->dl, &d);
+        if (s->report->fatal)
+            stop_with(rt, SK_ERR_FORMAT);
+    }
+    if (t->diag_done == t->ndiags) {
+        t->ndiags = t->diag_done = 0;
+        sk_buf_reset(&t->text);
+    }
+    while (!rt->stopping && t->rec_off < t->recs.n) {
+        sk_sort_key key;
+        uint64_t n;
+        memcpy(&key, t->recs.p + t->rec_off, sizeof key);
+        memcpy(&n, t->recs.p + t->rec_off + sizeof key, sizeof n);
+        const char *data = t->recs.p + t->rec_off + sizeof key + sizeof n;
+        t->rec_off += sizeof key + sizeof n + (size_t)n;
+        sk_status st = s->hooks.put(s->hooks.ctx, &key, data, (size_t)n);
+        if (st != SK_OK)
+            stop_with(rt, st);
+        if (s->progress && ++rt->records_since_progress >= 256) {
+            rt->records_since_progress = 0;
             s->progress(s->progress_ctx, s, false);
         }
+    }
+    if (t->rec_off == t->recs.n || rt->stopping) {
+        sk_buf_reset(&t->recs);
+        t->rec_off = 0;
+    }
+}
+
+// Accounts a finished task (in input order).
+static void account(scan_rt *rt, task *t)
+{
+    sk_scan_stats *st = &rt->s->stats;
+    if (t->failed)
+        st->files_failed++;
+    if (!t->opened)
+        return;
+    st->files_read++;
+    st->events += t->events;
+    st->events_evtx += t->evtx;
+    st->events_ndjson += t->ndjson;
+    st->events_filtered += t->filtered;
+    st->records_skipped += t->rstats.records_skipped;
+    st->lines_skipped += t->rstats.lines_skipped;
+    st->bytes += t->rstats.bytes;
+    rt->s->done_bytes += t->rstats.bytes;
+    if (t->damaged)
+        st->files_damaged++;
+}
+
+// Emits every finished task at the head (lock held).
+static void advance(scan_rt *rt)
+{
+    while (rt->head < rt->ntasks && rt->tasks[rt->head].done) {
+        task *t = &rt->tasks[rt->head];
+        emit_task(rt, t);
+        account(rt, t);
+        sk_buf_fini(&t->recs);
+        sk_buf_fini(&t->text);
+        free(t->diags);
+        t->diags = NULL;
+        __atomic_store_n(&rt->head, rt->head + 1, __ATOMIC_RELEASE);
+        if (rt->s->progress)
+            rt->s->progress(rt->s->progress_ctx, rt->s, false);
+    }
+    pthread_cond_broadcast(&rt->cv);
+}
+
+sk_status sk_scan_out_add(sk_scan_out *o, const sk_sort_key *key, const char *data, size_t n)
+{
+    scan_rt *rt = o->rt;
+    task *t = &rt->tasks[o->ti];
+    uint64_t len = n;
+    sk_buf_put(&t->recs, key, sizeof *key);
+    sk_buf_put(&t->recs, &len, sizeof len);
+    sk_buf_put(&t->recs, data, n);
+    if (t->recs.full)
+        return SK_ERR_LIMIT;
+    // Stream when this task is at the head; otherwise buffer, and wait once the buffer is full.
+    bool head = __atomic_load_n(&rt->head, __ATOMIC_ACQUIRE) == o->ti;
+    if (!head && t->recs.n - t->rec_off < TASK_BUFFER_CAP)
+        return is_stopping(rt) ? SK_DONE : SK_OK;
+    pthread_mutex_lock(&rt->mu);
+    while (rt->head != o->ti && !rt->stopping)
+        pthread_cond_wait(&rt->cv, &rt->mu);
+    if (!rt->stopping)
+        emit_task(rt, t);
+    sk_status st = rt->stopping ? SK_DONE : SK_OK;
+    pthread_mutex_unlock(&rt->mu);
+    return st;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workers
+
+static void run_task(scan_rt *rt, size_t ti, void *w)
+{
+    sk_scan *s = rt->s;
+    task *t = &rt->tasks[ti];
+    capture cap = { t };
+    sk_diags dl;
+    sk_diags_init(&dl, capture_diag, &cap);
+    sk_reader *r = NULL;
+    sk_status st = sk_input_open(&r, t->path, &s->reader_opts, &dl);
+    if (st != SK_OK) {
+        t->failed = true;
+        return;
+    }
+    t->opened = true;
+    sk_scan_out out = { rt, ti };
+    const sk_event *ev;
+    sk_status rst;
+    while ((rst = sk_reader_next(r, &ev)) == SK_OK) {
+        if ((t->events & 1023) == 0 && is_stopping(rt))
+            break;
+        t->events++;
+        if (ev->format == SK_FORMAT_EVTX)
+            t->evtx++;
+        else
+            t->ndjson++;
         if (!event_ok(&s->filter, ev)) {
-            s->stats.events_filtered++;
+            t->filtered++;
             continue;
         }
-        st = s->on_event(s->ctx, ev);
-        if (st != SK_OK)
+        if (s->hooks.on_event(w, ev, &out) != SK_OK)
             break;
     }
-    s->stats.records_skipped += rs->records_skipped;
-    s->stats.lines_skipped += rs->lines_skipped;
-    s->stats.bytes += rs->bytes;
-    s->done_bytes = before + rs->bytes;
-    if (rs->damaged || (rst != SK_OK && rst != SK_DONE))
-        s->stats.files_damaged++;
+    t->rstats = *sk_reader_stats_get(r);
+    t->damaged = t->rstats.damaged || (rst != SK_OK && rst != SK_DONE);
     sk_reader_close(r);
-    if (s->progress)
-        s->progress(s->progress_ctx, s, false);
-    if (st != SK_OK)
-        return st;
-    if (s->report->fatal)
-        return SK_ERR_FORMAT;
+}
+
+typedef struct worker {
+    scan_rt *rt;
+    void *state;
+    pthread_t tid;
+} worker;
+
+static void *worker_main(void *arg)
+{
+    worker *wk = arg;
+    scan_rt *rt = wk->rt;
+    sk_scan *s = rt->s;
+    wk->state = s->hooks.worker_new ? s->hooks.worker_new(s->hooks.ctx) : NULL;
+    for (;;) {
+        pthread_mutex_lock(&rt->mu);
+        // Finished tasks wait, buffered, for the ones before them: do not run too far ahead.
+        while (!rt->stopping && rt->next < rt->ntasks && rt->next - rt->head >= rt->window)
+            pthread_cond_wait(&rt->cv, &rt->mu);
+        size_t ti = rt->next;
+        bool stop = rt->stopping || ti >= rt->ntasks;
+        if (!stop)
+            rt->next++;
+        pthread_mutex_unlock(&rt->mu);
+        if (stop)
+            break;
+        if (!is_stopping(rt))
+            run_task(rt, ti, wk->state);
+        pthread_mutex_lock(&rt->mu);
+        rt->tasks[ti].done = true;
+        if (rt->head == ti)
+            advance(rt);
+        pthread_mutex_unlock(&rt->mu);
+    }
+    return NULL;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Walk into tasks
+
+typedef struct collect {
+    scan_rt *rt;
+} collect;
+
+static sk_status add_task(void *ctx, const char *path, bool named)
+{
+    scan_rt *rt = ((collect *)ctx)->rt;
+    (void)named;
+    sk_xgrow((void **)&rt->tasks, &rt->cap, rt->ntasks + 1, sizeof *rt->tasks);
+    task *t = &rt->tasks[rt->ntasks++];
+    memset(t, 0, sizeof *t);
+    t->path = sk_xstrdup(path);
+    sk_buf_init(&t->recs, (size_t)1 << 40);
+    sk_buf_init(&t->text, (size_t)1 << 30);
     return SK_OK;
 }
 
-typedef struct measure {
-    uint64_t bytes, files;
-} measure;
-
-static sk_status measure_one(void *ctx, const char *path, bool named)
+unsigned sk_scan_default_jobs(void)
 {
-    measure *m = ctx;
-    struct stat sb;
-    (void)named;
-    m->files++;
-    if (strcmp(path, "-") != 0 && stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
-        m->bytes += (uint64_t)sb.st_size;
-    return SK_OK;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
 }
 
 sk_status sk_scan_run(sk_scan *s, const char *const *paths, size_t npaths)
 {
     double t0 = now();
     s->t0 = t0;
-    if (s->progress) {
-        // A quiet first walk gives the totals behind the ETA (walks are cheap next to reading).
-        measure m = { 0, 0 };
-        for (size_t i = 0; i < npaths; i++) {
-            sk_walk_stats ws = { 0 };
-            if (sk_walk(paths[i], &s->walk_opts, &ws, NULL, measure_one, &m) != SK_OK)
-                break;
-        }
-        s->total_bytes = m.bytes;
-        s->total_files = m.files;
-    }
-    sk_status st = SK_OK;
-    for (size_t i = 0; i < npaths && st == SK_OK; i++) {
+    s->stop = SK_OK;
+    scan_rt rt;
+    memset(&rt, 0, sizeof rt);
+    rt.s = s;
+    collect c = { &rt };
+    for (size_t i = 0; i < npaths; i++) {
         sk_walk_stats ws = { 0 };
-        st = sk_walk(paths[i], &s->walk_opts, &ws, &s->report->dl, scan_one, s);
+        size_t before = rt.ntasks;
+        sk_status st = sk_walk(paths[i], &s->walk_opts, &ws, &s->report->dl, add_task, &c);
         s->stats.passed_over += ws.passed_over;
         s->stats.unreadable += ws.unreadable;
-        if (st == SK_OK && ws.files == 0 && ws.unreadable == 0 && strcmp(paths[i], "-") != 0)
+        if (st == SK_OK && rt.ntasks == before && ws.unreadable == 0 && strcmp(paths[i], "-") != 0)
             sk_report_msg(s->report, SK_SEV_WARNING,
                           "no log files found under '%s' (%llu files passed over)", paths[i],
                           (unsigned long long)ws.passed_over);
-        if (st == SK_OK && s->report->fatal)
-            st = SK_ERR_FORMAT;
     }
+    if (s->report->fatal)
+        s->stop = SK_ERR_FORMAT;
+    if (s->progress) {
+        for (size_t i = 0; i < rt.ntasks; i++) {
+            struct stat sb;
+            if (stat(rt.tasks[i].path, &sb) == 0 && S_ISREG(sb.st_mode))
+                s->total_bytes += (uint64_t)sb.st_size;
+        }
+        s->total_files = rt.ntasks;
+    }
+    pthread_mutex_init(&rt.mu, NULL);
+    pthread_cond_init(&rt.cv, NULL);
+    if (s->stop != SK_OK)
+        rt.stopping = 1;
+    unsigned jobs = s->jobs ? s->jobs : 1;
+    rt.window = (size_t)jobs * 4;
+    if (jobs > rt.ntasks)
+        jobs = rt.ntasks ? (unsigned)rt.ntasks : 1;
+    worker *ws = sk_xcalloc(jobs, sizeof *ws);
+    if (jobs == 1) {
+        ws[0].rt = &rt;
+        worker_main(&ws[0]);
+    } else {
+        unsigned started = 0;
+        for (unsigned i = 0; i < jobs; i++) {
+            ws[i].rt = &rt;
+            if (pthread_create(&ws[i].tid, NULL, worker_main, &ws[i]) != 0)
+                break;
+            started++;
+        }
+        if (started == 0) // no thread could be made: do the work here
+            worker_main(&ws[0]);
+        for (unsigned i = 0; i < started; i++)
+            pthread_join(ws[i].tid, NULL);
+    }
+    // Tasks never started (the scan stopped) are accounted for nothing but their memory.
+    pthread_mutex_lock(&rt.mu);
+    for (size_t i = rt.head; i < rt.ntasks; i++)
+        rt.tasks[i].done = true;
+    advance(&rt);
+    pthread_mutex_unlock(&rt.mu);
+    for (unsigned i = 0; i < jobs; i++)
+        if (s->hooks.worker_free)
+            s->hooks.worker_free(s->hooks.ctx, ws[i].state);
+    free(ws);
+    for (size_t i = 0; i < rt.ntasks; i++) {
+        free(rt.tasks[i].path);
+        sk_buf_fini(&rt.tasks[i].recs);
+        sk_buf_fini(&rt.tasks[i].text);
+        free(rt.tasks[i].diags);
+    }
+    free(rt.tasks);
+    pthread_mutex_destroy(&rt.mu);
+    pthread_cond_destroy(&rt.cv);
     s->stats.seconds = now() - t0;
-    s->stop = st;
     if (s->progress)
         s->progress(s->progress_ctx, s, true);
-    return st;
+    return s->stop;
 }
 
 bool sk_scan_had_skips(const sk_scan *s)
@@ -176,11 +459,10 @@ void sk_scan_print_stats(const sk_scan *s, FILE *fp)
             (unsigned long long)(t->files_failed + t->unreadable),
             (unsigned long long)t->passed_over);
     fprintf(fp,
-            "saker: events: %llu (evtx %llu, ndjson %llu)%s\n",
+            "saker: events: %llu (evtx %llu, ndjson %llu)\n",
             (unsigned long long)t->events,
             (unsigned long long)t->events_evtx,
-            (unsigned long long)t->events_ndjson,
-            "");
+            (unsigned long long)t->events_ndjson);
     if (t->events_filtered)
         fprintf(fp,
                 "saker: events left out by --from/--to/--channel/--event-id: %llu\n",

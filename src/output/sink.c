@@ -282,7 +282,7 @@ static void csv_field(sk_buf *b, const char *s, bool comma)
 static const char csv_header[] =
         "timestamp,level,rule_title,rule_id,computer,channel,event_id,file,record,details\r\n";
 
-static void csv_hit(sk_sink *s, sk_buf *b, const sk_rule *rule, const sk_event *ev)
+static void csv_hit(const sk_sink *s, sk_buf *b, const sk_rule *rule, const sk_event *ev)
 {
     char ts[64], num[32], rec[32];
     format_time(s, ev, ts, sizeof ts, true);
@@ -403,7 +403,7 @@ static void table_header(sk_sink *s, sk_buf *b)
     sk_buf_putc(b, '\n');
 }
 
-static void table_hit(sk_sink *s, sk_buf *b, const sk_rule *rule, const sk_event *ev)
+static void table_hit(const sk_sink *s, sk_buf *b, const sk_rule *rule, const sk_event *ev)
 {
     char ts[64];
     format_time(s, ev, ts, sizeof ts, false);
@@ -535,13 +535,14 @@ static sk_status emit(void *ctx, const char *data, size_t n)
     return st;
 }
 
-sk_status sk_sink_hit(sk_sink *s,
-                      const sk_rule *rule,
-                      const sk_event *ev,
-                      const sk_match_item *items,
-                      size_t n)
+sk_status sk_sink_render(const sk_sink *s,
+                         sk_buf *b,
+                         const sk_rule *rule,
+                         const sk_event *ev,
+                         const sk_match_item *items,
+                         size_t n,
+                         sk_sort_key *k)
 {
-    sk_buf *b = &s->line;
     sk_buf_reset(b);
     b->full = false;
     switch (s->o.format) {
@@ -563,27 +564,47 @@ sk_status sk_sink_hit(sk_sink *s,
     }
     if (b->full)
         return SK_ERR_LIMIT;
-    uint64_t seq = s->hits++;
-    if (!s->sorter)
-        return emit(s, b->p, b->n);
-    sk_sort_key k = { .seq = seq };
+    memset(k, 0, sizeof *k);
     uint64_t t = ev->has_time ? ev->time : UINT64_MAX;
     switch (s->o.sort) {
     case SK_SORT_TIME:
-        k.k1 = t;
+        k->k1 = t;
         break;
     case SK_SORT_LEVEL:
-        k.k1 = (uint64_t)(SK_LEVEL_CRITICAL - sk_rule_level(rule));
-        k.k2 = t;
+        k->k1 = (uint64_t)(SK_LEVEL_CRITICAL - sk_rule_level(rule));
+        k->k2 = t;
         break;
     case SK_SORT_RULE:
-        k.k1 = s->rank ? s->rank[sk_rule_index(rule)] : sk_rule_index(rule);
-        k.k2 = t;
+        k->k1 = s->rank ? s->rank[sk_rule_index(rule)] : sk_rule_index(rule);
+        k->k2 = t;
         break;
     case SK_SORT_NONE:
         break;
     }
-    return sk_sorter_add(s->sorter, &k, b->p, b->n) == SK_OK ? SK_OK : SK_ERR_IO;
+    return SK_OK;
+}
+
+sk_status sk_sink_put(sk_sink *s, const sk_sort_key *key, const char *data, size_t n)
+{
+    uint64_t seq = s->hits++;
+    if (!s->sorter)
+        return emit(s, data, n);
+    sk_sort_key k = *key;
+    k.seq = seq;
+    return sk_sorter_add(s->sorter, &k, data, n) == SK_OK ? SK_OK : SK_ERR_IO;
+}
+
+sk_status sk_sink_hit(sk_sink *s,
+                      const sk_rule *rule,
+                      const sk_event *ev,
+                      const sk_match_item *items,
+                      size_t n)
+{
+    sk_sort_key k;
+    sk_status st = sk_sink_render(s, &s->line, rule, ev, items, n, &k);
+    if (st != SK_OK)
+        return st;
+    return sk_sink_put(s, &k, s->line.p, s->line.n);
 }
 
 sk_status sk_sink_end(sk_sink *s)

@@ -43,7 +43,22 @@ typedef struct sk_sink sk_sink;
 
 // Creates a sink writing to out (borrowed).
 sk_sink *sk_sink_new(const sk_sink_opts *opts, sk_out *out);
-// Writes (or, when sorting, queues) one hit. Returns the sk_out status (SK_DONE: pipe closed;
+#include "sorter.h"
+
+// Formats one hit into out (replacing its content) and computes its sort key. Reads only the
+// sink's configuration, so any number of threads may call it at once. SK_ERR_LIMIT when the hit
+// does not fit in out.
+SK_NODISCARD sk_status sk_sink_render(const sk_sink *s,
+                                      sk_buf *out,
+                                      const sk_rule *rule,
+                                      const sk_event *ev,
+                                      const sk_match_item *items,
+                                      size_t n,
+                                      sk_sort_key *key);
+// Writes (or, when sorting, queues) one formatted hit, in the order of the calls: one thread at a
+// time. key.seq is assigned here (input order).
+SK_NODISCARD sk_status sk_sink_put(sk_sink *s, const sk_sort_key *key, const char *data, size_t n);
+// Writes (or, when sorting, queues) one hit: format + put. Returns the sk_out status (SK_DONE: pipe closed;
 // SK_ERR_IO: write error or the sort spill failed).
 SK_NODISCARD sk_status sk_sink_hit(sk_sink *s,
                                    const sk_rule *rule,
