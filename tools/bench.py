@@ -5,8 +5,9 @@ Builds its inputs reproducibly with ../shared/corpus/benchmark/build_benchmark.s
 concatenated; OTRF Winlogbeat 6 and flat-export NDJSON), then times each command on the same input
 in the same run and prints MB/s, events/s, peak RSS and the ratios. Not a test: figures only.
 
-Usage: python3 tools/bench.py [--saker build/saker] [--work /tmp/saker-bench] [--evtx-mib 128]
-                              [--rules DIR] [--runs 2] [--only dump|hunt]
+Usage: python3 tools/bench.py [--saker build-release/saker] [--work /tmp/saker-bench]
+                              [--evtx-mib 128] [--rules DIR] [--runs 2] [--only dump|hunt] [--jobs 1]
+Build the binary first: meson setup build-release --buildtype=release && ninja -C build-release
 """
 import argparse
 import os
@@ -49,12 +50,13 @@ def count_events(saker, path):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--saker", default=os.path.join(ROOT, "build", "saker"))
+    ap.add_argument("--saker", default=os.path.join(ROOT, "build-release", "saker"))
     ap.add_argument("--work", default="/tmp/saker-bench")
     ap.add_argument("--evtx-mib", type=int, default=128)
     ap.add_argument("--rules", default=os.path.join(CORPUS, "sigma-rules", "rules", "windows"))
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument("--only", choices=["dump", "hunt"], default=None)
+    ap.add_argument("--jobs", type=int, default=1)
     a = ap.parse_args()
     if not os.path.isdir(CORPUS):
         print(f"bench: {CORPUS} is absent; the benchmark builds its inputs from it")
@@ -70,39 +72,39 @@ def main():
                         str(a.evtx_mib)], check=True, stdout=subprocess.DEVNULL)
         open(stamp, "w").close()
     inputs = [("evtx", evtx), ("ndjson-wlb6", wlb6)]
-    print(f"saker: {a.saker}; best of {a.runs} runs; stdout to /dev/null")
-    print(f"{'input':<12} {'command':<34} {'seconds':>8} {'MB/s':>8} {'events/s':>10} {'RSS MiB':>8}")
+    print(f"saker: {a.saker}; best of {a.runs} runs; stdout to /dev/null; -j {a.jobs}")
+    print(f"{'input':<12} {'command':<36} {'seconds':>8} {'MB/s':>8} {'events/s':>10} {'RSS MiB':>8}")
     for kind, path in inputs:
         size = os.path.getsize(path) / 1e6
         n = count_events(a.saker, path)
+        j = ["-j", str(a.jobs)]
         rows = []
         if a.only in (None, "dump"):
-            rows.append(("saker dump", [a.saker, "dump", "-q", path], None))
+            rows.append(("saker dump", [a.saker, "dump", "-q"] + j + [path], None))
             if kind == "evtx":
                 rows.append(("evtxexport -f xml", ["evtxexport", "-f", "xml", path], None))
             else:
                 rows.append(("jq -c .", ["jq", "-c", "."], path))
         if a.only in (None, "hunt") and os.path.isdir(a.rules):
-            rows.append(("saker hunt (SigmaHQ windows)", [a.saker, "hunt", "-q", "-f", "jsonl",
-                                                           "-r", a.rules, path], None))
+            rows.append(("saker hunt (SigmaHQ windows)",
+                         [a.saker, "hunt", "-q", "-f", "jsonl"] + j + ["-r", a.rules, path], None))
+            rows.append(("saker hunt (built-in pack)", [a.saker, "hunt", "-q", "-f", "jsonl"] + j + [path], None))
             if kind != "evtx":
                 rows.append(("jq -c select(.event_id == 1)",
                              ["jq", "-c", "select(.event_id == 1)"], path))
-        ref = None
+        times = {}
         for name, cmd, stdin in rows:
             if shutil.which(cmd[0]) is None and not os.path.exists(cmd[0]):
-                print(f"{kind:<12} {name:<34} (not installed)")
+                print(f"{kind:<12} {name:<36} (not installed)")
                 continue
             dt, rss, rc, err = best(cmd, a.runs, stdin)
-            ratio = ""
-            if name.startswith("saker"):
-                ref_time = dt
-            if ref is None:
-                ref = dt
-            else:
-                ratio = f"  saker dump is {dt / ref:.1f}x faster" if name.startswith(("evtx", "jq -c .")) else ""
-            print(f"{kind:<12} {name:<34} {dt:8.2f} {size / dt:8.1f} {n / dt:10.0f} {rss:8.1f}{ratio}"
+            times[name] = dt
+            print(f"{kind:<12} {name:<36} {dt:8.2f} {size / dt:8.1f} {n / dt:10.0f} {rss:8.1f}"
                   + (f"  (exit {rc})" if rc not in (0, 1, 4, 5) else ""))
+        ref = times.get("evtxexport -f xml") or times.get("jq -c select(.event_id == 1)") or times.get("jq -c .")
+        for name, dt in times.items():
+            if name.startswith("saker") and ref:
+                print(f"{kind:<12}   {name} is {ref / dt:.1f}x the reference's throughput")
         print(f"{kind:<12} {size:.1f} MB, {n} events")
     return 0
 
