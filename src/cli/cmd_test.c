@@ -637,8 +637,10 @@ int sk_cmd_test(int argc, char **argv)
         fprintf(stderr, "saker test: cannot write %s: %s\n", o.junit, strerror(errno));
         rc = SK_EXIT_FAILURE;
     } else if (t.ncases == 0 || (o.strict && (t.errors || rep.fatal))) {
-        if (t.ncases == 0)
+        if (t.ncases == 0 && t.errors == 0)
             fputs("saker test: no tests found\n", stderr);
+        else if (t.ncases == 0)
+            fputs("saker test: the tests could not be run (see the errors above)\n", stderr);
         rc = SK_EXIT_FAILURE;
     } else if (t.errors) {
         rc = SK_EXIT_FAILURE;
