@@ -18,14 +18,23 @@ def screen(saker, src, width, env_extra, escapes=False):
     cmd = (f"cd {shlex.quote(src)} && env TZ=UTC {env_extra} {shlex.quote(saker)} hunt -q "
            f"-r tests/e2e/rules samples/sysmon_t1218.evtx; echo '[exit '$?']'; sleep 60")
     subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", str(width), "-y", "80",
-                    "bash", "--norc", "-c", cmd], check=True)
+    for attempt in range(5):
+        p = subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", str(width), "-y", "80",
+                            "bash", "--norc", "-c", cmd], capture_output=True, text=True)
+        if p.returncode == 0:
+            break
+        time.sleep(0.2)
+    else:
+        raise SystemExit(f"tmux new-session failed: {p.stderr}")
     try:
         out = ""
         for _ in range(100):
             time.sleep(0.1)
             args = ["tmux", "capture-pane", "-p", "-t", name] + (["-e"] if escapes else [])
-            out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+            p = subprocess.run(args, capture_output=True, text=True)
+            if p.returncode != 0:  # the tmux server may still be starting
+                continue
+            out = p.stdout
             if "[exit " in out:
                 break
         return "\n".join(l.rstrip() for l in out.rstrip("\n").splitlines()) + "\n"
