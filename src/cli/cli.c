@@ -126,6 +126,21 @@ bool sk_cli_scan_filter(const sk_cli_opts *o, sk_event_filter *f)
     return true;
 }
 
+void sk_cli_scan_setup(sk_scan *scan, const sk_cli_opts *o, sk_report *rep, const sk_event_filter *f)
+{
+    memset(scan, 0, sizeof *scan);
+    scan->reader_opts.recovered = o->recovered;
+    scan->walk_opts.exts = o->nexts ? o->exts : NULL;
+    scan->walk_opts.nexts = o->nexts;
+    scan->walk_opts.include = o->include;
+    scan->walk_opts.ninclude = o->ninclude;
+    scan->walk_opts.exclude = o->exclude;
+    scan->walk_opts.nexclude = o->nexclude;
+    scan->report = rep;
+    scan->filter = *f;
+    scan->jobs = o->jobs ? o->jobs : sk_scan_default_jobs();
+}
+
 static const char *apply(void *ctx, sk_opt_id id, const char *v)
 {
     sk_cli_opts *o = ctx;

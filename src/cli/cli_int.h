@@ -82,6 +82,15 @@ struct sk_event_filter;
 // --from is not before --to.
 bool sk_cli_scan_filter(const sk_cli_opts *o, struct sk_event_filter *f);
 
+struct sk_scan;
+struct sk_report;
+// A scan set up from the options shared by dump and hunt (reader, walk, filter, jobs); hooks and
+// progress are the caller's.
+void sk_cli_scan_setup(struct sk_scan *scan,
+                       const sk_cli_opts *o,
+                       struct sk_report *rep,
+                       const struct sk_event_filter *filter);
+
 int sk_cmd_dump(int argc, char **argv);
 int sk_cmd_hunt(int argc, char **argv);
 int sk_cmd_rules(int argc, char **argv);

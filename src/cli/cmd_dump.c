@@ -91,23 +91,13 @@ int sk_cmd_dump(int argc, char **argv)
         goto done_opts;
     }
     sk_scan scan;
-    memset(&scan, 0, sizeof scan);
-    scan.reader_opts.recovered = o.recovered;
-    scan.walk_opts.exts = o.nexts ? o.exts : NULL;
-    scan.walk_opts.nexts = o.nexts;
-    scan.walk_opts.include = o.include;
-    scan.walk_opts.ninclude = o.ninclude;
-    scan.walk_opts.exclude = o.exclude;
-    scan.walk_opts.nexclude = o.nexclude;
-    scan.report = &rep;
+    sk_cli_scan_setup(&scan, &o, &rep, &filter);
     scan.hooks = (sk_scan_hooks){ .worker_new = worker_new,
                                   .worker_free = worker_free,
                                   .on_event = on_event,
                                   .put = put,
                                   .ctx = &d };
-    scan.jobs = o.jobs ? o.jobs : sk_scan_default_jobs();
     sk_progress prog;
-    scan.filter = filter;
     // dump's output is usually redirected; show progress on a terminal stderr only then.
     if (sk_progress_init(&prog, o.progress, NULL) && (o.output || !isatty(STDOUT_FILENO))) {
         scan.progress = sk_progress_report;

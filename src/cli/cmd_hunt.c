@@ -184,6 +184,11 @@ int sk_cmd_hunt(int argc, char **argv)
         rc = SK_EXIT_FAILURE;
         goto done;
     }
+    sk_event_filter filter;
+    if (!sk_cli_scan_filter(&o, &filter)) {
+        rc = SK_EXIT_FAILURE;
+        goto done;
+    }
     sk_report_init(&rep, o.quiet, o.strict);
     rep_init = true;
 
@@ -258,25 +263,12 @@ int sk_cmd_hunt(int argc, char **argv)
     if (o.fail_level)
         (void)sk_level_parse(o.fail_level, &h.fail_level);
     sk_scan scan;
-    memset(&scan, 0, sizeof scan);
-    scan.reader_opts.recovered = o.recovered;
-    scan.walk_opts.exts = o.nexts ? o.exts : NULL;
-    scan.walk_opts.nexts = o.nexts;
-    scan.walk_opts.include = o.include;
-    scan.walk_opts.ninclude = o.ninclude;
-    scan.walk_opts.exclude = o.exclude;
-    scan.walk_opts.nexclude = o.nexclude;
-    scan.report = &rep;
+    sk_cli_scan_setup(&scan, &o, &rep, &filter);
     scan.hooks = (sk_scan_hooks){ .worker_new = worker_new,
                                   .worker_free = worker_free,
                                   .on_event = on_event,
                                   .put = put,
                                   .ctx = &h };
-    scan.jobs = o.jobs ? o.jobs : sk_scan_default_jobs();
-    if (!sk_cli_scan_filter(&o, &scan.filter)) {
-        rc = SK_EXIT_FAILURE;
-        goto done;
-    }
     sk_progress prog;
     if (sk_progress_init(&prog, o.progress, &h.written)) {
         scan.progress = sk_progress_report;
