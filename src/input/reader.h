@@ -22,9 +22,20 @@
 #include "core/status.h"
 #include "event/event.h"
 
+typedef enum sk_evtx_reader {
+    SK_EVTX_READER_NATIVE = 0, // saker's own chunk-by-chunk BinXML decoder (default)
+    SK_EVTX_READER_LIBEVTX,    // libevtx + libbfio + expat (the reference reader)
+} sk_evtx_reader;
+
 typedef struct sk_reader_opts {
     bool recovered;  // evtx: also yield libevtx's recovered (deleted) records, marked recovered
     size_t chunk_size; // NDJSON: bytes per fread (0 = default 64 KiB); tests vary it
+    sk_evtx_reader evtx_reader;
+    // Native evtx reader only: read chunk slots [chunk_first, chunk_first + chunk_count) of the
+    // file (chunk_count 0 = to the end). File-level warnings come only with chunk_first 0. Lets
+    // parallel scans split one large file into independent parts.
+    uint64_t chunk_first;
+    uint64_t chunk_count;
 } sk_reader_opts;
 
 typedef struct sk_reader_stats {

@@ -14,6 +14,7 @@
 #include <zlib.h>
 
 #include "core/mem.h"
+#include "evtx_native.h"
 
 #define SNIFF_BYTES 8
 
@@ -132,8 +133,9 @@ sk_status sk_input_open(sk_reader **out,
     bool is_stdin = strcmp(path, "-") == 0;
     const char *display = is_stdin ? "<stdin>" : path;
     FILE *fp = NULL;
+    bool own_fp = false; // fp is ours to close (not stdin itself)
     sk_status st = SK_OK;
-    unsigned char head[SNIFF_BYTES];
+    unsigned char head[SNIFF_BYTES] = { 0 };
     long n;
     bool seekable = false;
 
@@ -153,6 +155,7 @@ sk_status sk_input_open(sk_reader **out,
         }
         seekable = S_ISREG(sb.st_mode);
         fp = fopen(path, "rb");
+        own_fp = fp != NULL;
         if (!fp) {
             sk_diag_emitf(diags, SK_SEV_ERROR, path, 0, 0, NULL, "open-failed", "cannot open: %s",
                           strerror(errno));
@@ -205,9 +208,10 @@ sk_status sk_input_open(sk_reader **out,
             st = SK_ERR_IO;
             goto out;
         }
-        if (fp != stdin)
+        if (own_fp)
             fclose(fp);
         fp = gfp;
+        own_fp = true;
         seekable = false;
         n = read_full(fp, head, sizeof head);
         if (n < 0) {
@@ -219,21 +223,25 @@ sk_status sk_input_open(sk_reader **out,
     }
 
     switch (sk_input_sniff(head, (size_t)n)) {
-    case SK_FORMAT_EVTX:
+    case SK_FORMAT_EVTX: {
+        bool lib = opts && opts->evtx_reader == SK_EVTX_READER_LIBEVTX;
         if (seekable) {
             fclose(fp);
             fp = NULL;
-            st = sk_reader_open_evtx(out, path, display, opts, diags);
+            st = lib ? sk_reader_open_evtx(out, path, display, opts, diags)
+                     : sk_reader_open_evtx_native(out, path, display, opts, diags);
         } else {
             int sfd;
             char spath[64];
             st = spool(fp, head, (size_t)n, display, diags, &sfd, spath, sizeof spath);
             if (st == SK_OK) {
-                st = sk_reader_open_evtx(out, spath, display, opts, diags);
+                st = lib ? sk_reader_open_evtx(out, spath, display, opts, diags)
+                         : sk_reader_open_evtx_native(out, spath, display, opts, diags);
                 close(sfd);
             }
         }
         goto out;
+    }
     case SK_FORMAT_NDJSON:
         st = sk_reader_open_ndjson(out, fp, head, (size_t)n, display, opts, diags);
         fp = NULL; // taken by the reader, even on failure
@@ -258,7 +266,7 @@ sk_status sk_input_open(sk_reader **out,
                   "unrecognised format (neither evtx nor JSON); file skipped");
     st = SK_ERR_FORMAT;
 out:
-    if (fp && fp != stdin)
+    if (fp && own_fp)
         fclose(fp);
     return st;
 }
