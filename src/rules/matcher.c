@@ -15,6 +15,8 @@
 
 #include "core/mem.h"
 #include "core/timefmt.h"
+#include "eql_int.h"
+#include "prefilter_int.h"
 #include "rules_int.h"
 
 struct sk_matcher {
@@ -36,13 +38,12 @@ struct sk_matcher {
     uint32_t *sel_gen; // [max_sels]
     bool *sel_val;
     // Prefilter marks for the current event (see prefilter.c).
-    uint32_t *pf_rule; // [nrules]
-    uint32_t *pf_atom; // [pf_natoms]
-    uint32_t pf_gen;
-    bool pf_done;
+    pf_scratch *pf;
+    uint32_t *field_ci; // [cap_fields] case-folded name class of each field (NONE: none)
     // Hit items.
     sk_match_item *items;
     size_t nitems, cap_items;
+    eql_scratch *eql; // [EQL dispatch] EQL evaluation state; NULL when the ruleset has no EQL rule
 };
 
 #define NONE UINT32_MAX
@@ -60,10 +61,11 @@ sk_matcher *sk_matcher_new(const sk_ruleset *rs)
     size_t ns = rs->max_sels ? rs->max_sels : 1;
     m->sel_gen = sk_xcalloc(ns, sizeof(uint32_t));
     m->sel_val = sk_xcalloc(ns, sizeof(bool));
-    m->pf_rule = sk_xcalloc(rs->nrules + 1, sizeof(uint32_t));
-    m->pf_atom = sk_xcalloc(rs->pf_natoms + 1, sizeof(uint32_t));
+    m->pf = pf_scratch_new(rs);
     m->cap_items = rs->max_items_out + 1;
     m->items = sk_xcalloc(m->cap_items, sizeof(sk_match_item));
+    if (rs->eql) // [EQL dispatch]
+        m->eql = eql_scratch_new(rs);
     return m;
 }
 
@@ -81,8 +83,9 @@ void sk_matcher_free(sk_matcher *m)
     free(m->sel_gen);
     free(m->sel_val);
     free(m->items);
-    free(m->pf_rule);
-    free(m->pf_atom);
+    pf_scratch_free(m->pf);
+    free(m->field_ci);
+    eql_scratch_free(m->eql); // [EQL dispatch]
     free(m);
 }
 
@@ -98,6 +101,7 @@ static void index_event(sk_matcher *m, const sk_event *ev)
 {
     const sk_ruleset *rs = m->rs;
     m->ev = ev;
+    pf_scratch_reset(m->pf); // [prefilter] nothing proven for this event yet
     if (++m->gen == 0) {
         memset(m->name_gen, 0, (rs->nnames ? rs->nnames : 1) * sizeof(uint32_t));
         memset(m->ci_gen, 0, (rs->nci ? rs->nci : 1) * sizeof(uint32_t));
@@ -110,6 +114,7 @@ static void index_event(sk_matcher *m, const sk_event *ev)
             cap *= 2;
         m->next_exact = sk_xrealloc(m->next_exact, cap * sizeof(uint32_t));
         m->next_ci = sk_xrealloc(m->next_ci, cap * sizeof(uint32_t));
+        m->field_ci = sk_xrealloc(m->field_ci, cap * sizeof(uint32_t)); // [prefilter]
         m->cap_fields = cap;
     }
     if (!rs->nnames)
@@ -123,6 +128,7 @@ static void index_event(sk_matcher *m, const sk_event *ev)
             m->name_gen[id] = m->gen;
         }
         uint32_t ci = rs_find_ci(rs, f->name, f->name_len, rs_hash_ci(f->name, f->name_len));
+        m->field_ci[k] = ci; // [prefilter]
         if (ci != NONE) {
             m->next_ci[k] = m->ci_gen[ci] == m->gen ? m->ci_head[ci] : NONE;
             m->ci_head[ci] = (uint32_t)k;
@@ -208,7 +214,7 @@ static int time_value(time_part tp, const char *s, size_t n, char *out, size_t o
 static bool cval_match(sk_matcher *m, const cval *cv, const char *s, size_t n)
 {
     for (uint32_t i = 0; i < cv->nvms; i++)
-        if (sk_vm_match(cv->vms[i], s, n, m->scratch))
+        if (!pf_variant_absent(m->pf, cv, i) && sk_vm_match(cv->vms[i], s, n, m->scratch))
             return true;
     return false;
 }
@@ -507,6 +513,8 @@ static bool source_ok(sk_matcher *m, const csource *s, uint32_t chan)
 static bool run_rule(sk_matcher *m, const sk_rule *r, uint32_t chan, sk_hit_fn fn, void *ctx)
 {
     m->src = NULL;
+    if (r->eql) // [EQL dispatch]
+        return eql_run_rule(m, r, fn, ctx);
     if (r->nsources) {
         const csource *found = NULL;
         for (uint32_t i = 0; i < r->nsources && !found; i++)
@@ -530,26 +538,8 @@ static bool run_rule(sk_matcher *m, const sk_rule *r, uint32_t chan, sk_hit_fn f
     return true;
 }
 
-// Below this many candidates the literal scan of the event costs more than it saves.
-#define PF_MIN_CANDIDATES 8
-
-// False when the prefilter proves that rule i cannot match the current event.
-static bool may_match(sk_matcher *m, size_t i)
-{
-    const sk_rule *r = m->rs->rules[i];
-    if (r->natoms == 0)
-        return true;
-    if (!m->pf_done) {
-        if (++m->pf_gen == 0) {
-            memset(m->pf_rule, 0, (m->rs->nrules + 1) * sizeof(uint32_t));
-            memset(m->pf_atom, 0, (m->rs->pf_natoms + 1) * sizeof(uint32_t));
-            m->pf_gen = 1;
-        }
-        pf_scan(m->rs, m->ev, m->pf_rule, m->pf_atom, m->pf_gen);
-        m->pf_done = true;
-    }
-    return m->pf_rule[i] == m->pf_gen;
-}
+// [prefilter] The scan reads only the fields the candidates need: worth it for any candidate.
+#define PF_MIN_CANDIDATES 1
 
 static uint32_t event_chan(const sk_matcher *m, const sk_event *ev)
 {
@@ -579,13 +569,14 @@ size_t sk_matcher_run(sk_matcher *m, const sk_event *ev, sk_hit_fn fn, void *ctx
     if (rs->nenabled == 0)
         return 0;
     index_event(m, ev);
-    m->pf_done = false;
     uint32_t chan = event_chan(m, ev);
     size_t hits = 0;
     if (!ev->channel) {
         // No channel at all (flat exports): every rule, its sources checked on event id only.
+        pf_scan(m->pf, ev, m->field_ci, NULL, NULL, 0); // [prefilter]
         for (size_t i = 0; i < rs->nrules; i++)
-            if (rs->enabled[i] && may_match(m, i) && run_rule(m, rs->rules[i], chan, fn, ctx))
+            if (rs->enabled[i] && pf_rule_possible(m->pf, i) &&
+                run_rule(m, rs->rules[i], chan, fn, ctx))
                 hits++;
         return hits;
     }
@@ -604,7 +595,8 @@ size_t sk_matcher_run(sk_matcher *m, const sk_event *ev, sk_hit_fn fn, void *ctx
     }
     uint32_t pos[3] = { 0, 0, 0 };
     uint32_t last = NONE;
-    bool use_pf = (size_t)lens[0] + lens[1] + lens[2] >= PF_MIN_CANDIDATES;
+    if ((size_t)lens[0] + lens[1] + lens[2] >= PF_MIN_CANDIDATES) // [prefilter]
+        pf_scan(m->pf, ev, m->field_ci, lists, lens, 3);
     for (;;) {
         uint32_t best = NONE;
         int bi = -1;
@@ -619,7 +611,7 @@ size_t sk_matcher_run(sk_matcher *m, const sk_event *ev, sk_hit_fn fn, void *ctx
         if (best == last)
             continue;
         last = best;
-        if (rs->enabled[best] && (!use_pf || may_match(m, best)) &&
+        if (rs->enabled[best] && pf_rule_possible(m->pf, best) &&
             run_rule(m, rs->rules[best], chan, fn, ctx))
             hits++;
     }
@@ -631,4 +623,60 @@ bool sk_matcher_run_rule(
 {
     index_event(m, ev);
     return run_rule(m, r, event_chan(m, ev), fn, ctx);
+}
+
+// ---------------------------------------------------------------------------------------------
+// [EQL dispatch] Services for the EQL evaluator (rules_int.h).
+
+const sk_event *mt_event(const sk_matcher *m)
+{
+    return m->ev;
+}
+
+uint32_t mt_event_gen(const sk_matcher *m)
+{
+    return m->gen;
+}
+
+uint32_t mt_first(const sk_matcher *m, uint32_t fid, mt_iter *it)
+{
+    fiter fi = { NONE, false };
+    uint32_t k = first_field(m, fid, &fi, false);
+    it->cur = fi.cur;
+    it->ci = fi.ci;
+    return k;
+}
+
+uint32_t mt_next(const sk_matcher *m, mt_iter *it)
+{
+    fiter fi = { it->cur, it->ci };
+    uint32_t k = next_field(m, &fi);
+    it->cur = fi.cur;
+    return k;
+}
+
+sk_vm_scratch *mt_vm_scratch(sk_matcher *m)
+{
+    return m->scratch;
+}
+
+eql_scratch *mt_eql(sk_matcher *m)
+{
+    return m->eql;
+}
+
+void mt_items_reset(sk_matcher *m)
+{
+    m->nitems = 0;
+}
+
+void mt_items_push(sk_matcher *m, const char *sel, const char *field, const char *value)
+{
+    push_item(m, sel, field, value);
+}
+
+const sk_match_item *mt_items(const sk_matcher *m, size_t *n)
+{
+    *n = m->nitems;
+    return m->items;
 }

@@ -1015,6 +1015,7 @@ compile_item(compile_ctx *cx, const yn *k, const yn *v, bool keyword, citem *it,
     if (m.neq)
         it->kind = IK_NEQ;
     it->vals = rs_alloc(rs, nv * sizeof(cval));
+    size_t nvariants = 0; // predicates of the whole item, after windash/expand/base64*/utf16*
     for (size_t i = 0; i < nv; i++) {
         const yn *x = vals[i];
         if (x->kind == YK_NULL) {
@@ -1027,6 +1028,16 @@ compile_item(compile_ctx *cx, const yn *k, const yn *v, bool keyword, citem *it,
         cval *cv = &it->vals[it->nvals];
         if (!compile_value(cx, &m, mt, x, key, cv, err))
             return false;
+        // Each value is capped on its own by apply_transform; the item as a whole must be too, or
+        // a list of windash values (5^6 variants each) compiles billions of predicates.
+        nvariants += cv->nvms;
+        if (nvariants > SK_MAX_VALUES_PER_ITEM)
+            return errf(err,
+                        "too-many-values",
+                        v,
+                        "modifiers of '%s' give more than %u values",
+                        key,
+                        (unsigned)SK_MAX_VALUES_PER_ITEM);
         if (cv->cost > it->cost)
             it->cost = cv->cost;
         it->nvals++;

@@ -19,6 +19,7 @@
 #include "builtin.h"
 #include "core/limits.h"
 #include "core/mem.h"
+#include "eql_int.h"
 #include "rules_int.h"
 
 struct sk_rule_loader {
@@ -299,7 +300,7 @@ static void load_rule(file_ctx *fc, const yn *doc, unsigned long dline, unsigned
     const yn *lv = yn_get(doc, "level");
     r->level_text = rs_strdup(rs, str_of(lv));
     r->level = SK_LEVEL_UNKNOWN;
-    if (r->level_text && !sk_level_parse(r->level_text, &r->level)) {
+    if (lv && r->level_text && !sk_level_parse(r->level_text, &r->level)) {
         snprintf(msg,
                  sizeof msg,
                  "unknown level '%.200s' (informational, low, medium, high or "
@@ -463,7 +464,11 @@ load_buffer(sk_rule_loader *l, const char *name, const char *data, size_t n, sk_
         skip_rule(&fc, NULL, NULL, "file-too-large", msg, 0, 0);
         return;
     }
-    load_data(&fc);
+    size_t nl = strlen(name);
+    if (nl > 5 && strcasecmp(name + nl - 5, ".toml") == 0) // [EQL dispatch] Elastic TOML rules
+        fc.entries += eql_load_toml(l->rs, name, data, n, d);
+    else
+        load_data(&fc);
     if (fc.entries == 0)
         warn(&fc, NULL, "no-rules", 0, 0, "file holds no rule");
 }
@@ -539,7 +544,8 @@ static sk_status add_file(sk_rule_loader *l, const char *path, sk_diags *d)
 }
 
 // Rule files in folder walks: *.yml and *.yaml, except saker's rule test files (*.tests.yml,
-// *.tests.yaml, run by `saker test`), which sit next to the rules they test.
+// *.tests.yaml, run by `saker test`), which sit next to the rules they test; and *.toml (Elastic
+// EQL rules) [EQL dispatch].
 static bool is_rule_name(const char *name)
 {
     size_t n = strlen(name);
@@ -547,7 +553,8 @@ static bool is_rule_name(const char *name)
         (n > 11 && strcasecmp(name + n - 11, ".tests.yaml") == 0))
         return false;
     return (n > 4 && strcasecmp(name + n - 4, ".yml") == 0) ||
-           (n > 5 && strcasecmp(name + n - 5, ".yaml") == 0);
+           (n > 5 && strcasecmp(name + n - 5, ".yaml") == 0) ||
+           (n > 5 && strcasecmp(name + n - 5, ".toml") == 0);
 }
 
 static int cmp_str(const void *a, const void *b)

@@ -185,6 +185,7 @@ typedef struct cval {
     const char **atoms;
     uint32_t *alens;
     uint32_t natoms;
+    const uint32_t *pf_ids; // [prefilter] literal id of each atom (set at finish); NULL: none
 } cval;
 
 typedef struct citem {
@@ -240,6 +241,11 @@ typedef struct csource {
     uint32_t nren;
 } csource;
 
+// [EQL dispatch] Elastic EQL rules (eql_int.h) share sk_rule and the ruleset.
+typedef struct eql_query eql_query;
+typedef struct eql_tab eql_tab;
+typedef struct eql_scratch eql_scratch;
+
 struct sk_rule {
     size_t index;
     const char *id;
@@ -272,6 +278,10 @@ struct sk_rule {
     const char **atoms;
     uint32_t *atom_lens;
     uint32_t natoms;
+    // [EQL dispatch] "eql" for EQL rules (then eql is set and sources/sels/cond are unused);
+    // NULL for Sigma.
+    const char *language;
+    eql_query *eql;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -297,14 +307,6 @@ typedef struct rs_chan {
     rs_index_eid *eids; // sorted by eid
     uint32_t neids;
 } rs_chan;
-
-typedef struct pf_atom {
-    const char *s; // lower-cased
-    uint32_t len;
-    uint32_t anchor; // offset of the gram it is indexed under
-    uint32_t *rules; // rules that need it
-    uint32_t nrules, caprules;
-} pf_atom;
 
 struct sk_ruleset {
     sk_arena arena;
@@ -340,17 +342,9 @@ struct sk_ruleset {
     uint32_t max_sels;
     uint32_t max_items_out; // most match items one rule can report
     // Prefilter (prefilter.c).
-    pf_atom *pf_atoms;
-    size_t pf_natoms, pf_capatoms;
-    uint32_t *pf_atom_slots; // build time only
-    size_t pf_atom_cap;
-    uint64_t *pf_bits;       // bitmap of gram hashes
-    uint32_t *pf_gram_slots; // gram -> group + 1
-    uint32_t *pf_grams;      // group -> gram
-    size_t pf_gram_cap, pf_ngroups;
-    uint32_t *pf_group_start; // group -> first index in pf_order
-    uint32_t *pf_order;       // atom ids grouped by gram
-    size_t pf_nrules_atoms;   // rules with atoms
+    struct pf_index *pf;    // built at finish; NULL before
+    size_t pf_nrules_atoms; // rules with atoms
+    eql_tab *eql;           // [EQL dispatch] ECS view slots of the EQL rules; NULL when none
 };
 
 sk_ruleset *rs_new(void);
@@ -378,15 +372,27 @@ void pf_value_atoms(
         sk_ruleset *rs, cval *cv, char *const *pats, const size_t *lens, size_t n, bool glob);
 // Computes r's atoms (after its detection is compiled).
 void pf_rule_atoms(sk_ruleset *rs, sk_rule *r);
-// Builds the atom index over every rule (at finish).
+// Builds the prefilter over every rule (at finish; the ruleset is complete) and frees it.
 void pf_build(sk_ruleset *rs);
 void pf_free(sk_ruleset *rs);
-// Marks rule_gen[r] = gen for every rule with an atom present in ev (atom_gen: per-atom scratch).
-void pf_scan(const sk_ruleset *rs,
+// Per-matcher marks (prefilter_int.h).
+typedef struct pf_scratch pf_scratch;
+pf_scratch *pf_scratch_new(const sk_ruleset *rs);
+void pf_scratch_free(pf_scratch *s);
+// Forgets the marks (a new event): nothing is proven until the next pf_scan.
+void pf_scratch_reset(pf_scratch *s);
+// Scans the event's field values that the candidate rules can read: lists[0..nlists) are the
+// candidate lists of the ruleset index (NULL: every rule), field_ci[k] the case-folded name
+// class of field k (rs_find_ci; UINT32_MAX: none). Afterwards pf_rule_possible and
+// pf_variant_absent answer for the candidates.
+void pf_scan(pf_scratch *s,
              const sk_event *ev,
-             uint32_t *rule_gen,
-             uint32_t *atom_gen,
-             uint32_t gen);
+             const uint32_t *field_ci,
+             const uint32_t *const *lists,
+             const uint32_t *lens,
+             size_t nlists);
+// False when rule index r has atoms and none of them occurs where it could (after pf_scan).
+bool pf_rule_possible(const pf_scratch *s, size_t r);
 
 // ---------------------------------------------------------------------------------------------
 // Compiler (rule_compile.c).
@@ -419,5 +425,25 @@ bool rule_compile_detection(compile_ctx *cx, sk_rule *r, const yn *detection, lo
 void rule_derive_eids(sk_ruleset *rs, sk_rule *r);
 bool rule_compile_logsource(
         compile_ctx *cx, sk_rule *r, const yn *logsource, const yn *doc_root, load_err *err);
+
+// ---------------------------------------------------------------------------------------------
+// [EQL dispatch] Matcher services for the EQL evaluator (matcher.c).
+
+typedef struct mt_iter {
+    uint32_t cur;
+    bool ci;
+} mt_iter;
+
+const sk_event *mt_event(const sk_matcher *m);
+uint32_t mt_event_gen(const sk_matcher *m); // changes with every event
+// Event fields answering to interned name fid (exact name first, else case-insensitive); the
+// index of the first, or UINT32_MAX.
+uint32_t mt_first(const sk_matcher *m, uint32_t fid, mt_iter *it);
+uint32_t mt_next(const sk_matcher *m, mt_iter *it);
+sk_vm_scratch *mt_vm_scratch(sk_matcher *m);
+eql_scratch *mt_eql(sk_matcher *m);
+void mt_items_reset(sk_matcher *m);
+void mt_items_push(sk_matcher *m, const char *sel, const char *field, const char *value);
+const sk_match_item *mt_items(const sk_matcher *m, size_t *n);
 
 #endif

@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "core/mem.h"
+#include "eql_int.h"
 #include "rules_int.h"
 
 uint64_t rs_hash(const char *s, size_t n)
@@ -431,6 +432,7 @@ void sk_ruleset_free(sk_ruleset *rs)
     free(rs->ci_tab.slots);
     free(rs->chans);
     free(rs->chan_tab.slots);
+    eql_tab_free(rs->eql); // [EQL dispatch]
     sk_arena_fini(&rs->arena);
     free(rs);
 }
@@ -627,8 +629,7 @@ unsigned long sk_rule_line(const sk_rule *r)
 }
 const char *sk_rule_language(const sk_rule *r)
 {
-    (void)r;
-    return "sigma";
+    return r->language ? r->language : "sigma"; // [EQL dispatch]
 }
 const char *sk_rule_logsource(const sk_rule *r)
 {
@@ -730,6 +731,10 @@ static void explain_item(const citem *it, sk_buf *out)
 
 void sk_rule_explain(const sk_rule *r, sk_buf *out)
 {
+    if (r->eql) { // [EQL dispatch]
+        eql_explain(NULL, r, out);
+        return;
+    }
     add(out, "rule \"%s\"", sk_rule_title(r));
     if (r->id)
         add(out, " id %s", r->id);

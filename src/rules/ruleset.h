@@ -1,5 +1,8 @@
 // The Sigma engine's public face: load rule files (YAML) into an immutable, compiled ruleset, with
-// a per-rule load report, and run it over events.
+// a per-rule load report, and run it over events. [EQL] Elastic's TOML detection rules (files
+// ending in .toml) load into the same ruleset as rules of language "eql" (src/rules/eql_int.h):
+// single-event EQL queries, answered from the ECS view of each event (event/ecs.h); they share the
+// load report, filters, matching and hits with the Sigma rules.
 //
 //   sk_rule_loader *l = sk_rule_loader_new(&opts);
 //   st = sk_rule_loader_add_path(l, "rules/", &diags);    // any number of files, folders, buffers
@@ -37,6 +40,12 @@
 //   ignored-timeframe, no-rules (a file without any rule document), walk-depth.
 // Loader-level errors: placeholder-file (sk_rule_loader_new), io-error (a path that cannot be
 // opened).
+// [EQL] TOML rule files: toml-syntax (located TOML errors), not-a-rule (no [rule] table),
+//   missing-title, unsupported-language (kuery, esql, lucene, ...), unsupported-rule-type
+//   (threshold, machine_learning, new_terms, threat_match, query, esql), missing-query,
+//   eql-sequence, eql-sample, eql-join, eql-syntax, eql-unsupported (pipes, unknown functions,
+//   non-literal patterns), bad-regex, bad-value (bad cidrMatch block); warnings bad-level,
+//   duplicate-id. Positions inside the query are file positions.
 //
 // Semantics worth knowing (details in the .c files):
 // - Field names are looked up exactly; when the event has no field of that exact name, a field
@@ -100,7 +109,7 @@ typedef struct sk_load_opts {
 SK_NODISCARD sk_status sk_rule_loader_new(sk_rule_loader **out,
                                           const sk_load_opts *opts,
                                           sk_diags *d);
-// Adds a rule file, or a folder (recursively; files ending in .yml/.yaml, in byte-wise sorted
+// Adds a rule file, or a folder (recursively; files ending in .yml/.yaml/.toml, in byte-wise sorted
 // order per folder so the load order is deterministic). Returns SK_OK when every file could be
 // read (individual bad rules are skipped and reported, they do not make this fail), SK_ERR_IO when
 // path (or a file under it) cannot be read (reported through d too).
@@ -176,7 +185,7 @@ const char *sk_rule_author(const sk_rule *r);
 const char *sk_rule_date(const sk_rule *r);
 const char *sk_rule_path(const sk_rule *r);     // display path of the file it came from
 unsigned long sk_rule_line(const sk_rule *r);   // line where its document starts
-const char *sk_rule_language(const sk_rule *r); // "sigma"
+const char *sk_rule_language(const sk_rule *r); // "sigma" or "eql"
 // "product:windows category:process_creation" (the keys given, in that order: product, category,
 // service).
 const char *sk_rule_logsource(const sk_rule *r);
@@ -191,7 +200,8 @@ const char *sk_rule_field_at(const sk_rule *r, size_t i);
 
 // Appends the compiled form of r (multi-line text): resolved logsource (channels, event ids, extra
 // conditions, field renames), each selection with its items and compiled predicates, and the
-// condition tree.
+// condition tree. [EQL] For EQL rules: the category, the condition, the compiled predicates and
+// how each ECS field it reads is derived.
 void sk_rule_explain(const sk_rule *r, sk_buf *out);
 
 // ---- Matching.
