@@ -27,6 +27,7 @@ typedef struct hunt_ctx {
     unsigned long by_level[SK_LEVEL_CRITICAL + 1];
     unsigned long *by_rule;                 // hits per rule (by rule index)
     unsigned long written;                  // hits handed to the sink so far (progress line)
+    unsigned long regex_limit;              // regex evaluations stopped by the PCRE2 limits
 } hunt_ctx;
 
 // One per worker thread: its matcher, a line buffer, its own counts.
@@ -64,6 +65,7 @@ static void worker_free(void *ctx, void *wp)
         h->by_level[i] += w->by_level[i];
     for (size_t i = 0; i < h->nrules; i++)
         h->by_rule[i] += w->by_rule[i];
+    h->regex_limit += sk_matcher_limit_hits(w->m);
     sk_matcher_free(w->m);
     sk_buf_fini(&w->line);
     free(w->by_rule);
@@ -279,6 +281,13 @@ int sk_cmd_hunt(int argc, char **argv)
     sk_status est = st == SK_OK ? sk_sink_end(sink) : SK_OK;
     sk_status ost = sk_out_close(&out);
     out_open = false;
+    // A catastrophic regex (e.g. (a+)+$) stops at the match limit and counts as no match; say so
+    // rather than hide a rule that silently cannot match (robustness tests).
+    if (h.regex_limit && !o.quiet)
+        fprintf(stderr,
+                "saker hunt: warning: %lu regular-expression evaluations hit the PCRE2 match "
+                "limit and counted as no match\n",
+                h.regex_limit);
     if (o.stats || (so.format == SK_SINK_TABLE && !o.quiet))
         print_summary(&scan, rs, &h, stderr);
     bool pipe_closed = st == SK_DONE || est == SK_DONE || ost == SK_DONE;

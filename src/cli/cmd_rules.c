@@ -201,6 +201,8 @@ static int do_list(sk_ruleset *rs, const sk_cli_opts *o)
 
 static int do_explain(sk_ruleset *rs, const char *what, bool by_file)
 {
+    if (!what) // the caller checks that an id or file was named
+        return SK_EXIT_FAILURE;
     sk_buf b;
     sk_buf_init(&b, (size_t)1 << 30);
     size_t shown = 0;

@@ -25,6 +25,7 @@
 #include <libevtx.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "core/limits.h"
 #include "core/mem.h"
@@ -279,6 +280,42 @@ static void evtx_close(sk_reader *base)
     free(r);
 }
 
+// Records that the valid chunk headers of the file list (last - first event record number + 1
+// per chunk whose signature and header CRC32 hold), or -1 when the file cannot be read. libevtx
+// silently drops every record of a chunk from the first one whose size field it cannot follow (a
+// record claiming 0xFFFFFFF0 bytes hides the whole chunk), and a chunk cut short by truncation;
+// comparing with this count is how such losses get reported and counted (robustness tests).
+static int64_t listed_records(libbfio_handle_t *bfio, uint64_t size)
+{
+    uint8_t h[512];
+    int64_t total = 0;
+    for (uint64_t off = EVTX_FILE_HEADER_BYTES; off + sizeof h <= size; off += 65536u) {
+        libbfio_error_t *be = NULL;
+        if (libbfio_handle_seek_offset(bfio, (off64_t)off, SEEK_SET, &be) < 0 ||
+            libbfio_handle_read_buffer(bfio, h, sizeof h, &be) != (ssize_t)sizeof h) {
+            libbfio_error_free(&be);
+            return -1;
+        }
+        if (memcmp(h, "ElfChnk", 8) != 0)
+            continue;
+        uint32_t want = (uint32_t)h[0x7C] | (uint32_t)h[0x7D] << 8 | (uint32_t)h[0x7E] << 16 |
+                        (uint32_t)h[0x7F] << 24;
+        uLong crc = crc32(crc32(crc32(0L, Z_NULL, 0), h, 0x78), h + 0x80, sizeof h - 0x80);
+        if ((uint32_t)crc != want)
+            continue;
+        uint64_t first = 0, last = 0;
+        for (int i = 7; i >= 0; i--) {
+            first = first << 8 | h[8 + i];
+            last = last << 8 | h[16 + i];
+        }
+        // A 64 KiB chunk holds at most 65024 / 24 records (the smallest record is 24 bytes, which
+        // no real record is): anything else is not a count to trust.
+        if (last >= first && last - first < 65024u / 24u)
+            total += (int64_t)(last - first + 1);
+    }
+    return total;
+}
+
 static const sk_reader_ops evtx_ops = {
     .name = "evtx (libevtx)",
     .next = evtx_next,
@@ -367,6 +404,25 @@ static sk_status open_bfio(sk_reader **out,
                       "libevtx flags the file as corrupted (a chunk failed its checks, or the "
                       "header does not match the chunks); reading the %d records it found",
                       r->nrecords);
+    }
+    // When libevtx did not flag the file, records it dropped would otherwise go unreported.
+    int64_t listed = corrupted == 1 ? -1 : listed_records(r->bfio, size);
+    if (listed > (int64_t)r->nrecords) {
+        // An upper bound only (a dirty chunk's header may list records never written), so the
+        // file counts as damaged rather than adding a guess to records_skipped.
+        r->base.stats.damaged = true;
+        sk_diag_emitf(diags,
+                      SK_SEV_WARNING,
+                      r->base.display,
+                      0,
+                      0,
+                      NULL,
+                      "evtx-records-lost",
+                      "the chunk headers list %lld records but libevtx found %d; up to %lld "
+                      "damaged or cut records lost",
+                      (long long)listed,
+                      r->nrecords,
+                      (long long)(listed - r->nrecords));
     }
     r->base.stats.bytes = size;
     r->xml = sk_evtx_xml_new();

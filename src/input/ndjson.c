@@ -28,6 +28,7 @@
 #include "core/buf.h"
 #include "core/limits.h"
 #include "core/mem.h"
+#include "core/utf.h"
 #include "event/fieldmap.h"
 #include "reader.h"
 #include "reader_int.h"
@@ -110,6 +111,7 @@ typedef struct ndjson_reader {
     size_t nleaves;
     size_t leaves_cap;
     parse_state ps;
+    sk_buf fix; // a name or value rebuilt as UTF-8 (utf8_fix)
 } ndjson_reader;
 
 // ------------------------------------------------------------------------------------------------
@@ -170,6 +172,34 @@ static int cb_end_array(void *ctx)
     return close_container(ctx);
 }
 
+// yajl's string check is loose: it lets overlong forms (C0 AF), code points past U+10FFFF and
+// encoded surrogates through, and it decodes an escaped lone low surrogate (\udc00) to its 3-byte
+// CESU form, none of which is UTF-8 (found by fuzz_ndjson and the robustness tests). Names and
+// values must be UTF-8 (event.h), so a string that is not is rebuilt in r->fix with U+FFFD for
+// each invalid byte (one for an encoded surrogate). Returns the text to use and updates *n.
+static const char *utf8_fix(struct ndjson_reader *r, const char *s, size_t *n)
+{
+    if (sk_utf8_valid(s, *n))
+        return s;
+    sk_buf *b = &r->fix;
+    sk_buf_reset(b);
+    for (size_t i = 0; i < *n;) {
+        const unsigned char *u = (const unsigned char *)s + i;
+        uint32_t cp;
+        size_t k = sk_utf8_decode(s + i, *n - i, &cp);
+        if (cp == 0xFFFD && !(k == 3 && u[0] == 0xEF)) {
+            if (u[0] == 0xED && *n - i >= 3 && u[1] >= 0xA0 && (u[2] & 0xC0) == 0x80)
+                k = 3; // an encoded surrogate: one replacement character
+            sk_buf_put(b, "\xEF\xBF\xBD", 3);
+        } else {
+            sk_buf_put(b, s + i, k);
+        }
+        i += k;
+    }
+    *n = b->n;
+    return sk_buf_str(b);
+}
+
 static int cb_map_key(void *ctx, const unsigned char *key, size_t n)
 {
     parse_state *ps = ctx;
@@ -178,6 +208,7 @@ static int cb_map_key(void *ctx, const unsigned char *key, size_t n)
     const unsigned char *nul = memchr(key, 0, n); // names hold no NUL: cut there
     if (nul)
         n = (size_t)(nul - key);
+    key = (const unsigned char *)utf8_fix(ps->r, (const char *)key, &n);
     uint32_t base = ps->stack[ps->depth - 1].base;
     size_t need = base + (base ? 1 : 0) + n;
     if (need > MAX_PATH_BYTES) {
@@ -218,6 +249,8 @@ static int add_leaf(parse_state *ps, const char *v, size_t n, bool is_string)
     const char *nul = is_string ? memchr(v, 0, n) : NULL; // no NUL in values (from \u0000): cut
     if (nul)
         n = (size_t)(nul - v);
+    if (is_string)
+        v = utf8_fix(r, v, &n);
     if (n > SK_MAX_VALUE_BYTES) {
         n = utf8_cut(v, SK_MAX_VALUE_BYTES);
         ps->truncated = true;
@@ -837,8 +870,12 @@ static bool finish(ndjson_reader *r)
         }
         break;
     case M_LINE:
-        if (r->carry.n && !r->discard)
+        if (r->carry.n && !r->discard) {
+            // At the end a lone "{" is a cut document, not the start of pretty-printed objects
+            // (it was dropped without a word; found by tests/robust/truncation.py).
+            r->seen_line = true;
             got = handle_record(r, r->carry.p, r->carry.n, r->line + 1, r->rec_col) == R_EVENT;
+        }
         break;
     case M_ARRAY:
     case M_CONCAT:
@@ -851,6 +888,7 @@ static bool finish(ndjson_reader *r)
                                     r->elem_line,
                                     r->elem_col) == R_EVENT;
         } else if (r->mode == M_ARRAY) {
+            r->base.stats.damaged = true; // a cut document: counted, so the exit status says so
             sk_diag_emitf(b->diags,
                           SK_SEV_WARNING,
                           b->display,
@@ -918,6 +956,7 @@ static void nd_close(sk_reader *base)
     free(r->prefix);
     free(r->chunk);
     sk_buf_fini(&r->carry);
+    sk_buf_fini(&r->fix);
     sk_event_fini(&r->ev);
     sk_fieldmap_free(r->fm);
     free(r->leaves);
@@ -955,6 +994,7 @@ sk_status sk_reader_open_ndjson(sk_reader **out,
         r->prefix_len = prefix_len;
     }
     sk_buf_init(&r->carry, SK_MAX_LINE_BYTES);
+    sk_buf_init(&r->fix, 3u * SK_MAX_LINE_BYTES);
     sk_event_init(&r->ev);
     r->ev.file = r->base.display;
     r->ev.format = SK_FORMAT_NDJSON;

@@ -144,7 +144,8 @@ static sk_status walk_dir(walker *w, const char *dir)
         names[n++] = sk_xstrdup(de->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_names);
+    if (n > 1) // qsort's base must not be NULL, even for 0 elements
+        qsort(names, n, sizeof *names, cmp_names);
 
     w->devs[w->depth] = sb.st_dev;
     w->inos[w->depth] = sb.st_ino;

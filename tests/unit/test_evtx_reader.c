@@ -687,7 +687,7 @@ ParameterizedTestParameters(evtx_reader, damaged_fixtures)
     // the truncated file, and records 2 and 3 behind the lying size field without a word.
     static fixture_case cases[] = {
         { "damaged_base.evtx", 6, false },        { "damaged_truncated.evtx", 3, true },
-        { "damaged_chunk_crc.evtx", 6, true },    { "damaged_record_size.evtx", 4, false },
+        { "damaged_chunk_crc.evtx", 6, true },    { "damaged_record_size.evtx", 4, true },
         { "damaged_dirty_header.evtx", 6, true },
     };
     return cr_make_param_array(fixture_case, cases, sizeof cases / sizeof cases[0]);
