@@ -58,6 +58,8 @@ static const char *when_ok(const char *v)
 
 static const char *zone_ok(const char *v)
 {
+    if (!v || !*v)
+        return "name a time zone";
     if (strcasecmp(v, "UTC") == 0 || strcmp(v, "local") == 0)
         return NULL;
     // A named zone must exist in the system's zone database (glibc silently falls back to UTC).
@@ -130,6 +132,7 @@ void sk_cli_scan_setup(sk_scan *scan, const sk_cli_opts *o, sk_report *rep, cons
 {
     memset(scan, 0, sizeof *scan);
     scan->reader_opts.recovered = o->recovered;
+    scan->reader_opts.evtx_reader = o->libevtx ? SK_EVTX_READER_LIBEVTX : SK_EVTX_READER_NATIVE;
     scan->walk_opts.exts = o->nexts ? o->exts : NULL;
     scan->walk_opts.nexts = o->nexts;
     scan->walk_opts.include = o->include;
@@ -233,6 +236,14 @@ static const char *apply(void *ctx, sk_opt_id id, const char *v)
         o->jobs = (unsigned)j;
         break;
     }
+    case OPT_EVTX_READER:
+        if (strcmp(v, "native") == 0)
+            o->libevtx = false;
+        else if (strcmp(v, "libevtx") == 0)
+            o->libevtx = true;
+        else
+            return "unknown evtx reader (use native or libevtx)";
+        break;
     case OPT_JUNIT:
         o->junit = v;
         break;

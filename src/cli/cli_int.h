@@ -40,6 +40,7 @@ typedef struct sk_cli_opts {
     size_t nexclude;
     const char *junit;
     unsigned jobs; // 0: one per CPU
+    bool libevtx;  // --evtx-reader libevtx
     const char *sort;
     const char *timezone;
     const char *color;

@@ -243,15 +243,24 @@ static void run_saker_tests(trun *t, const char *path)
     if (rule_rel) {
         rule_path = join(dir, rule_rel);
     } else {
-        // NAME.tests.yml -> NAME.yml
         size_t n = strlen(path);
         const char *suffix = n > 10 && strcmp(path + n - 10, ".tests.yml") == 0 ? ".tests.yml"
                                                                                  : ".tests.yaml";
         size_t sl = strlen(suffix);
+        // NAME.tests.yml -> NAME.yml (Sigma), else NAME.toml (Elastic EQL)
         sk_buf b;
         sk_buf_init(&b, 1u << 16);
         sk_buf_put(&b, path, n > sl ? n - sl : n);
         sk_buf_puts(&b, ".yml");
+        struct stat sb;
+        if (stat(sk_buf_str(&b), &sb) != 0) {
+            b.n -= 4;
+            sk_buf_puts(&b, ".toml");
+            if (stat(sk_buf_str(&b), &sb) != 0) {
+                b.n -= 5;
+                sk_buf_puts(&b, ".yml"); // report the Sigma name as missing
+            }
+        }
         rule_path = sk_buf_take(&b);
     }
     yaml_node_t *tests = map_get(&doc, root, "tests");
@@ -525,7 +534,8 @@ static void visit(trun *t, const char *path, unsigned depth)
         names[n++] = sk_xstrdup(de->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_str);
+    if (n > 1) // qsort's base must not be NULL, even for 0 elements
+        qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; i < n; i++) {
         char *p = join(path, names[i]);
         struct stat cb;

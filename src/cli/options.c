@@ -59,6 +59,8 @@ const sk_opt_def sk_opt_table[] = {
     { OPT_JUNIT, 0, "junit", "FILE", SK_CMD_TEST, false,
       "also write the results as JUnit XML to FILE" },
     { OPT_JSON, 0, "json", NULL, SK_CMD_RULES, false, "print the report as JSON" },
+    { OPT_EVTX_READER, 0, "evtx-reader", "NAME", SCAN, false,
+      "evtx decoder: native (default) or libevtx (the reference library)" },
     { OPT_JOBS, 'j', "jobs", "N", SCAN, false,
       "worker threads (default: one per CPU); output is the same for any N" },
     { OPT_STATS, 0, "stats", NULL, SCAN, false,

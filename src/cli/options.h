@@ -44,6 +44,7 @@ typedef enum sk_opt_id {
     OPT_CHANNEL,
     OPT_EVENT_ID,
     OPT_JOBS,
+    OPT_EVTX_READER,
 } sk_opt_id;
 
 typedef struct sk_opt_def {

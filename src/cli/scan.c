@@ -23,6 +23,9 @@ typedef struct cdiag {
 
 typedef struct task {
     char *path;
+    uint64_t chunk_first, chunk_count; // a part of a large evtx file (native reader); 0, 0: all
+    unsigned part;                     // 0 for a whole file or its first part
+    bool last_part;
     // Produced by the worker while it runs; read by the emitter only under the lock, and only by
     // another thread once the task is done.
     sk_buf recs;      // [sk_sort_key][uint64_t n][n bytes] ...
@@ -44,6 +47,8 @@ typedef struct scan_rt {
     size_t next;   // next task to take
     size_t head;   // first task not yet fully emitted
     size_t window; // most tasks taken ahead of head (bounds buffered output)
+    unsigned jobs;
+    bool damaged_acc; // damage seen in the parts of the file being accounted
     int stopping;  // read without the lock through __atomic loads
     unsigned long records_since_progress;
 } scan_rt;
@@ -202,11 +207,12 @@ static void emit_task(scan_rt *rt, task *t)
 static void account(scan_rt *rt, task *t)
 {
     sk_scan_stats *st = &rt->s->stats;
-    if (t->failed)
+    if (t->failed && t->part == 0)
         st->files_failed++;
     if (!t->opened)
         return;
-    st->files_read++;
+    if (t->part == 0)
+        st->files_read++;
     st->events += t->events;
     st->events_evtx += t->evtx;
     st->events_ndjson += t->ndjson;
@@ -215,8 +221,13 @@ static void account(scan_rt *rt, task *t)
     st->lines_skipped += t->rstats.lines_skipped;
     st->bytes += t->rstats.bytes;
     rt->s->done_bytes += t->rstats.bytes;
-    if (t->damaged)
-        st->files_damaged++;
+    // A file split into parts is one file: damaged once if any part was.
+    rt->damaged_acc = rt->damaged_acc || t->damaged;
+    if (t->last_part) {
+        if (rt->damaged_acc)
+            st->files_damaged++;
+        rt->damaged_acc = false;
+    }
 }
 
 // Emits every finished task at the head (lock held).
@@ -272,7 +283,10 @@ static void run_task(scan_rt *rt, size_t ti, void *w)
     sk_diags dl;
     sk_diags_init(&dl, capture_diag, &cap);
     sk_reader *r = NULL;
-    sk_status st = sk_input_open(&r, t->path, &s->reader_opts, &dl);
+    sk_reader_opts ro = s->reader_opts;
+    ro.chunk_first = t->chunk_first;
+    ro.chunk_count = t->chunk_count;
+    sk_status st = sk_input_open(&r, t->path, &ro, &dl);
     if (st != SK_OK) {
         t->failed = true;
         return;
@@ -343,16 +357,62 @@ typedef struct collect {
     scan_rt *rt;
 } collect;
 
-static sk_status add_task(void *ctx, const char *path, bool named)
+// Files at least this large are split into parts of PART_CHUNKS chunks when several threads run
+// and the native evtx reader is in use: chunks decode independently, so one large file keeps
+// every core busy.
+#define SPLIT_BYTES ((uint64_t)32 << 20)
+#define PART_CHUNKS 256u
+
+static task *new_task(scan_rt *rt, const char *path)
 {
-    scan_rt *rt = ((collect *)ctx)->rt;
-    (void)named;
     sk_xgrow((void **)&rt->tasks, &rt->cap, rt->ntasks + 1, sizeof *rt->tasks);
     task *t = &rt->tasks[rt->ntasks++];
     memset(t, 0, sizeof *t);
     t->path = sk_xstrdup(path);
+    t->last_part = true;
     sk_buf_init(&t->recs, (size_t)1 << 40);
     sk_buf_init(&t->text, (size_t)1 << 30);
+    return t;
+}
+
+// Chunk slots of a plain (uncompressed) evtx file of at least SPLIT_BYTES; 0 otherwise.
+static uint64_t splittable_chunks(const char *path)
+{
+    struct stat sb;
+    if (strcmp(path, "-") == 0 || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+        (uint64_t)sb.st_size < SPLIT_BYTES)
+        return 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return 0;
+    unsigned char head[8];
+    size_t n = fread(head, 1, sizeof head, fp);
+    fclose(fp);
+    if (n != 8 || memcmp(head, "ElfFile\0", 8) != 0)
+        return 0;
+    return ((uint64_t)sb.st_size - 4096 + 65535) / 65536;
+}
+
+static sk_status add_task(void *ctx, const char *path, bool named)
+{
+    scan_rt *rt = ((collect *)ctx)->rt;
+    (void)named;
+    uint64_t nchunks = 0;
+    if (rt->jobs > 1 && rt->s->reader_opts.evtx_reader == SK_EVTX_READER_NATIVE)
+        nchunks = splittable_chunks(path);
+    if (nchunks <= PART_CHUNKS) {
+        (void)new_task(rt, path);
+        return SK_OK;
+    }
+    unsigned part = 0;
+    for (uint64_t first = 0; first < nchunks; first += PART_CHUNKS) {
+        task *t = new_task(rt, path);
+        t->chunk_first = first;
+        // The last part reads to the end of the file, whatever lies past the counted slots.
+        t->chunk_count = first + PART_CHUNKS < nchunks ? PART_CHUNKS : 0;
+        t->part = part++;
+        t->last_part = first + PART_CHUNKS >= nchunks;
+    }
     return SK_OK;
 }
 
@@ -370,6 +430,7 @@ sk_status sk_scan_run(sk_scan *s, const char *const *paths, size_t npaths)
     scan_rt rt;
     memset(&rt, 0, sizeof rt);
     rt.s = s;
+    rt.jobs = s->jobs ? s->jobs : 1;
     collect c = { &rt };
     for (size_t i = 0; i < npaths; i++) {
         sk_walk_stats ws = { 0 };

@@ -80,7 +80,8 @@ static FILE *tmpfile_in_tmpdir(void)
 
 static sk_status spill(sk_sorter *s)
 {
-    qsort(s->recs, s->nrecs, sizeof *s->recs, reccmp);
+    if (s->nrecs > 1)
+        qsort(s->recs, s->nrecs, sizeof *s->recs, reccmp);
     FILE *fp = tmpfile_in_tmpdir();
     if (!fp)
         return SK_ERR_IO;
@@ -139,7 +140,8 @@ sk_status sk_sorter_drain(sk_sorter *s, sk_sorter_fn fn, void *ctx)
 {
     sk_status st = SK_OK;
     if (s->nruns == 0) {
-        qsort(s->recs, s->nrecs, sizeof *s->recs, reccmp);
+        if (s->nrecs > 1)
+            qsort(s->recs, s->nrecs, sizeof *s->recs, reccmp);
         for (size_t i = 0; i < s->nrecs && st == SK_OK; i++)
             st = fn(ctx, s->recs[i].data, s->recs[i].n);
         free_recs(s);

@@ -90,7 +90,7 @@ def evtxexport_records(tool, path):
 
 def saker_records(saker, path):
     """(problem or None, records) from `saker dump`."""
-    proc = subprocess.run([saker, "dump", path], stdout=subprocess.PIPE,
+    proc = subprocess.run([saker, "dump", "--evtx-reader", "libevtx", path], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, check=False)
     if proc.returncode not in (0, 4):
         err = proc.stderr.decode("utf-8", "replace").strip().splitlines()

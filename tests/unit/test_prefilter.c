@@ -1,0 +1,559 @@
+// The literal prefilter (src/rules/prefilter.c) only saves work: which fields it scans (by name
+// class, only what the candidate rules read, keyword literals only in visible fields) and which
+// predicates it lets the matcher skip must never change a result. Every test here compares
+// sk_matcher_run (index, prefilter, skipped predicates) with sk_matcher_run_rule on every rule
+// (none of them); the targeted cases also check the expected hits.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <dirent.h>
+
+#include "core/buf.h"
+#include "core/mem.h"
+#include "event/event.h"
+#include "helpers.h"
+#include "input/reader.h"
+#include "rules/ruleset.h"
+
+#define SYSMON "Microsoft-Windows-Sysmon/Operational"
+
+static sk_ruleset *load_text(const char *yaml)
+{
+    sk_diags dl;
+    sk_diags_init(&dl, NULL, NULL);
+    sk_rule_loader *l = NULL;
+    cr_assert_eq(sk_rule_loader_new(&l, NULL, &dl), SK_OK);
+    cr_assert_eq(sk_rule_loader_add_buffer(l, "test.yml", yaml, strlen(yaml), &dl), SK_OK);
+    return sk_rule_loader_finish(l);
+}
+
+typedef struct hits {
+    unsigned char *hit; // per rule index
+} hits;
+
+static void mark(void *ctx, const sk_rule *r, const sk_event *ev, const sk_match_item *it, size_t n)
+{
+    (void)ev;
+    (void)it;
+    (void)n;
+    ((hits *)ctx)->hit[sk_rule_index(r)] = 1;
+}
+
+// Runs every rule both ways; returns the number of rules on which they disagree (reported).
+static size_t
+compare(sk_ruleset *rs, sk_matcher *m, const sk_event *ev, hits *fast, const char *what)
+{
+    size_t nr = sk_ruleset_count(rs), diffs = 0;
+    hits slow = { sk_xcalloc(nr + 1, 1) };
+    memset(fast->hit, 0, nr + 1);
+    (void)sk_matcher_run(m, ev, mark, fast);
+    for (size_t i = 0; i < nr; i++)
+        (void)sk_matcher_run_rule(m, sk_ruleset_rule(rs, i), ev, mark, &slow);
+    for (size_t i = 0; i < nr; i++) {
+        if (fast->hit[i] == slow.hit[i])
+            continue;
+        diffs++;
+        cr_expect(false,
+                  "%s: rule \"%s\": prefiltered %d, full %d",
+                  what,
+                  sk_rule_title(sk_ruleset_rule(rs, i)),
+                  fast->hit[i],
+                  slow.hit[i]);
+    }
+    free(slow.hit);
+    return diffs;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Targeted cases
+
+static const char *const RULES =
+        "title: kw\n"
+        "logsource: {product: windows}\n"
+        "detection:\n"
+        "  keywords: ['sekurlsa::logonpasswords', 'evil-kw.exe']\n"
+        "  condition: keywords\n"
+        "---\n"
+        "title: cmd\n"
+        "logsource: {product: windows, category: process_creation}\n"
+        "detection:\n"
+        "  img: {Image|endswith: '\\powershell.exe'}\n"
+        "  cli: {CommandLine|contains: ['invoke-mimikatz', 'downloadstring']}\n"
+        "  condition: img and cli\n"
+        "---\n"
+        "title: all\n"
+        "logsource: {product: windows, category: process_creation}\n"
+        "detection:\n"
+        "  sel: {CommandLine|contains|all: [' -enc ', 'hidden', 'bypass']}\n"
+        "  condition: sel\n"
+        "---\n"
+        "title: tail3\n"
+        "logsource: {product: windows, category: process_creation}\n"
+        "detection:\n"
+        "  sel: {CommandLine|endswith: 'iex'}\n"
+        "  condition: sel\n"
+        "---\n"
+        "title: raw\n"
+        "logsource: {product: windows}\n"
+        "detection:\n"
+        "  sel: {winlog.event_data.TargetFilename|endswith: '.evilext'}\n"
+        "  condition: sel\n"
+        "---\n"
+        "title: cased\n"
+        "logsource: {product: windows, category: process_creation}\n"
+        "detection:\n"
+        "  sel: {CommandLine|cased|contains: 'SeDebugPriv'}\n"
+        "  condition: sel\n"
+        "---\n"
+        "title: b64\n"
+        "logsource: {product: windows, category: process_creation}\n"
+        "detection:\n"
+        "  sel: {CommandLine|base64offset|contains: 'http://'}\n"
+        "  condition: sel\n"
+        "---\n"
+        "title: unicode\n"
+        "logsource: {product: windows, category: process_creation}\n"
+        "detection:\n"
+        "  cjk: {CommandLine|contains: "
+        "'\xe3\x83\x91\xe3\x82\xb9\xe3\x83\xaf\xe3\x83\xbc\xe3\x83\x89'}\n"
+        "  cyr: {CommandLine|contains: '\xd0\xbf\xd0\xb0\xd1\x80\xd0\xbe\xd0\xbb\xd1\x8c'}\n"
+        "  condition: 1 of them\n"
+        "---\n"
+        "title: many\n"
+        "logsource: {product: windows, category: process_creation}\n"
+        "detection:\n"
+        "  sel: {ParentImage|endswith: ['\\a1.exe', '\\a2.exe', '\\a3.exe', '\\a4.exe', "
+        "'\\a5.exe', '\\a6.exe', '\\a7.exe', '\\a8.exe', '\\a9.exe', '\\needle-42.exe']}\n"
+        "  condition: sel\n"
+        "---\n"
+        "title: windash\n"
+        "logsource: {product: windows, category: process_creation}\n"
+        "detection:\n"
+        "  sel: {CommandLine|windash|contains: ' -nop '}\n"
+        "  condition: sel\n"
+        "---\n"
+        "title: notsel\n"
+        "logsource: {product: windows, category: process_creation}\n"
+        "detection:\n"
+        "  sel: {Image|endswith: '\\notepad.exe'}\n"
+        "  filter: {CommandLine|contains: 'harmless-arg'}\n"
+        "  condition: sel and not filter\n"
+        "---\n"
+        "title: regex\n"
+        "logsource: {product: windows, category: process_creation}\n"
+        "detection:\n"
+        "  sel: {CommandLine|re: 'x[0-9]{3}y'}\n"
+        "  condition: sel\n"
+        "---\n"
+        "title: glob\n"
+        "logsource: {product: windows, category: process_creation}\n"
+        "detection:\n"
+        "  sel: {CommandLine: '*\\\\temp\\\\*.ps1*'}\n"
+        "  condition: sel\n";
+
+typedef struct fspec {
+    const char *name;
+    const char *value;
+    uint32_t flags;
+} fspec;
+
+typedef struct tcase {
+    const char *what;
+    fspec f[8];
+    const char *expect; // hit titles in rule order, comma-separated
+} tcase;
+
+#define H SK_FIELD_HIDDEN
+
+static const tcase CASES[] = {
+    { "keyword in a visible field",
+      { { "Channel", "Security", 0 },
+        { "EventID", "4624", 0 },
+        { "message", "xx SEKURLSA::LogonPasswords yy", 0 } },
+      "kw" },
+    { "keyword only in a hidden field",
+      { { "Channel", "Security", 0 },
+        { "EventID", "4624", 0 },
+        { "winlog.event_data.X", "sekurlsa::logonpasswords", H } },
+      "" },
+    { "keyword in a field other rules read",
+      { { "Channel", SYSMON, 0 },
+        { "EventID", "1", 0 },
+        { "CommandLine", "run EVIL-KW.EXE now", 0 } },
+      "kw" },
+    { "keyword in a field only rules of other events read",
+      { { "Channel", "Security", 0 },
+        { "EventID", "4624", 0 },
+        { "CommandLine", "run evil-kw.exe now", 0 } },
+      "kw" },
+    { "contains|all and windash",
+      { { "Channel", SYSMON, 0 },
+        { "EventID", "1", 0 },
+        { "Image", "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\PowerShell.exe", 0 },
+        { "CommandLine", "powershell /NoP -W Hidden -ENC abc BYPASS", 0 } },
+      "all,windash" },
+    { "contains|all with one value absent",
+      { { "Channel", SYSMON, 0 },
+        { "EventID", "1", 0 },
+        { "CommandLine", "powershell -W Hidden -ENC abc", 0 } },
+      "" },
+    { "field names in another case",
+      { { "Channel", SYSMON, 0 },
+        { "EventID", "1", 0 },
+        { "image", "c:\\x\\POWERSHELL.EXE", 0 },
+        { "commandline", "a DownloadString b", 0 } },
+      "cmd" },
+    { "Security 4688 renames",
+      { { "Channel", "Security", 0 },
+        { "EventID", "4688", 0 },
+        { "NewProcessName", "C:\\x\\powershell.exe", 0 },
+        { "CommandLine", "Invoke-Mimikatz", 0 } },
+      "cmd" },
+    { "literal in the wrong field",
+      { { "Channel", SYSMON, 0 },
+        { "EventID", "1", 0 },
+        { "Image", "C:\\x\\powershell.exe", 0 },
+        { "ParentCommandLine", "invoke-mimikatz", 0 },
+        { "CommandLine", "nothing here", 0 } },
+      "" },
+    { "3-byte literal at the end and as the whole value",
+      { { "Channel", SYSMON, 0 }, { "EventID", "1", 0 }, { "CommandLine", "IEX", 0 } },
+      "tail3" },
+    { "3-byte literal after a longer value",
+      { { "Channel", SYSMON, 0 }, { "EventID", "1", 0 }, { "CommandLine", "a | iex", 0 } },
+      "tail3" },
+    { "a rule naming a hidden raw path",
+      { { "Channel", SYSMON, 0 },
+        { "EventID", "11", 0 },
+        { "TargetFilename", "C:\\x.evilext", 0 },
+        { "winlog.event_data.TargetFilename", "C:\\x.EVILEXT", H } },
+      "raw" },
+    { "cased",
+      { { "Channel", SYSMON, 0 },
+        { "EventID", "1", 0 },
+        { "CommandLine", "sedebugpriv SeDebugPrivilege", 0 } },
+      "cased" },
+    { "cased, other case only",
+      { { "Channel", SYSMON, 0 }, { "EventID", "1", 0 }, { "CommandLine", "SEDEBUGPRIVILEGE", 0 } },
+      "" },
+    { "base64offset",
+      { { "Channel", SYSMON, 0 },
+        { "EventID", "1", 0 },
+        { "CommandLine", "powershell -e ICBodHRwOi8vZXZpbA==", 0 } },
+      "b64" },
+    { "three-byte characters and two-byte characters",
+      { { "Channel", SYSMON, 0 },
+        { "EventID", "1", 0 },
+        { "CommandLine",
+          "x \xe3\x83\x91\xe3\x82\xb9\xe3\x83\xaf\xe3\x83\xbc\xe3\x83\x89 \xd0\x9f\xd0\x90\xd0\xa0"
+          "\xd0\x9e\xd0\x9b\xd0\xac",
+          0 } },
+      "unicode" },
+    { "a long value list",
+      { { "Channel", SYSMON, 0 },
+        { "EventID", "1", 0 },
+        { "ParentImage", "C:\\Temp\\NEEDLE-42.exe", 0 } },
+      "many" },
+    { "not: the filter literal absent",
+      { { "Channel", SYSMON, 0 },
+        { "EventID", "1", 0 },
+        { "Image", "C:\\Windows\\notepad.exe", 0 },
+        { "CommandLine", "notepad x", 0 } },
+      "notsel" },
+    { "not: the filter literal present",
+      { { "Channel", SYSMON, 0 },
+        { "EventID", "1", 0 },
+        { "Image", "C:\\Windows\\notepad.exe", 0 },
+        { "CommandLine", "harmless-arg", 0 } },
+      "" },
+    { "regex and glob (no literal index)",
+      { { "Channel", SYSMON, 0 },
+        { "EventID", "1", 0 },
+        { "CommandLine", "x123y C:\\TEMP\\a.PS1", 0 } },
+      "regex,glob" },
+    { "no channel (flat export)",
+      { { "EventID", "1", 0 },
+        { "Image", "C:\\x\\powershell.exe", 0 },
+        { "CommandLine", "downloadstring", 0 } },
+      "cmd" },
+    { "an event with no field at all", { { NULL, NULL, 0 } }, "" },
+};
+
+static void build(sk_event *ev, const fspec *f)
+{
+    sk_event_reset(ev);
+    for (size_t i = 0; i < 8 && f[i].name; i++)
+        cr_assert_eq(sk_event_add(ev,
+                                  f[i].name,
+                                  strlen(f[i].name),
+                                  f[i].value,
+                                  strlen(f[i].value),
+                                  f[i].flags),
+                     SK_OK);
+    sk_event_finish(ev);
+}
+
+static const fspec *case_fields(const char *what)
+{
+    for (size_t c = 0; c < sizeof CASES / sizeof CASES[0]; c++)
+        if (strcmp(CASES[c].what, what) == 0)
+            return CASES[c].f;
+    cr_assert_fail("no case '%s'", what);
+    return NULL;
+}
+
+Test(prefilter, targeted_cases_agree_with_full_evaluation)
+{
+    sk_ruleset *rs = load_text(RULES);
+    size_t nr = sk_ruleset_count(rs);
+    cr_assert_eq(nr, 13);
+    sk_matcher *m = sk_matcher_new(rs);
+    hits fast = { sk_xcalloc(nr + 1, 1) };
+    sk_event ev;
+    sk_event_init(&ev);
+    for (size_t c = 0; c < sizeof CASES / sizeof CASES[0]; c++) {
+        build(&ev, CASES[c].f);
+        cr_expect_eq(compare(rs, m, &ev, &fast, CASES[c].what), 0, "%s", CASES[c].what);
+        char got[256] = "";
+        for (size_t i = 0; i < nr; i++)
+            if (fast.hit[i]) {
+                if (got[0])
+                    strcat(got, ",");
+                strcat(got, sk_rule_title(sk_ruleset_rule(rs, i)));
+            }
+        cr_expect_str_eq(got, CASES[c].expect, "%s", CASES[c].what);
+    }
+    sk_event_fini(&ev);
+    free(fast.hit);
+    sk_matcher_free(m);
+    sk_ruleset_free(rs);
+    SK_ASSERT_NO_LEAKS();
+}
+
+// Two matchers on one ruleset keep separate marks; a matcher reused for sk_matcher_run_rule after
+// sk_matcher_run on another event must not reuse that event's marks.
+Test(prefilter, marks_are_per_matcher_and_per_event)
+{
+    sk_ruleset *rs = load_text(RULES);
+    size_t nr = sk_ruleset_count(rs);
+    sk_matcher *a = sk_matcher_new(rs), *b = sk_matcher_new(rs);
+    hits h = { sk_xcalloc(nr + 1, 1) };
+    sk_event e1, e2;
+    sk_event_init(&e1);
+    sk_event_init(&e2);
+    build(&e1, case_fields("contains|all and windash"));
+    build(&e2, case_fields("contains|all with one value absent"));
+    cr_assert_eq(sk_matcher_run(a, &e2, mark, &h), 0);
+    cr_assert_eq(sk_matcher_run(b, &e1, mark, &h), 2);
+    // a has e2's marks; running a rule on e1 must evaluate it fully
+    memset(h.hit, 0, nr + 1);
+    for (size_t i = 0; i < nr; i++)
+        (void)sk_matcher_run_rule(a, sk_ruleset_rule(rs, i), &e1, mark, &h);
+    size_t n = 0;
+    for (size_t i = 0; i < nr; i++)
+        n += h.hit[i];
+    cr_expect_eq(n, 2);
+    sk_event_fini(&e1);
+    sk_event_fini(&e2);
+    free(h.hit);
+    sk_matcher_free(a);
+    sk_matcher_free(b);
+    sk_ruleset_free(rs);
+    SK_ASSERT_NO_LEAKS();
+}
+
+Test(prefilter, rulesets_without_literals)
+{
+    const char *yaml = "title: r\n"
+                       "logsource: {product: windows}\n"
+                       "detection:\n"
+                       "  sel: {EventID: 1}\n"
+                       "  condition: sel\n";
+    sk_ruleset *rs = load_text(yaml);
+    sk_matcher *m = sk_matcher_new(rs);
+    hits h = { sk_xcalloc(2, 1) };
+    sk_event ev;
+    sk_event_init(&ev);
+    build(&ev, case_fields("keyword in a visible field"));
+    cr_expect_eq(compare(rs, m, &ev, &h, "eid"), 0);
+    sk_event_fini(&ev);
+    free(h.hit);
+    sk_matcher_free(m);
+    sk_ruleset_free(rs);
+    // and none at all
+    rs = load_text("");
+    m = sk_matcher_new(rs);
+    sk_event_init(&ev);
+    build(&ev, case_fields("keyword in a visible field"));
+    cr_expect_eq(sk_matcher_run(m, &ev, NULL, NULL), 0);
+    sk_event_fini(&ev);
+    sk_matcher_free(m);
+    sk_ruleset_free(rs);
+    SK_ASSERT_NO_LEAKS();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mutated corpus events against the SigmaHQ Windows rules. Each real event is rewritten in ways
+// that move literals across the prefilter's boundaries: field names lower-cased (case-folded
+// lookup), values cut short (literals at the very end, 3-byte tails), values upper-cased,
+// fields hidden or made visible, values moved to another field, the channel dropped (no index).
+
+static uint64_t rng_next(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static void mutate(const sk_event *src, sk_event *dst, uint64_t *rng, sk_buf *nb, sk_buf *vb)
+{
+    sk_event_reset(dst);
+    size_t nf = sk_event_nfields(src);
+    unsigned mode = (unsigned)(rng_next(rng) % 6);
+    for (size_t k = 0; k < nf; k++) {
+        const sk_field *f = sk_event_field(src, k);
+        const sk_field *g = sk_event_field(src, (size_t)(rng_next(rng) % nf));
+        const char *name = f->name, *v = f->value;
+        size_t name_len = f->name_len, n = f->value_len;
+        uint32_t flags = f->flags;
+        unsigned r = (unsigned)(rng_next(rng) % 8);
+        if (mode == 5 && strcmp(name, "Channel") == 0)
+            continue; // no channel: every rule is a candidate
+        // Names in lower case; not the system fields the (channel, event id) index is built on:
+        // the index finds events by their exact names, which is not the prefilter's business.
+        if ((mode == 0 || r == 0) && !(flags & SK_FIELD_SYSTEM) && strcmp(name, "EventID") != 0 &&
+            strcmp(name, "Channel") != 0) {
+            sk_buf_reset(nb);
+            for (size_t i = 0; i < name_len; i++) {
+                char c = name[i];
+                cr_assert_eq(sk_buf_addc(nb, c >= 'A' && c <= 'Z' ? (char)(c + 32) : c), SK_OK);
+            }
+            name = sk_buf_str(nb);
+        }
+        if ((mode == 1 || r == 1) && n > 0) // cut short
+            n = (size_t)(rng_next(rng) % (n + 1));
+        if (mode == 2 || r == 2) { // upper case (ASCII)
+            sk_buf_reset(vb);
+            for (size_t i = 0; i < n; i++) {
+                char c = v[i];
+                cr_assert_eq(sk_buf_addc(vb, c >= 'a' && c <= 'z' ? (char)(c - 32) : c), SK_OK);
+            }
+            v = sk_buf_str(vb);
+        }
+        if (mode == 3 || r == 3) // visibility flipped
+            flags ^= SK_FIELD_HIDDEN;
+        if (mode == 4 || r == 4) { // another field's value (a suffix of it)
+            size_t cut = g->value_len ? (size_t)(rng_next(rng) % g->value_len) : 0;
+            v = g->value + cut;
+            n = g->value_len - cut;
+        }
+        cr_assert_eq(sk_event_add(dst, name, name_len, v, n, flags), SK_OK);
+    }
+    sk_event_finish(dst);
+}
+
+static void collect(const char *dir, char ***out, size_t *n, size_t *cap, int depth)
+{
+    if (depth > 8)
+        return;
+    DIR *dp = opendir(dir);
+    if (!dp)
+        return;
+    struct dirent *de;
+    while ((de = readdir(dp))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char p[8192];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        size_t l = strlen(de->d_name);
+        if ((l > 5 && strcmp(de->d_name + l - 5, ".evtx") == 0) ||
+            (l > 5 && strcmp(de->d_name + l - 5, ".json") == 0 && strstr(dir, "/ndjson"))) {
+            sk_xgrow((void **)out, cap, *n + 1, sizeof(char *));
+            (*out)[(*n)++] = sk_xstrdup(p);
+        } else if (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN) {
+            collect(p, out, n, cap, depth + 1);
+        }
+    }
+    closedir(dp);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+Test(prefilter, mutated_corpus_events_agree_with_full_evaluation, .timeout = 600)
+{
+    const char *corpus = sk_test_corpus();
+    if (!corpus)
+        cr_skip_test("../shared/corpus is absent; mutation test skipped");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/sigma-rules/rules/windows", corpus);
+    sk_diags dl;
+    sk_diags_init(&dl, NULL, NULL);
+    sk_rule_loader *l = NULL;
+    cr_assert_eq(sk_rule_loader_new(&l, NULL, &dl), SK_OK);
+    cr_assert_eq(sk_rule_loader_add_path(l, path, &dl), SK_OK);
+    sk_ruleset *rs = sk_rule_loader_finish(l);
+    size_t nr = sk_ruleset_count(rs);
+    char **files = NULL;
+    size_t nfiles = 0, cap = 0;
+    snprintf(path, sizeof path, "%s/evtx-attack", corpus);
+    collect(path, &files, &nfiles, &cap, 0);
+    snprintf(path, sizeof path, "%s/ndjson", corpus);
+    collect(path, &files, &nfiles, &cap, 0);
+    qsort(files, nfiles, sizeof(char *), cmp_str);
+    sk_matcher *m = sk_matcher_new(rs);
+    hits fast = { sk_xcalloc(nr + 1, 1) };
+    sk_event mut;
+    sk_event_init(&mut);
+    sk_buf nb, vb;
+    sk_buf_init(&nb, 1u << 24);
+    sk_buf_init(&vb, 1u << 24);
+    uint64_t rng = 0x9E3779B97F4A7C15ull;
+    size_t events = 0, diffs = 0;
+    for (size_t f = 0; f < nfiles; f++) {
+        sk_reader *rd = NULL;
+        sk_diags rdl;
+        sk_diags_init(&rdl, NULL, NULL);
+        size_t fl = strlen(files[f]);
+        sk_status ost;
+        if (fl > 5 && strcmp(files[f] + fl - 5, ".json") == 0) {
+            FILE *fp = fopen(files[f], "rb");
+            cr_assert_not_null(fp);
+            ost = sk_reader_open_ndjson(&rd, fp, NULL, 0, files[f], NULL, &rdl);
+            if (ost != SK_OK)
+                fclose(fp);
+        } else {
+            ost = sk_reader_open_evtx(&rd, files[f], files[f], NULL, &rdl);
+        }
+        if (ost == SK_OK) {
+            const sk_event *ev;
+            size_t in_file = 0;
+            // a few events of every file, each mutated twice
+            while (in_file++ < 40 && sk_reader_next(rd, &ev) == SK_OK) {
+                for (int t = 0; t < 2; t++) {
+                    mutate(ev, &mut, &rng, &nb, &vb);
+                    events++;
+                    char what[4200];
+                    snprintf(what, sizeof what, "%s event %zu mutation %d", files[f], in_file, t);
+                    diffs += compare(rs, m, &mut, &fast, what);
+                }
+            }
+            sk_reader_close(rd);
+        }
+        free(files[f]);
+    }
+    free(files);
+    fprintf(stderr, "prefilter mutations: %zu events, %zu differences\n", events, diffs);
+    cr_expect_gt(events, 1000);
+    sk_buf_fini(&nb);
+    sk_buf_fini(&vb);
+    sk_event_fini(&mut);
+    free(fast.hit);
+    sk_matcher_free(m);
+    sk_ruleset_free(rs);
+}
