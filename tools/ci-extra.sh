@@ -95,8 +95,8 @@ if want fuzz; then
         CC=clang meson setup build-fuzz-ci -Dfuzzing=true -Dtests=false >/dev/null
         ninja -C build-fuzz-ci -j "$jobs"
         tests/fuzz/make_seeds.sh build-fuzz-ci/fuzz-seeds
-        mapfile -t targets < <(cd build-fuzz-ci/tests/fuzz && ls fuzz_* 2>/dev/null |
-                                   grep -v '\.p$' || true)
+        mapfile -t targets < <(find build-fuzz-ci/tests/fuzz -maxdepth 1 -type f -executable \
+                                   -name 'fuzz_*' -printf '%f\n' | sort)
         # Two at a time (each harness is single-threaded).
         pids=() names=()
         for t in "${targets[@]}"; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Second command of the README, and what CI runs (.ci/run): installs the packages, builds from
 # scratch, runs every test suite, then builds again with ASan+UBSan and runs the unit and
-# end-to-end suites under the sanitizers. Fails when any test fails.
+# end-to-end, robustness and fuzz-regression suites under the sanitizers, the threads under
+# ThreadSanitizer, and the robustness jobs of tools/ci-extra.sh. Fails when any test fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
@@ -38,10 +39,10 @@ echo "== build (gcc, ASan + UBSan)"
 rm -rf build-asan
 meson setup build-asan -Db_sanitize=address,undefined -Dwerror=true >/dev/null
 ninja -C build-asan -j "$jobs"
-echo "== tests under ASan + UBSan (unit, e2e)"
+echo "== tests under ASan + UBSan (unit, e2e, robust, fuzz-regress)"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-meson test -C build-asan --print-errorlogs --num-processes "$jobs" --suite unit --suite e2e || status=1
+meson test -C build-asan --print-errorlogs --num-processes "$jobs" --suite unit --suite e2e --suite robust --suite fuzz-regress || status=1
 count build-asan
 
 echo "== threads under ThreadSanitizer (-j 1/2/7 give identical output, no data races)"
@@ -50,6 +51,13 @@ meson setup build-tsan -Db_sanitize=thread -Dtests=false >/dev/null
 ninja -C build-tsan -j "$jobs" saker
 if JOBS_INPUTS="samples/sysmon_t1218.ndjson samples/benign.ndjson ../shared/corpus/ndjson/otrf" \
    TSAN_OPTIONS="halt_on_error=1" bash tests/e2e/jobs_equal.sh "$PWD/build-tsan/saker" "$PWD" ../shared/corpus; then
+  total_pass=$((total_pass + 1))
+else
+  total_fail=$((total_fail + 1)); status=1
+fi
+
+echo "== robustness jobs: valgrind, gcc -fanalyzer, fuzz smoke, scan-build (tools/ci-extra.sh)"
+if bash tools/ci-extra.sh; then
   total_pass=$((total_pass + 1))
 else
   total_fail=$((total_fail + 1)); status=1

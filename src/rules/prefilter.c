@@ -514,17 +514,37 @@ static uint32_t str_intern(pf_builder *b, const char *s, uint32_t len)
 
 // Counts the literals' 4-byte grams (in all sets) and gives each window its gram's count.
 
-static void count_grams(pf_builder *b)
+static uint32_t gram_find(const pf_builder *b, uint32_t g)
 {
-    size_t total = 0;
-    for (size_t id = 0; id < b->nstr; id++)
-        total += b->slen[id];
-    uint32_t cap = 1024;
-    while (cap < total * 2)
-        cap *= 2;
+    uint32_t i = slot_of(g, b->gmask);
+    while (b->gcounts[i] && b->gkeys[i] != g)
+        i = (i + 1) & b->gmask;
+    return i;
+}
+
+static void gram_table_grow(pf_builder *b, uint32_t cap)
+{
+    uint32_t *keys = b->gkeys, *counts = b->gcounts, old = b->gkeys ? b->gmask + 1 : 0;
     b->gkeys = sk_xcalloc(cap, sizeof(uint32_t));
     b->gcounts = sk_xcalloc(cap, sizeof(uint32_t));
     b->gmask = cap - 1;
+    for (uint32_t k = 0; k < old; k++) {
+        if (!counts[k])
+            continue;
+        uint32_t i = gram_find(b, keys[k]);
+        b->gkeys[i] = keys[k];
+        b->gcounts[i] = counts[k];
+    }
+    free(keys);
+    free(counts);
+}
+
+static void count_grams(pf_builder *b)
+{
+    size_t total = 0, distinct = 0;
+    for (size_t id = 0; id < b->nstr; id++)
+        total += b->slen[id];
+    gram_table_grow(b, 4096);
     b->wfirst = sk_xcalloc(b->nstr + 1, sizeof(uint32_t));
     b->wcount = sk_xcalloc(total + 1, sizeof(uint32_t));
     uint32_t w = 0;
@@ -532,16 +552,20 @@ static void count_grams(pf_builder *b)
         b->wfirst[id] = w;
         for (uint32_t off = 0; off + 4 <= b->slen[id]; off++) {
             uint32_t g = gram4((const uint8_t *)b->str[id] + off);
-            uint32_t i = slot_of(g, b->gmask);
-            while (b->gcounts[i] && b->gkeys[i] != g)
-                i = (i + 1) & b->gmask;
-            b->gkeys[i] = g;
+            uint32_t i = gram_find(b, g);
+            if (!b->gcounts[i]) {
+                if (++distinct * 2 > (size_t)b->gmask + 1) {
+                    gram_table_grow(b, (b->gmask + 1) * 2);
+                    i = gram_find(b, g);
+                }
+                b->gkeys[i] = g;
+            }
             b->gcounts[i]++;
-            b->wcount[w++] = i; // the slot for now
+            b->wcount[w++] = g; // the gram for now
         }
     }
     for (uint32_t k = 0; k < w; k++)
-        b->wcount[k] = b->gcounts[b->wcount[k]];
+        b->wcount[k] = b->gcounts[gram_find(b, b->wcount[k])];
 }
 
 static void add_ref(pf_builder *b, uint32_t where, uint32_t sid, uint32_t rule)

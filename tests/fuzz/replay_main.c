@@ -3,10 +3,11 @@
 //   replay_<target> PATH...   (a file, or a folder whose regular files are run in name order)
 // Exits 0 when every input ran (a crash or a sanitizer report ends the process otherwise), 2 when
 // a path cannot be read, 77 (skip) when no input was found.
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include "fuzz_common.h"

@@ -11,13 +11,14 @@
 // Meson builds with _FILE_OFFSET_BITS=64, which renames pread to pread64 in the headers; this
 // shim defines both symbols itself (libraries may call either).
 #undef _FILE_OFFSET_BITS
-#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <dlfcn.h>
 #include <sys/types.h>
 #include <unistd.h>
 

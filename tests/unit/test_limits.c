@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/buf.h"
@@ -28,8 +28,8 @@ typedef struct nd_result {
     sk_test_diags td;
     sk_reader_stats stats;
     size_t events;
-    size_t max_fields;  // most fields in one event
-    size_t max_value;   // longest value
+    size_t max_fields; // most fields in one event
+    size_t max_value;  // longest value
     char first_value_of_b[64];
 } nd_result;
 
@@ -213,8 +213,9 @@ Test(limits, ndjson_value_over_cap_is_truncated_with_a_warning)
 // ------------------------------------------------------------------------------------------------
 // evtx record XML: SK_MAX_XML_BYTES, SK_MAX_DEPTH, SK_MAX_FIELDS, SK_MAX_VALUE_BYTES
 
-static const char ev_head[] = "<Event xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\">"
-                              "<System><EventID>1</EventID><Channel>C</Channel></System>";
+static const char ev_head[] =
+        "<Event xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\">"
+        "<System><EventID>1</EventID><Channel>C</Channel></System>";
 
 static sk_status parse_xml(const char *xml, size_t n, sk_event *ev, char *err, size_t errn)
 {
@@ -443,13 +444,10 @@ Test(limits, values_per_item_over_cap_are_skipped_and_counted)
     sk_event ev;
     sk_event_init(&ev);
     cr_assert_eq(sk_event_add(&ev, "EventID", 7, "1", 1, SK_FIELD_SYSTEM), SK_OK);
-    cr_assert_eq(sk_event_add(&ev,
-                              "Channel",
-                              7,
-                              "Microsoft-Windows-Sysmon/Operational",
-                              36,
-                              SK_FIELD_SYSTEM),
-                 SK_OK);
+    cr_assert_eq(
+            sk_event_add(
+                    &ev, "Channel", 7, "Microsoft-Windows-Sysmon/Operational", 36, SK_FIELD_SYSTEM),
+            SK_OK);
     cr_assert_eq(sk_event_add_data(&ev, "CommandLine", 11, "x value number 99999 y", 22), SK_OK);
     sk_event_finish(&ev);
     sk_matcher *m = sk_matcher_new(rs);
@@ -514,13 +512,10 @@ Test(limits, catastrophic_regex_hits_the_match_limit_and_does_not_match)
     sk_event ev;
     sk_event_init(&ev);
     cr_assert_eq(sk_event_add(&ev, "EventID", 7, "1", 1, SK_FIELD_SYSTEM), SK_OK);
-    cr_assert_eq(sk_event_add(&ev,
-                              "Channel",
-                              7,
-                              "Microsoft-Windows-Sysmon/Operational",
-                              36,
-                              SK_FIELD_SYSTEM),
-                 SK_OK);
+    cr_assert_eq(
+            sk_event_add(
+                    &ev, "Channel", 7, "Microsoft-Windows-Sysmon/Operational", 36, SK_FIELD_SYSTEM),
+            SK_OK);
     cr_assert_eq(sk_event_add_data(&ev, "CommandLine", 11, value, strlen(value)), SK_OK);
     sk_event_finish(&ev);
     sk_matcher *m = sk_matcher_new(rs);
@@ -590,10 +585,10 @@ Test(limits, walk_depth_over_cap_is_reported)
 typedef struct peaks {
     size_t files;
     size_t events;
-    size_t fields;   // most fields in one event
-    size_t value;    // longest value
-    size_t line;     // longest NDJSON line
-    size_t skipped;  // records or lines skipped for any reason
+    size_t fields;  // most fields in one event
+    size_t value;   // longest value
+    size_t line;    // longest NDJSON line
+    size_t skipped; // records or lines skipped for any reason
 } peaks;
 
 static void scan_input(peaks *pk, const char *path)
@@ -702,8 +697,9 @@ Test(limits, real_rules_stay_far_below_the_caps, .timeout = 600)
     }
     sk_ruleset *rs = sk_rule_loader_finish(l);
     cr_expect_gt(sk_ruleset_count(rs), 0);
-    static const char *const limit_codes[] = { "file-too-large", "yaml-limit", "yaml-alias",
-                                               "too-many-values" };
+    static const char *const limit_codes[] = {
+        "file-too-large", "yaml-limit", "yaml-alias", "too-many-values"
+    };
     for (size_t i = 0; i < sk_ruleset_reason_count(rs); i++) {
         const char *code;
         size_t n;
