@@ -2,12 +2,20 @@
 """saker benchmark: throughput and peak memory of saker against reference tools, side by side.
 
 Builds its inputs reproducibly with ../shared/corpus/benchmark/build_benchmark.sh (real evtx chunks
-concatenated; OTRF Winlogbeat 6 and flat-export NDJSON), then times each command on the same input
-in the same run and prints MB/s, events/s, peak RSS and the ratios. Not a test: figures only.
+concatenated; OTRF Winlogbeat 6 NDJSON) and tools/wlb6_to_wlb8.py (the same events in the
+Winlogbeat 8 layout), then times each command on the same input in the same run and prints MB/s,
+events/s, peak RSS, the ratios against the reference tools (evtxexport -f xml; a jq select written
+for each NDJSON layout) and the speed-up of -j 2 over -j 1 on the large evtx file.
+Not a test: figures only.
+
+With --rss it measures peak memory instead: saker hunt with the SigmaHQ rules at the default -j on
+a 512 MiB evtx file and an 800 MiB NDJSON file (both generated), against the 64 MiB budget.
 
 Usage: python3 tools/bench.py [--saker build-release/saker] [--work /tmp/saker-bench]
                               [--evtx-mib 128] [--rules DIR] [--runs 2] [--only dump|hunt] [--jobs 1]
-Build the binary first: meson setup build-release --buildtype=release && ninja -C build-release
+                              [--rss]
+Build the binary first:
+  meson setup build-release --buildtype=release -Dtests=false && ninja -C build-release
 """
 import argparse
 import os
@@ -57,6 +65,7 @@ def main():
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument("--only", choices=["dump", "hunt"], default=None)
     ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--rss", action="store_true", help="peak RSS on 512 MiB evtx / 800 MiB NDJSON")
     a = ap.parse_args()
     if not os.path.isdir(CORPUS):
         print(f"bench: {CORPUS} is absent; the benchmark builds its inputs from it")
@@ -71,7 +80,16 @@ def main():
         subprocess.run(["bash", os.path.join(CORPUS, "benchmark", "build_benchmark.sh"), a.work,
                         str(a.evtx_mib)], check=True, stdout=subprocess.DEVNULL)
         open(stamp, "w").close()
-    inputs = [("evtx", evtx), ("ndjson-wlb6", wlb6)]
+    wlb8 = os.path.join(a.work, "ndjson", "winlogbeat8.ndjson")
+    if not os.path.exists(wlb8):
+        subprocess.run([sys.executable, os.path.join(HERE, "wlb6_to_wlb8.py"), wlb6, wlb8 + ".tmp"],
+                       check=True)
+        os.rename(wlb8 + ".tmp", wlb8)
+    if a.rss:
+        return rss_mode(a, wlb8)
+    inputs = [("evtx", evtx), ("ndjson-wlb6", wlb6), ("ndjson-wlb8", wlb8)]
+    selects = {"ndjson-wlb6": "select(.event_id == 1)",
+               "ndjson-wlb8": 'select(.winlog.event_id == "1")'}
     print(f"saker: {a.saker}; best of {a.runs} runs; stdout to /dev/null; -j {a.jobs}")
     print(f"{'input':<12} {'command':<36} {'seconds':>8} {'MB/s':>8} {'events/s':>10} {'RSS MiB':>8}")
     for kind, path in inputs:
@@ -90,8 +108,11 @@ def main():
                          [a.saker, "hunt", "-q", "-f", "jsonl"] + j + ["-r", a.rules, path], None))
             rows.append(("saker hunt (built-in pack)", [a.saker, "hunt", "-q", "-f", "jsonl"] + j + [path], None))
             if kind != "evtx":
-                rows.append(("jq -c select(.event_id == 1)",
-                             ["jq", "-c", "select(.event_id == 1)"], path))
+                rows.append((f"jq -c '{selects[kind]}'", ["jq", "-c", selects[kind]], path))
+            elif a.jobs == 1:
+                rows.append(("saker hunt (SigmaHQ windows) -j 2",
+                             [a.saker, "hunt", "-q", "-f", "jsonl", "-j", "2", "-r", a.rules, path],
+                             None))
         times = {}
         for name, cmd, stdin in rows:
             if shutil.which(cmd[0]) is None and not os.path.exists(cmd[0]):
@@ -101,11 +122,48 @@ def main():
             times[name] = dt
             print(f"{kind:<12} {name:<36} {dt:8.2f} {size / dt:8.1f} {n / dt:10.0f} {rss:8.1f}"
                   + (f"  (exit {rc})" if rc not in (0, 1, 4, 5) else ""))
-        ref = times.get("evtxexport -f xml") or times.get("jq -c select(.event_id == 1)") or times.get("jq -c .")
+        ref_name = next((k for k in times if k.startswith("evtxexport") or k.startswith("jq -c '")),
+                        None) or ("jq -c ." if "jq -c ." in times else None)
+        ref = times.get(ref_name) if ref_name else None
         for name, dt in times.items():
-            if name.startswith("saker") and ref:
-                print(f"{kind:<12}   {name} is {ref / dt:.1f}x the reference's throughput")
+            if name.startswith("saker") and ref and not name.endswith("-j 2"):
+                print(f"{kind:<12}   {name} is {ref / dt:.1f}x the throughput of {ref_name}")
+        j1, j2 = times.get("saker hunt (SigmaHQ windows)"), times.get("saker hunt (SigmaHQ windows) -j 2")
+        if j1 and j2:
+            print(f"{kind:<12}   saker hunt (SigmaHQ windows): -j 2 is {j1 / j2:.2f}x -j 1")
         print(f"{kind:<12} {size:.1f} MB, {n} events")
+    return 0
+
+
+def rss_mode(a, wlb8):
+    """Peak RSS of saker hunt (SigmaHQ rules, default -j) on a 512 MiB evtx and an 800 MiB NDJSON."""
+    big_evtx = os.path.join(a.work, "evtx", "rss-512.evtx")
+    big_nd = os.path.join(a.work, "ndjson", "rss-800.ndjson")
+    if not os.path.exists(big_evtx):
+        print("bench: building a 512 MiB evtx ...", flush=True)
+        srcs = [os.path.join(CORPUS, d) for d in ("evtx-attack", "sigma-regression", "baseline",
+                                                  os.path.join("broken", "python-evtx"))]
+        subprocess.run([sys.executable, os.path.join(CORPUS, "benchmark", "evtx_concat.py"),
+                        big_evtx + ".tmp", "--target-mib", "512", "--template-only"] + srcs,
+                       check=True, stdout=subprocess.DEVNULL)
+        os.rename(big_evtx + ".tmp", big_evtx)
+    if not os.path.exists(big_nd):
+        print("bench: building an 800 MiB NDJSON file (Winlogbeat 8 layout, repeated) ...", flush=True)
+        chunk = open(wlb8, "rb").read()
+        with open(big_nd + ".tmp", "wb") as o:
+            n = 0
+            while n < 800 * 1024 * 1024:
+                o.write(chunk)
+                n += len(chunk)
+        os.rename(big_nd + ".tmp", big_nd)
+    print(f"saker: {a.saker}; hunt -r SigmaHQ windows, default -j ({os.cpu_count()} CPUs); budget 64 MiB")
+    print(f"{'input':<12} {'MiB':>6} {'seconds':>8} {'MB/s':>8} {'peak RSS MiB':>13}")
+    for kind, path in (("evtx", big_evtx), ("ndjson-wlb8", big_nd)):
+        size = os.path.getsize(path)
+        dt, rss, rc, err = run([a.saker, "hunt", "-q", "-f", "jsonl", "-r", a.rules, path])
+        print(f"{kind:<12} {size / 2**20:6.0f} {dt:8.2f} {size / 1e6 / dt:8.1f} {rss:13.1f}"
+              + ("  (under budget)" if rss < 64 else "  (OVER BUDGET)")
+              + (f"  (exit {rc})" if rc not in (0, 1, 4, 5) else ""))
     return 0
 
 

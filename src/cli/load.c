@@ -4,9 +4,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "scan.h"
+
 sk_ruleset *sk_cli_load_rules(const sk_cli_opts *o, sk_report *rep, bool *io_error)
 {
-    sk_load_opts lo = { .placeholder_file = o->placeholders, .strict = o->strict };
+    sk_load_opts lo = { .placeholder_file = o->placeholders,
+                        .strict = o->strict,
+                        .jobs = o->jobs ? o->jobs : sk_scan_default_jobs() };
     sk_rule_loader *l = NULL;
     *io_error = false;
     if (sk_rule_loader_new(&l, &lo, &rep->dl) != SK_OK)
@@ -31,15 +35,19 @@ void sk_cli_load_summary(const sk_ruleset *rs, sk_report *rep)
         const char *code;
         size_t n;
         sk_ruleset_reason_at(rs, i, &code, &n);
-        int k = snprintf(reasons + len, sizeof reasons - len, "%s%s \xC3\x97%zu", i ? ", " : "",
-                         code, n);
+        int k = snprintf(
+                reasons + len, sizeof reasons - len, "%s%s \xC3\x97%zu", i ? ", " : "", code, n);
         if (k < 0)
             break;
         len += (size_t)k;
     }
     if (skipped)
-        fprintf(rep->fp, "saker: loaded %zu/%zu rules; %zu skipped: %s\n", loaded,
-                loaded + skipped, skipped, reasons);
+        fprintf(rep->fp,
+                "saker: loaded %zu/%zu rules; %zu skipped: %s\n",
+                loaded,
+                loaded + skipped,
+                skipped,
+                reasons);
     else
         fprintf(rep->fp, "saker: loaded %zu/%zu rules\n", loaded, loaded);
 }

@@ -1,6 +1,8 @@
 // UTF-16LE <-> UTF-8 with replacement characters for anything invalid.
 #include "utf.h"
 
+#include <string.h>
+
 sk_status sk_utf8_put(sk_buf *out, uint32_t cp)
 {
     char b[4];
@@ -109,6 +111,16 @@ bool sk_utf8_valid(const char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
+        // ASCII runs eight bytes at a time (most event text is ASCII).
+        while (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (w & 0x8080808080808080ull)
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
         if ((unsigned char)s[i] < 0x80) {
             i++;
             continue;

@@ -4,8 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
+
+#include <strings.h>
 
 #include "core/mem.h"
 #include "core/timefmt.h"
@@ -60,16 +61,25 @@ size_t sk_text_width(const char *s, size_t n)
     return w;
 }
 
-// Appends s shown in exactly max columns: control characters (C0, DEL, C1) are written as escapes
-// so event text cannot drive the terminal; text that does not fit ends in "…"; short text is
-// padded with spaces unless pad is false.
+// Bidirectional formatting characters: they reorder what the terminal shows ("Trojan Source"),
+// so a table escapes them like control characters.
+static bool is_bidi_control(uint32_t cp)
+{
+    return cp == 0x061C || cp == 0x200E || cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) ||
+           (cp >= 0x2066 && cp <= 0x2069);
+}
+
+// Appends s shown in exactly max columns: control characters (C0, DEL, C1) and bidirectional
+// formatting characters are written as escapes so event text cannot drive the terminal or
+// reorder what it shows; text that does not fit ends in "…"; short text is padded with spaces
+// unless pad is false.
 static void add_cell(sk_buf *b, const char *s, size_t max, bool pad)
 {
     size_t cols = 0, i = 0, n = strlen(s);
     while (i < n) {
         uint32_t cp;
         size_t k = sk_utf8_decode(s + i, n - i, &cp);
-        char esc[8] = { 0 };
+        char esc[12] = { 0 };
         size_t w;
         if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0)) {
             if (cp == '\n')
@@ -80,6 +90,9 @@ static void add_cell(sk_buf *b, const char *s, size_t max, bool pad)
                 memcpy(esc, "\\t", 3);
             else
                 snprintf(esc, sizeof esc, "\\x%02x", (unsigned)cp);
+            w = strlen(esc);
+        } else if (is_bidi_control(cp)) {
+            snprintf(esc, sizeof esc, "\\u%04x", (unsigned)cp);
             w = strlen(esc);
         } else {
             w = cp_width(cp);
@@ -154,20 +167,40 @@ static void format_time(const sk_sink *s, const sk_event *ev, char *out, size_t 
     if (off < 0)
         off = -off;
     if (iso)
-        snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%07u%c%02ld:%02ld", tm.tm_year + 1900,
-                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac, sign,
-                 off / 60, off % 60);
+        snprintf(out,
+                 n,
+                 "%04d-%02d-%02dT%02d:%02d:%02d.%07u%c%02ld:%02ld",
+                 tm.tm_year + 1900,
+                 tm.tm_mon + 1,
+                 tm.tm_mday,
+                 tm.tm_hour,
+                 tm.tm_min,
+                 tm.tm_sec,
+                 frac,
+                 sign,
+                 off / 60,
+                 off % 60);
     else
-        snprintf(out, n, "%04d-%02d-%02d %02d:%02d:%02d.%03u %c%02ld:%02ld", tm.tm_year + 1900,
-                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac / 10000, sign,
-                 off / 60, off % 60);
+        snprintf(out,
+                 n,
+                 "%04d-%02d-%02d %02d:%02d:%02d.%03u %c%02ld:%02ld",
+                 tm.tm_year + 1900,
+                 tm.tm_mon + 1,
+                 tm.tm_mday,
+                 tm.tm_hour,
+                 tm.tm_min,
+                 tm.tm_sec,
+                 frac / 10000,
+                 sign,
+                 off / 60,
+                 off % 60);
 }
 
 // The fields that tell most about an event, in order of preference.
 static const char *const detail_keys[] = {
-    "CommandLine",   "ScriptBlockText", "TargetFilename", "TargetObject",    "ImageLoaded",
-    "QueryName",     "DestinationIp",   "PipeName",       "ServiceFileName", "Image",
-    "NewProcessName", "TargetUserName", "SubjectUserName",
+    "CommandLine",    "ScriptBlockText", "TargetFilename",  "TargetObject",    "ImageLoaded",
+    "QueryName",      "DestinationIp",   "PipeName",        "ServiceFileName", "Image",
+    "NewProcessName", "TargetUserName",  "SubjectUserName",
 };
 
 static const char *first_detail(const sk_event *ev, const char **label)
@@ -186,11 +219,8 @@ static const char *first_detail(const sk_event *ev, const char **label)
 // ---------------------------------------------------------------------------------------------
 // JSON
 
-sk_status sk_json_hit(sk_buf *b,
-                      const sk_rule *rule,
-                      const sk_event *ev,
-                      const sk_match_item *items,
-                      size_t n)
+sk_status sk_json_hit(
+        sk_buf *b, const sk_rule *rule, const sk_event *ev, const sk_match_item *items, size_t n)
 {
     sk_status st = sk_buf_addc(b, '{');
     if (st == SK_OK)
@@ -594,11 +624,8 @@ sk_status sk_sink_put(sk_sink *s, const sk_sort_key *key, const char *data, size
     return sk_sorter_add(s->sorter, &k, data, n) == SK_OK ? SK_OK : SK_ERR_IO;
 }
 
-sk_status sk_sink_hit(sk_sink *s,
-                      const sk_rule *rule,
-                      const sk_event *ev,
-                      const sk_match_item *items,
-                      size_t n)
+sk_status sk_sink_hit(
+        sk_sink *s, const sk_rule *rule, const sk_event *ev, const sk_match_item *items, size_t n)
 {
     sk_sort_key k;
     sk_status st = sk_sink_render(s, &s->line, rule, ev, items, n, &k);

@@ -121,13 +121,14 @@ static void index_event(sk_matcher *m, const sk_event *ev)
         return;
     for (size_t k = nf; k-- > 0;) {
         const sk_field *f = sk_event_field(ev, k);
-        uint32_t id = rs_find_name(rs, f->name, f->name_len, rs_hash(f->name, f->name_len));
+        uint64_t h = rs_hash_ci(f->name, f->name_len); // keys both tables (ruleset.c)
+        uint32_t id = rs_find_name(rs, f->name, f->name_len, h);
         if (id != NONE) {
             m->next_exact[k] = m->name_gen[id] == m->gen ? m->name_head[id] : NONE;
             m->name_head[id] = (uint32_t)k;
             m->name_gen[id] = m->gen;
         }
-        uint32_t ci = rs_find_ci(rs, f->name, f->name_len, rs_hash_ci(f->name, f->name_len));
+        uint32_t ci = id != NONE ? rs->name_ci[id] : rs_find_ci(rs, f->name, f->name_len, h);
         m->field_ci[k] = ci; // [prefilter]
         if (ci != NONE) {
             m->next_ci[k] = m->ci_gen[ci] == m->gen ? m->ci_head[ci] : NONE;

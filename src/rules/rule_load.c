@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <dirent.h>
+#include <pthread.h>
 #include <strings.h>
 #include <sys/stat.h>
 
@@ -22,11 +23,29 @@
 #include "eql_int.h"
 #include "rules_int.h"
 
+// A rule file met in a folder walk, read and (for YAML) parsed by the read-ahead threads.
+typedef struct pending_file {
+    char *path;
+    char *data;
+    size_t n;
+    int err; // errno of a failed read; 0 when read
+    bool too_big;
+    bool parsed; // yf holds data's documents
+    bool done;   // read (and parsed): the compiler may take it
+    yfile yf;
+} pending_file;
+
 struct sk_rule_loader {
     sk_ruleset *rs;
     placeholder *ph;
     size_t nph, capph;
     bool strict;
+    unsigned jobs;
+    // Folder walks queue their rule files here; flush_pending() reads and parses them on
+    // `jobs` threads and compiles them in queue order on the calling thread.
+    pending_file *pend;
+    size_t npend, cappend;
+    bool pend_io_error; // a queued file could not be read (reported)
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -376,15 +395,12 @@ static void load_rule(file_ctx *fc, const yn *doc, unsigned long dline, unsigned
     fc->entries++;
 }
 
-static void load_data(file_ctx *fc)
+static void load_parsed(file_ctx *fc, yfile *yf)
 {
-    yfile yf;
-    yfile_init(&yf);
-    yfile_parse(&yf, fc->data, fc->n);
     const yn *global = NULL;
     const yn *prev = NULL;
-    for (size_t i = 0; i < yf.ndocs; i++) {
-        ydoc *d = &yf.docs[i];
+    for (size_t i = 0; i < yf->ndocs; i++) {
+        ydoc *d = &yf->docs[i];
         if (d->err_code) {
             const char *title = d->root ? str_of(yn_get(d->root, "title")) : NULL;
             const char *id = d->root ? str_of(yn_get(d->root, "id")) : NULL;
@@ -406,7 +422,7 @@ static void load_data(file_ctx *fc)
         if (action) {
             const char *a = str_of(action);
             if (a && strcmp(a, "global") == 0) {
-                global = merge(&yf.arena, global, root);
+                global = merge(&yf->arena, global, root);
                 continue;
             }
             if (a && strcmp(a, "reset") == 0) {
@@ -425,7 +441,7 @@ static void load_data(file_ctx *fc)
                               action->col);
                     continue;
                 }
-                doc = merge(&yf.arena, prev, root);
+                doc = merge(&yf->arena, prev, root);
             } else {
                 char msg[300];
                 snprintf(msg,
@@ -442,16 +458,32 @@ static void load_data(file_ctx *fc)
                 continue;
             }
         } else if (global) {
-            doc = merge(&yf.arena, global, root);
+            doc = merge(&yf->arena, global, root);
         }
         prev = doc;
         load_rule(fc, doc, root->line, root->col); // the rule starts at its first key
     }
-    yfile_fini(&yf);
+    yfile_fini(yf);
 }
 
-static void
-load_buffer(sk_rule_loader *l, const char *name, const char *data, size_t n, sk_diags *d)
+static void load_data(file_ctx *fc)
+{
+    yfile yf;
+    yfile_init(&yf);
+    yfile_parse(&yf, fc->data, fc->n);
+    load_parsed(fc, &yf);
+}
+
+static bool is_toml_name(const char *name)
+{
+    size_t nl = strlen(name);
+    return nl > 5 && strcasecmp(name + nl - 5, ".toml") == 0;
+}
+
+// Loads the rules of data[0..n) (name: display path). yf, when not NULL, holds data's parsed YAML
+// documents (taken over and freed).
+static void load_buffer_yf(
+        sk_rule_loader *l, const char *name, const char *data, size_t n, yfile *yf, sk_diags *d)
 {
     file_ctx fc = { .l = l, .path = name, .data = data, .n = n, .d = d, .entries = 0 };
     if (n > SK_MAX_RULE_FILE_BYTES) {
@@ -464,13 +496,20 @@ load_buffer(sk_rule_loader *l, const char *name, const char *data, size_t n, sk_
         skip_rule(&fc, NULL, NULL, "file-too-large", msg, 0, 0);
         return;
     }
-    size_t nl = strlen(name);
-    if (nl > 5 && strcasecmp(name + nl - 5, ".toml") == 0) // [EQL dispatch] Elastic TOML rules
+    if (is_toml_name(name)) // [EQL dispatch] Elastic TOML rules
         fc.entries += eql_load_toml(l->rs, name, data, n, d);
+    else if (yf)
+        load_parsed(&fc, yf);
     else
         load_data(&fc);
     if (fc.entries == 0)
         warn(&fc, NULL, "no-rules", 0, 0, "file holds no rule");
+}
+
+static void
+load_buffer(sk_rule_loader *l, const char *name, const char *data, size_t n, sk_diags *d)
+{
+    load_buffer_yf(l, name, data, n, NULL, d);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -512,17 +551,24 @@ static sk_status read_file(const char *path, char **out, size_t *outn, bool *too
     return SK_OK;
 }
 
-static sk_status add_file(sk_rule_loader *l, const char *path, sk_diags *d)
+// Compiles a rule file read by read_file (st, data, n, too_big: its results; yf: data's parsed
+// documents or NULL); frees data.
+static sk_status load_read_file(sk_rule_loader *l,
+                                const char *path,
+                                sk_status st,
+                                int err,
+                                char *data,
+                                size_t n,
+                                bool too_big,
+                                yfile *yf,
+                                sk_diags *d)
 {
-    char *data = NULL;
-    size_t n = 0;
-    bool too_big = false;
-    sk_status st = read_file(path, &data, &n, &too_big);
     if (too_big) {
         load_buffer(l, path, NULL, (size_t)SK_MAX_RULE_FILE_BYTES + 1, d);
         return SK_OK;
     }
     if (st != SK_OK) {
+        errno = err;
         sk_diag_emitf(d,
                       SK_SEV_ERROR,
                       path,
@@ -538,8 +584,132 @@ static sk_status add_file(sk_rule_loader *l, const char *path, sk_diags *d)
         rs_add_report(l->rs, &e);
         return SK_ERR_IO;
     }
-    load_buffer(l, path, data, n, d);
+    load_buffer_yf(l, path, data, n, yf, d);
     free(data);
+    return SK_OK;
+}
+
+static sk_status add_file(sk_rule_loader *l, const char *path, sk_diags *d)
+{
+    char *data = NULL;
+    size_t n = 0;
+    bool too_big = false;
+    sk_status st = read_file(path, &data, &n, &too_big);
+    return load_read_file(l, path, st, errno, data, n, too_big, NULL, d);
+}
+
+// ---- read-ahead: rule files of folder walks are read and parsed on several threads
+
+// Parsed files kept ahead of the compiler at most (bounds the memory the parse trees take).
+#define READ_AHEAD 64
+
+typedef struct read_ahead {
+    pending_file *pend;
+    size_t npend;
+    size_t next;     // next file to claim
+    size_t consumed; // files the compiler has taken
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} read_ahead;
+
+static void read_one(pending_file *p)
+{
+    sk_status st = read_file(p->path, &p->data, &p->n, &p->too_big);
+    p->err = st == SK_OK ? 0 : (errno ? errno : EIO);
+    if (st == SK_OK && !p->too_big && p->n <= SK_MAX_RULE_FILE_BYTES && !is_toml_name(p->path)) {
+        yfile_init(&p->yf);
+        yfile_parse(&p->yf, p->data, p->n);
+        p->parsed = true;
+    }
+}
+
+// Claims the next file within the read-ahead window and reads it; false when there is none to
+// claim now. Called with ra->mu held; drops it while reading.
+static bool claim_and_read(read_ahead *ra)
+{
+    if (ra->next >= ra->npend || ra->next >= ra->consumed + READ_AHEAD)
+        return false;
+    pending_file *p = &ra->pend[ra->next++];
+    pthread_mutex_unlock(&ra->mu);
+    read_one(p);
+    pthread_mutex_lock(&ra->mu);
+    p->done = true;
+    pthread_cond_broadcast(&ra->cv);
+    return true;
+}
+
+static void *read_ahead_main(void *arg)
+{
+    read_ahead *ra = arg;
+    pthread_mutex_lock(&ra->mu);
+    while (ra->next < ra->npend) {
+        if (!claim_and_read(ra))
+            pthread_cond_wait(&ra->cv, &ra->mu);
+    }
+    pthread_mutex_unlock(&ra->mu);
+    return NULL;
+}
+
+// Loads the queued rule files in queue order; returns SK_ERR_IO when one could not be read.
+static sk_status flush_pending(sk_rule_loader *l, sk_diags *d)
+{
+    if (!l->npend)
+        return SK_OK;
+    read_ahead ra = { .pend = l->pend, .npend = l->npend };
+    pthread_mutex_init(&ra.mu, NULL);
+    pthread_cond_init(&ra.cv, NULL);
+    unsigned nthreads = l->jobs > 1 ? l->jobs - 1 : 0;
+    if (nthreads > l->npend)
+        nthreads = (unsigned)l->npend;
+    pthread_t *th = nthreads ? sk_xcalloc(nthreads, sizeof(pthread_t)) : NULL;
+    unsigned started = 0;
+    for (; started < nthreads; started++)
+        if (pthread_create(&th[started], NULL, read_ahead_main, &ra) != 0)
+            break; // fewer helpers: the compiling thread reads what they do not
+    sk_status result = SK_OK;
+    for (size_t i = 0; i < l->npend; i++) {
+        pending_file *p = &l->pend[i];
+        pthread_mutex_lock(&ra.mu);
+        while (!p->done) {
+            if (!claim_and_read(&ra))
+                pthread_cond_wait(&ra.cv, &ra.mu);
+        }
+        pthread_mutex_unlock(&ra.mu);
+        sk_status st = load_read_file(l,
+                                      p->path,
+                                      p->err ? SK_ERR_IO : SK_OK,
+                                      p->err,
+                                      p->data,
+                                      p->n,
+                                      p->too_big,
+                                      p->parsed ? &p->yf : NULL,
+                                      d);
+        if (st != SK_OK)
+            result = st;
+        free(p->path);
+        pthread_mutex_lock(&ra.mu);
+        ra.consumed = i + 1;
+        pthread_cond_broadcast(&ra.cv);
+        pthread_mutex_unlock(&ra.mu);
+    }
+    for (unsigned t = 0; t < started; t++)
+        pthread_join(th[t], NULL);
+    free(th);
+    pthread_mutex_destroy(&ra.mu);
+    pthread_cond_destroy(&ra.cv);
+    l->npend = 0;
+    if (result != SK_OK)
+        l->pend_io_error = true;
+    return result;
+}
+
+// A rule file of a folder walk: loaded now (one thread) or queued for flush_pending.
+static sk_status walk_file(sk_rule_loader *l, const char *path, sk_diags *d)
+{
+    if (l->jobs <= 1)
+        return add_file(l, path, d);
+    sk_xgrow((void **)&l->pend, &l->cappend, l->npend + 1, sizeof(pending_file));
+    l->pend[l->npend++] = (pending_file){ .path = sk_xstrdup(path) };
     return SK_OK;
 }
 
@@ -565,6 +735,7 @@ static int cmp_str(const void *a, const void *b)
 static sk_status add_dir(sk_rule_loader *l, const char *path, sk_diags *d, unsigned depth)
 {
     if (depth > SK_MAX_WALK_DEPTH) {
+        (void)flush_pending(l, d); // its diagnostics come first (walk order)
         sk_diag_emitf(d,
                       SK_SEV_WARNING,
                       path,
@@ -578,6 +749,7 @@ static sk_status add_dir(sk_rule_loader *l, const char *path, sk_diags *d, unsig
     }
     DIR *dir = opendir(path);
     if (!dir) {
+        (void)flush_pending(l, d);
         sk_diag_emitf(d,
                       SK_SEV_ERROR,
                       path,
@@ -613,6 +785,7 @@ static sk_status add_dir(sk_rule_loader *l, const char *path, sk_diags *d, unsig
         if (stat(full, &st) != 0) {
             // dangling symlink or race: ignore silently only if it is not a rule name
             if (is_rule_name(names[i])) {
+                (void)flush_pending(l, d);
                 sk_diag_emitf(d,
                               SK_SEV_ERROR,
                               full,
@@ -627,7 +800,7 @@ static sk_status add_dir(sk_rule_loader *l, const char *path, sk_diags *d, unsig
         } else if (S_ISDIR(st.st_mode)) {
             s = add_dir(l, full, d, depth + 1);
         } else if (S_ISREG(st.st_mode) && is_rule_name(names[i])) {
-            s = add_file(l, full, d);
+            s = walk_file(l, full, d);
         }
         if (s != SK_OK)
             result = s;
@@ -747,6 +920,13 @@ void sk_rule_loader_free(sk_rule_loader *l)
         sk_strlist_fini(&l->ph[i].values);
     }
     free(l->ph);
+    for (size_t i = 0; i < l->npend; i++) { // queued but never flushed (not reached normally)
+        free(l->pend[i].path);
+        free(l->pend[i].data);
+        if (l->pend[i].parsed)
+            yfile_fini(&l->pend[i].yf);
+    }
+    free(l->pend);
     sk_ruleset_free(l->rs);
     free(l);
 }
@@ -757,6 +937,7 @@ sk_status sk_rule_loader_new(sk_rule_loader **out, const sk_load_opts *opts, sk_
     l->rs = rs_new();
     if (opts) {
         l->strict = opts->strict;
+        l->jobs = opts->jobs;
         if (opts->placeholder_file) {
             sk_status st = load_placeholders(l, opts->placeholder_file, d);
             if (st != SK_OK) {
@@ -777,8 +958,12 @@ sk_status sk_rule_loader_add_path(sk_rule_loader *l, const char *path, sk_diags 
                 d, SK_SEV_ERROR, path, 0, 0, NULL, "io-error", "cannot open: %s", strerror(errno));
         return SK_ERR_IO;
     }
-    if (S_ISDIR(st.st_mode))
-        return add_dir(l, path, d, 0);
+    if (S_ISDIR(st.st_mode)) {
+        l->pend_io_error = false;
+        sk_status s1 = add_dir(l, path, d, 0);
+        (void)flush_pending(l, d);
+        return s1 != SK_OK ? s1 : l->pend_io_error ? SK_ERR_IO : SK_OK;
+    }
     return add_file(l, path, d);
 }
 

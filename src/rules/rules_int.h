@@ -334,6 +334,8 @@ struct sk_ruleset {
     rs_chan *chans;
     size_t nchans, capchans;
     intern_tab chan_tab;
+    intern_tab id_tab; // rule ids (first rule with an id wins), for sk_ruleset_find_id
+    size_t nids;
     uint32_t *catch_all; // rules without sources
     uint32_t ncatch_all;
     // Every compiled predicate (freed with the ruleset).
@@ -350,7 +352,8 @@ struct sk_ruleset {
 sk_ruleset *rs_new(void);
 uint32_t rs_intern_name(sk_ruleset *rs, const char *s, size_t n);
 uint32_t rs_intern_chan(sk_ruleset *rs, const char *s, size_t n);
-// Looks up an event field name / channel without adding; UINT32_MAX when absent.
+// Looks up an event field name / channel without adding; UINT32_MAX when absent. h is
+// rs_hash_ci(s, n) for both tables.
 uint32_t rs_find_name(const sk_ruleset *rs, const char *s, size_t n, uint64_t h);
 uint32_t rs_find_ci(const sk_ruleset *rs, const char *s, size_t n, uint64_t h);
 uint32_t rs_find_chan(const sk_ruleset *rs, const char *s, size_t n);

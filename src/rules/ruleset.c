@@ -34,14 +34,40 @@ static inline unsigned char fold(unsigned char c)
     return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
 }
 
+// ASCII A-Z lower-cased in the eight bytes of w at once (bytes >= 0x80 are left alone).
+static inline uint64_t fold8(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t low7 = w & ~high;
+    uint64_t ge_a = low7 + (0x80 - 'A') * ones;     // high bit set where byte >= 'A'
+    uint64_t gt_z = low7 + (0x80 - 'Z' - 1) * ones; // high bit set where byte > 'Z'
+    uint64_t upper = ge_a & ~gt_z & ~w & high;
+    return w | (upper >> 2); // 0x80 >> 2 = 0x20
+}
+
+static inline uint64_t mix(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * 0xff51afd7ed558ccdull;
+    return h ^ (h >> 32);
+}
+
+// Case-insensitive (ASCII) hash, eight bytes a step: every event field name is hashed once
+// (matcher.c), so this is on the hot path.
 uint64_t rs_hash_ci(const char *s, size_t n)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= fold((unsigned char)s[i]);
-        h *= 1099511628211ull;
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h = mix(h, fold8(w));
     }
-    return h;
+    if (i < n) {
+        uint64_t w = 0;
+        memcpy(&w, s + i, n - i);
+        h = mix(h, fold8(w));
+    }
+    return h ^ (h >> 29);
 }
 
 static bool eq_ci(const char *a, const char *b, size_t n)
@@ -108,9 +134,11 @@ static bool chan_eq(const sk_ruleset *rs, uint32_t id, const char *s, size_t n)
 {
     return rs->chans[id].len == n && eq_ci(rs->chans[id].name, s, n);
 }
+// Exact names are hashed case-insensitively too, so one hash finds an event field's exact name
+// and its case-folded class (matcher.c).
 static uint64_t name_hash(const sk_ruleset *rs, uint32_t id)
 {
-    return rs_hash(rs->names[id], rs->name_lens[id]);
+    return rs_hash_ci(rs->names[id], rs->name_lens[id]);
 }
 static uint64_t ci_hash(const sk_ruleset *rs, uint32_t id)
 {
@@ -159,7 +187,7 @@ static uint32_t intern_ci(sk_ruleset *rs, const char *s, size_t n)
 
 uint32_t rs_intern_name(sk_ruleset *rs, const char *s, size_t n)
 {
-    uint64_t h = rs_hash(s, n);
+    uint64_t h = rs_hash_ci(s, n);
     uint32_t id = rs_find_name(rs, s, n, h);
     if (id != UINT32_MAX)
         return id;
@@ -223,11 +251,44 @@ const char *rs_strdup(sk_ruleset *rs, const char *s)
     return s ? sk_arena_strndup(&rs->arena, s, strlen(s)) : NULL;
 }
 
+static bool ruleid_eq(const sk_ruleset *rs, uint32_t i, const char *s, size_t n)
+{
+    const char *id = rs->rules[i]->id;
+    return strncmp(id, s, n) == 0 && id[n] == '\0';
+}
+
+// Adds rules[i]'s id to the id table unless a rule before it has that id.
+static void id_put(sk_ruleset *rs, uint32_t i)
+{
+    const char *id = rs->rules[i]->id;
+    size_t n = strlen(id);
+    uint64_t h = rs_hash(id, n);
+    if (tab_find(rs, &rs->id_tab, id, n, h, ruleid_eq) == UINT32_MAX)
+        tab_put(&rs->id_tab, h, i);
+}
+
+static void id_index(sk_ruleset *rs, uint32_t i)
+{
+    if ((++rs->nids + 1) * 2 <= rs->id_tab.cap) {
+        id_put(rs, i);
+        return;
+    }
+    size_t cap = rs->id_tab.cap ? rs->id_tab.cap * 2 : 256;
+    free(rs->id_tab.slots);
+    rs->id_tab.slots = sk_xcalloc(cap, sizeof(uint32_t));
+    rs->id_tab.cap = cap;
+    for (uint32_t k = 0; k <= i; k++)
+        if (rs->rules[k]->id)
+            id_put(rs, k);
+}
+
 void rs_add_rule(sk_ruleset *rs, sk_rule *r)
 {
     sk_xgrow((void **)&rs->rules, &rs->caprules, rs->nrules + 1, sizeof(sk_rule *));
     r->index = rs->nrules;
     rs->rules[rs->nrules++] = r;
+    if (r->id)
+        id_index(rs, (uint32_t)r->index);
     if (r->nsels > rs->max_sels)
         rs->max_sels = r->nsels;
 }
@@ -432,6 +493,7 @@ void sk_ruleset_free(sk_ruleset *rs)
     free(rs->ci_tab.slots);
     free(rs->chans);
     free(rs->chan_tab.slots);
+    free(rs->id_tab.slots);
     eql_tab_free(rs->eql); // [EQL dispatch]
     sk_arena_fini(&rs->arena);
     free(rs);
@@ -485,10 +547,9 @@ const sk_rule *sk_ruleset_rule(const sk_ruleset *rs, size_t i)
 
 const sk_rule *sk_ruleset_find_id(const sk_ruleset *rs, const char *id)
 {
-    for (size_t i = 0; i < rs->nrules; i++)
-        if (rs->rules[i]->id && strcmp(rs->rules[i]->id, id) == 0)
-            return rs->rules[i];
-    return NULL;
+    size_t n = strlen(id);
+    uint32_t i = tab_find(rs, &rs->id_tab, id, n, rs_hash(id, n), ruleid_eq);
+    return i == UINT32_MAX ? NULL : rs->rules[i];
 }
 
 static bool tag_selected(const sk_rule *r, const char *want)

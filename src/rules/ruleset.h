@@ -101,6 +101,9 @@ typedef struct sk_load_opts {
     // Informational for the caller: the loader behaves the same (it always skips and reports); the
     // CLI turns skips into failures.
     bool strict;
+    // Threads that read and parse rule files ahead of the compiler (folder walks); 0 or 1: none.
+    // Rules are compiled, reported and numbered in the same order whatever the count.
+    unsigned jobs;
 } sk_load_opts;
 
 // Creates a loader. opts may be NULL (defaults). When the placeholder file cannot be read or

@@ -31,3 +31,8 @@ run hunt_jsonl hunt --stats -f jsonl --builtin -r tests/e2e/rules
 run hunt_table hunt -f table --color never --builtin -r tests/e2e/rules
 run hunt_csv_sorted hunt -f csv --sort time --builtin -r tests/e2e/rules
 run dump dump --stats
+# Rule folders are read and parsed on -j threads: the load report (bad rules included) and the
+# hits keep their order.
+rules=(-r tests/e2e/rules -r tests/e2e/bad_rules)
+[ -d "$corpus/sigma-rules" ] && rules+=(-r "$corpus/sigma-rules/rules/windows" -r "$corpus/elastic-rules")
+run hunt_rule_folders hunt --stats -f jsonl "${rules[@]}"

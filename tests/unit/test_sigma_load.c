@@ -13,6 +13,7 @@
 #include "core/limits.h"
 #include "event/event.h"
 #include "helpers.h"
+#include "rules/rules_int.h"
 #include "rules/ruleset.h"
 
 static sk_ruleset *load_text(const char *text, sk_test_diags *td)
@@ -526,4 +527,149 @@ Test(sigma_load, one_ruleset_many_threads)
         cr_expect_eq(a[i].hits, 2000 + 667, "thread %d: %zu hits", i, a[i].hits);
     }
     sk_ruleset_free(rs);
+}
+
+// ---- rule folders read and parsed ahead on threads (sk_load_opts.jobs)
+
+static sk_ruleset *load_dir_jobs(const char *dir, unsigned jobs, sk_test_diags *td, sk_status *st)
+{
+    sk_load_opts lo = { .jobs = jobs };
+    sk_rule_loader *l = NULL;
+    cr_assert_eq(sk_rule_loader_new(&l, &lo, &td->dl), SK_OK);
+    *st = sk_rule_loader_add_path(l, dir, &td->dl);
+    return sk_rule_loader_finish(l);
+}
+
+Test(sigma_load, read_ahead_threads_keep_order_and_diagnostics)
+{
+    // 150 files (more than the read-ahead window), bad ones among them, a folder named like a rule
+    // and a dangling symlink in the middle: the report, the rules and the diagnostics come out the
+    // same, in the same order, whatever the thread count.
+    char dir[] = "/tmp/saker_ahead_XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char text[1024], name[64], sub[4096], link[4096];
+    for (int i = 0; i < 150; i++) {
+        snprintf(name, sizeof name, "r%03d.yml", i);
+        snprintf(text, sizeof text, proc_rule, name, "x.exe");
+        if (i % 17 == 5)
+            snprintf(text, sizeof text, "title: bad %d\ndetection: [\n", i); // YAML syntax error
+        else if (i % 23 == 7)
+            snprintf(text,
+                     sizeof text,
+                     "title: mod %d\nlogsource:\n  product: windows\n  category: process_creation\n"
+                     "detection:\n  sel:\n    Image|nosuch: x\n  condition: sel\n",
+                     i);
+        write_file(dir, name, text);
+    }
+    snprintf(sub, sizeof sub, "%s/r050b.yml", dir); // a folder: walked, its rule comes in place
+    cr_assert_eq(mkdir(sub, 0700), 0);
+    snprintf(text, sizeof text, proc_rule, "inner", "y.exe");
+    write_file(sub, "inner.yml", text);
+    snprintf(link, sizeof link, "%s/r100b.yml", dir);
+    cr_assert_eq(symlink("/nonexistent/saker", link), 0);
+
+    sk_test_diags td1, td4;
+    sk_test_diags_init(&td1);
+    sk_test_diags_init(&td4);
+    sk_status st1, st4;
+    sk_ruleset *a = load_dir_jobs(dir, 1, &td1, &st1);
+    sk_ruleset *b = load_dir_jobs(dir, 4, &td4, &st4);
+    cr_expect_eq(st1, SK_ERR_IO); // the dangling symlink
+    cr_expect_eq(st4, SK_ERR_IO);
+    cr_assert_eq(sk_ruleset_report_count(a), 151 + 0);
+    cr_assert_eq(sk_ruleset_report_count(b), sk_ruleset_report_count(a));
+    cr_expect_eq(sk_ruleset_count(a), 151 - 9 - 7);
+    cr_assert_eq(sk_ruleset_count(b), sk_ruleset_count(a));
+    for (size_t i = 0; i < sk_ruleset_report_count(a); i++) {
+        const sk_load_entry *x = sk_ruleset_report_at(a, i), *y = sk_ruleset_report_at(b, i);
+        cr_expect_str_eq(x->file, y->file);
+        cr_expect_eq(x->loaded, y->loaded, "%s", x->file);
+        cr_expect_eq(x->line, y->line, "%s", x->file);
+    }
+    for (size_t i = 0; i < sk_ruleset_count(a); i++)
+        cr_expect_str_eq(sk_rule_title(sk_ruleset_rule(a, i)),
+                         sk_rule_title(sk_ruleset_rule(b, i)));
+    cr_expect_str_eq(td1.text, td4.text);
+    cr_expect(strstr(td1.text, "r100b.yml: error: cannot read rule file") != NULL, "%s", td1.text);
+    // Diagnostics in walk order: r090's before the symlink's, r107's after.
+    const char *s = strstr(td4.text, "r100b.yml"), *before = strstr(td4.text, "r090.yml"),
+               *after = strstr(td4.text, "r107.yml");
+    cr_assert(s && before && after, "%s", td4.text);
+    cr_expect(before < s && s < after);
+    sk_ruleset_free(a);
+    sk_ruleset_free(b);
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+    SK_ASSERT_NO_LEAKS();
+}
+
+Test(sigma_load, find_id_first_rule_wins_among_many)
+{
+    sk_buf b;
+    sk_buf_init(&b, 1 << 20);
+    for (int i = 0; i < 600; i++)
+        sk_buf_printf(
+                &b,
+                "%stitle: R%d\nid: 00000000-0000-0000-0000-%012d\nlogsource:\n  product: windows\n"
+                "  category: process_creation\ndetection:\n  sel:\n    Image: x\n"
+                "  condition: sel\n",
+                i ? "---\n" : "",
+                i,
+                i == 599 ? 7 : i); // the last one repeats rule 7's id
+    sk_test_diags td;
+    sk_test_diags_init(&td);
+    sk_ruleset *rs = load_text(sk_buf_str(&b), &td);
+    cr_assert_eq(sk_ruleset_count(rs), 600);
+    for (int i = 0; i < 599; i++) {
+        char id[64];
+        snprintf(id, sizeof id, "00000000-0000-0000-0000-%012d", i);
+        const sk_rule *r = sk_ruleset_find_id(rs, id);
+        cr_assert_not_null(r, "%s", id);
+        char title[16];
+        snprintf(title, sizeof title, "R%d", i);
+        cr_expect_str_eq(sk_rule_title(r), title);
+    }
+    cr_expect_null(sk_ruleset_find_id(rs, "00000000-0000-0000-0000-000000000600"));
+    cr_expect_null(sk_ruleset_find_id(rs, "00000000-0000-0000-0000-00000000000"));
+    cr_expect(strstr(td.text,
+                     "rule id '00000000-0000-0000-0000-000000000007' is used by another "
+                     "rule too") != NULL,
+              "%s",
+              td.text);
+    sk_ruleset_free(rs);
+    sk_buf_fini(&b);
+    SK_ASSERT_NO_LEAKS();
+}
+
+Test(sigma_load, name_hash_folds_ascii_letters_only)
+{
+    // rs_hash_ci folds eight bytes at once: every byte value at every position of names up to
+    // 17 bytes long hashes like its ASCII lower-case form, and the neighbours of A-Z ('@' and '[',
+    // which differ from '`' and '{' by the same bit) and bytes >= 0x80 are not folded.
+    char a[17], b[17];
+    for (size_t len = 1; len <= sizeof a; len++) {
+        for (size_t pos = 0; pos < len; pos++) {
+            memset(a, 'q', sizeof a);
+            memcpy(b, a, sizeof b);
+            for (int c = 0; c < 256; c++) {
+                a[pos] = (char)c;
+                b[pos] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+                cr_assert_eq(rs_hash_ci(a, len),
+                             rs_hash_ci(b, len),
+                             "len %zu pos %zu c %d",
+                             len,
+                             pos,
+                             c);
+            }
+            static const unsigned char apart[][2] = {
+                { '@', '`' }, { '[', '{' }, { 0xC1, 0xE1 }, { 0xDA, 0xFA }, { 'A', 'B' }
+            };
+            for (size_t k = 0; k < sizeof apart / sizeof apart[0]; k++) {
+                a[pos] = (char)apart[k][0];
+                b[pos] = (char)apart[k][1];
+                cr_expect_neq(rs_hash_ci(a, len), rs_hash_ci(b, len), "len %zu pos %zu", len, pos);
+            }
+        }
+    }
 }
