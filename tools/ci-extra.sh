@@ -7,8 +7,8 @@
 #   2. analyzer   a gcc -fanalyzer build: any -Wanalyzer-* finding fails
 #   3. fuzz       a smoke run of every libFuzzer harness (SAKER_FUZZ_SECS each, default 30 s;
 #                 clang builds them; skipped with a message when clang is missing)
-#   4. scan-build clang's static analyzer over the library and tools (report only: its findings
-#                 are printed, they do not fail the run; skipped when scan-build is missing)
+#   4. scan-build clang's static analyzer over the library and tools: any bug it reports fails
+#                 (skipped when scan-build is missing)
 # Each job can be skipped: SAKER_CI_SKIP="valgrind fuzz" (names as above); SAKER_CI_BUILD names
 # another gcc build folder for the valgrind job. About 8-10 minutes
 # on 2 cores in all (valgrind ~4, analyzer ~1, fuzz ~4, scan-build ~2).
@@ -126,15 +126,26 @@ fi
 
 # ------------------------------------------------------------------------------------------------
 if want scan-build; then
-    echo "== clang scan-build (report only)"
+    echo "== clang scan-build"
     if ! command -v scan-build >/dev/null 2>&1 || ! command -v clang >/dev/null 2>&1; then
         echo "scan-build or clang is not installed: job skipped"
     else
         rm -rf build-scan
         CC=clang meson setup build-scan -Dtests=false >/dev/null
-        ninja -C build-scan -j "$jobs" scan-build >build-scan/scan.log 2>&1 || true
+        sbrc=0
+        ninja -C build-scan -j "$jobs" scan-build >build-scan/scan.log 2>&1 || sbrc=$?
         grep -E 'warning: ' build-scan/scan.log | sort -u || true
-        grep -E 'scan-build: (No bugs found|[0-9]+ bugs? found)' build-scan/scan.log || true
+        if [ "$sbrc" -ne 0 ]; then
+            grep -B2 -A20 -E 'FAILED:|error: ' build-scan/scan.log | head -60 || true
+            echo "scan-build did not run to the end (status $sbrc; log in build-scan/scan.log)"
+            fail scan-build
+        elif grep -E 'scan-build: [0-9]+ bugs? found' build-scan/scan.log; then
+            echo "scan-build findings above (reports in build-scan/meson-logs/scanbuild/)"
+            fail scan-build
+        elif ! grep -E 'scan-build: No bugs found' build-scan/scan.log; then
+            echo "scan-build printed no summary (log in build-scan/scan.log)"
+            fail scan-build
+        fi
     fi
 fi
 

@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include <sys/stat.h>
 
 #include "cli_int.h"
 #include "core/buf.h"
+#include "core/mem.h"
 #include "load.h"
 #include "output/json.h"
 
@@ -90,8 +92,10 @@ static int do_check(sk_ruleset *rs, const sk_cli_opts *o)
             json_kv(&b, "message", e->message, true);
             sk_buf_putc(&b, '}');
         }
-        sk_buf_printf(&b, "],\n\"loaded\":%zu,\"skipped\":%zu,\"reasons\":{",
-                          sk_ruleset_loaded_count(rs), sk_ruleset_skipped_count(rs));
+        sk_buf_printf(&b,
+                      "],\n\"loaded\":%zu,\"skipped\":%zu,\"reasons\":{",
+                      sk_ruleset_loaded_count(rs),
+                      sk_ruleset_skipped_count(rs));
         for (size_t i = 0; i < sk_ruleset_reason_count(rs); i++) {
             const char *code;
             size_t k;
@@ -105,8 +109,11 @@ static int do_check(sk_ruleset *rs, const sk_cli_opts *o)
         for (size_t i = 0; i < n; i++) {
             const sk_load_entry *e = sk_ruleset_report_at(rs, i);
             if (e->loaded) {
-                sk_buf_printf(&b, "%s:%lu: loaded: %s", e->file, e->line,
-                                  e->title ? e->title : "(untitled)");
+                sk_buf_printf(&b,
+                              "%s:%lu: loaded: %s",
+                              e->file,
+                              e->line,
+                              e->title ? e->title : "(untitled)");
                 if (e->id)
                     sk_buf_printf(&b, " [%s]", e->id);
                 sk_buf_putc(&b, '\n');
@@ -180,9 +187,12 @@ static int do_list(sk_ruleset *rs, const sk_cli_opts *o)
             json_kv(&b, "language", sk_rule_language(r), true);
             sk_buf_putc(&b, '}');
         } else {
-            sk_buf_printf(&b, "%-36s  %-13s  %-12s  %s\n", sk_rule_id(r) ? sk_rule_id(r) : "-",
-                              sk_level_str(sk_rule_level(r)),
-                              sk_rule_status(r) ? sk_rule_status(r) : "-", sk_rule_title(r));
+            sk_buf_printf(&b,
+                          "%-36s  %-13s  %-12s  %s\n",
+                          sk_rule_id(r) ? sk_rule_id(r) : "-",
+                          sk_level_str(sk_rule_level(r)),
+                          sk_rule_status(r) ? sk_rule_status(r) : "-",
+                          sk_rule_title(r));
             sk_buf_printf(&b, "%-36s  %s", "", sk_rule_logsource(r));
             for (size_t t = 0; t < sk_rule_tag_count(r); t++)
                 sk_buf_printf(&b, "%s%s", t ? " " : "  ", sk_rule_tag_at(r, t));
@@ -218,8 +228,10 @@ static int do_explain(sk_ruleset *rs, const char *what, bool by_file)
     fwrite(sk_buf_str(&b), 1, b.n, stdout);
     sk_buf_fini(&b);
     if (!shown) {
-        fprintf(stderr, "saker rules explain: no loaded rule %s '%s'\n",
-                by_file ? "in" : "has the id", what);
+        fprintf(stderr,
+                "saker rules explain: no loaded rule %s '%s'\n",
+                by_file ? "in" : "has the id",
+                what);
         return SK_EXIT_FAILURE;
     }
     return 0;
@@ -244,7 +256,9 @@ int sk_cmd_rules(int argc, char **argv)
             rc = SK_EXIT_FAILURE;
             goto done;
         }
-        sk_cli_usage(SK_CMD_RULES, "rules", "check|list [options] [PATH...] | explain ID|FILE",
+        sk_cli_usage(SK_CMD_RULES,
+                     "rules",
+                     "check|list [options] [PATH...] | explain ID|FILE",
                      "check    load the rules and report each one: loaded, or skipped with the\n"
                      "         located reason; totals by reason. Exit 0 all loaded, 1 some\n"
                      "         skipped, 2 none loaded.\n"
@@ -279,11 +293,11 @@ int sk_cmd_rules(int argc, char **argv)
     }
     // Operands after the action are rule paths, like -r.
     for (size_t i = first_path; i < nops; i++) {
-        o.rules = realloc((void *)o.rules, (o.nrules + 1) * sizeof *o.rules);
+        o.rules = sk_xrealloc((void *)o.rules, (o.nrules + 1) * sizeof *o.rules);
         o.rules[o.nrules++] = ops[i];
     }
     if (by_file) {
-        o.rules = realloc((void *)o.rules, (o.nrules + 1) * sizeof *o.rules);
+        o.rules = sk_xrealloc((void *)o.rules, (o.nrules + 1) * sizeof *o.rules);
         o.rules[o.nrules++] = target;
     }
     sk_report_init(&rep, o.quiet, o.strict);

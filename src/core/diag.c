@@ -133,6 +133,8 @@ void sk_diag_render(const sk_diag *d, sk_buf *out)
     }
     if (st == SK_OK)
         st = sk_buf_addf(out, ": %s: ", sk_severity_str(d->severity));
+    if (st != SK_OK)
+        return; // the buffer is full: a message without its location would mislead
     add_escaped(out, d->message ? d->message : "");
     if (sk_buf_addc(out, '\n') != SK_OK)
         return;

@@ -512,7 +512,7 @@ sk_status sk_evtx_chunk_decode(sk_evtx_chunk *c,
     if (st == SK_DONE)
         return SK_OK;
     const sk_event *ev;
-    while ((st = sk_evtx_chunk_next(c, &ev)) == SK_OK) {
+    while (sk_evtx_chunk_next(c, &ev) == SK_OK) {
         if (fn) {
             sk_status r = fn(ctx, ev);
             if (r != SK_OK)
@@ -688,13 +688,13 @@ static sk_status open_common(native_reader *r, const uint8_t *h, size_t hn)
         r->base.stats.damaged = first_part;
         if (first_part)
             sk_diag_emitf(diags,
-                      SK_SEV_WARNING,
-                      display,
-                      0,
-                      0,
-                      NULL,
-                      "evtx-header-crc",
-                      "file header CRC mismatch; reading every chunk of the file");
+                          SK_SEV_WARNING,
+                          display,
+                          0,
+                          0,
+                          NULL,
+                          "evtx-header-crc",
+                          "file header CRC mismatch; reading every chunk of the file");
     }
     r->nslots = (r->size - FILE_HEADER_BYTES + SK_EVTX_CHUNK_BYTES - 1) / SK_EVTX_CHUNK_BYTES;
     if (r->count_trusted && r->header_chunks > r->nslots && first_part) {

@@ -46,6 +46,7 @@
 // Winlogbeat 6 dump (23,224 events), vectorscan scans these sets about 2x faster, but compiling
 // them takes 0.7-1.1 s per run (more than matching the whole 108 MB dump now takes); a DFA
 // Aho-Corasick (442,000 states, 79 MiB of tables) scanned 3x slower than this filter.
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -497,6 +498,7 @@ static uint32_t str_intern(pf_builder *b, const char *s, uint32_t len)
     size_t i = (size_t)rs_hash(s, len) & (b->scap - 1);
     for (; b->sslots[i]; i = (i + 1) & (b->scap - 1)) {
         uint32_t id = b->sslots[i] - 1;
+        assert(id < b->nstr); // a used slot holds an interned id (sslots starts zeroed)
         if (b->slen[id] == len && memcmp(b->str[id], s, len) == 0)
             return id;
     }

@@ -44,6 +44,9 @@ static void keep_vm(compile_ctx *cx, sk_vm *vm)
 // ---------------------------------------------------------------------------------------------
 // Logsource
 
+// The longest "product:... category:... service:..." text kept for a rule.
+#define LOGSOURCE_MAX_TEXT 4096u
+
 static const char *scalar_str(const yn *n)
 {
     return n && n->type == YN_SCALAR && n->kind != YK_NULL ? n->s : NULL;
@@ -90,7 +93,7 @@ bool rule_compile_logsource(
     }
     const char *p = scalar_str(product), *c = scalar_str(category), *s = scalar_str(service);
     sk_buf text;
-    sk_buf_init(&text, 4096);
+    sk_buf_init(&text, LOGSOURCE_MAX_TEXT);
     sk_status st = SK_OK;
     if (p)
         st = sk_buf_addf(&text, "product:%s", p);
@@ -98,6 +101,15 @@ bool rule_compile_logsource(
         st = sk_buf_addf(&text, "%scategory:%s", text.n ? " " : "", c);
     if (s && st == SK_OK)
         st = sk_buf_addf(&text, "%sservice:%s", text.n ? " " : "", s);
+    if (st != SK_OK) {
+        // No real logsource comes near this; a cut text would name a logsource nobody wrote.
+        sk_buf_fini(&text);
+        return errf(err,
+                    "bad-logsource",
+                    ls,
+                    "logsource values are longer than %u bytes in all",
+                    LOGSOURCE_MAX_TEXT);
+    }
     r->logsource = rs_strdup(rs, sk_buf_str(&text));
     sk_buf_fini(&text);
 
@@ -831,6 +843,12 @@ static bool compile_value(compile_ctx *cx,
                 st = sk_buf_add(&anch, pat, pn);
             if (st == SK_OK)
                 st = sk_buf_adds(&anch, re_end ? ")$" : ")");
+            if (st != SK_OK) {
+                errf(err, "bad-regex", v, "regular expression in '%s' is too long", key);
+                sk_buf_fini(&anch);
+                ok = false;
+                break;
+            }
             shift = re_start ? 4 : 3;
             pat = sk_buf_str(&anch);
             pn = anch.n;

@@ -201,21 +201,25 @@ static void pos_of(const tp *t, const char *at, unsigned long *line, unsigned lo
     *col = col_from(ls, at);
 }
 
-static bool fail_at(tp *t, const char *at, const char *fmt, ...) SK_PRINTF(3, 4);
-static bool fail_at(tp *t, const char *at, const char *fmt, ...)
+// Records the first error (later ones are consequences of it).
+static void set_error(tp *t, const char *at, const char *fmt, ...) SK_PRINTF(3, 4);
+static void set_error(tp *t, const char *at, const char *fmt, ...)
 {
     if (t->failed)
-        return false;
+        return;
     t->failed = true;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(t->err->msg, sizeof t->err->msg, fmt, ap);
     va_end(ap);
     pos_of(t, at, &t->err->line, &t->err->col);
-    return false;
 }
 
-#define FAIL(t, ...) fail_at((t), (t)->p, __VA_ARGS__)
+// `return FAIL_AT(...)` records the error and returns false. The false is spelled out here rather
+// than returned by set_error: clang's analyzer does not follow calls to variadic functions, and
+// would otherwise take every failure path for a success with its out-parameters unset.
+#define FAIL_AT(t, at, ...) (set_error((t), (at), __VA_ARGS__), false)
+#define FAIL(t, ...)        FAIL_AT((t), (t)->p, __VA_ARGS__)
 
 static tv *new_value(tp *t, tv_type type, const char *at)
 {
@@ -453,21 +457,21 @@ static bool escape(tp *t, sbuf *b)
         for (int i = 1; i <= nd; i++) {
             int h = hexval(peek(t, (size_t)i));
             if (h < 0)
-                return fail_at(t, at, "\\%c needs %d hexadecimal digits", c, nd);
+                return FAIL_AT(t, at, "\\%c needs %d hexadecimal digits", c, nd);
             cp = cp * 16 + (uint32_t)h;
         }
         if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return fail_at(t, at, "\\%c escape U+%X is not a Unicode scalar value", c, cp);
+            return FAIL_AT(t, at, "\\%c escape U+%X is not a Unicode scalar value", c, cp);
         t->p += 1 + nd;
         sb_utf8(b, cp);
         return true;
     }
     default:
         if (c < 0)
-            return fail_at(t, at, "unterminated string");
+            return FAIL_AT(t, at, "unterminated string");
         if (c < 0x20 || c >= 0x7f)
-            return fail_at(t, at, "invalid escape sequence");
-        return fail_at(t, at, "invalid escape sequence '\\%c'", c);
+            return FAIL_AT(t, at, "invalid escape sequence");
+        return FAIL_AT(t, at, "invalid escape sequence '\\%c'", c);
     }
     t->p++;
     sb_add(b, &out, 1);
@@ -504,7 +508,7 @@ static bool parse_string(tp *t, tv *v, bool allow_multi)
     for (;;) {
         if (at_end(t)) {
             free(b.p);
-            return fail_at(t, start, "unterminated string");
+            return FAIL_AT(t, start, "unterminated string");
         }
         unsigned char c = (unsigned char)*t->p;
         if (c == (unsigned char)q) {
@@ -768,7 +772,7 @@ static bool parse_number(tp *t, tv *v)
     }
     if (peek(t, 0) == '0' && (peek(t, 1) == 'x' || peek(t, 1) == 'o' || peek(t, 1) == 'b')) {
         if (sign)
-            return fail_at(t, s, "a sign is not allowed on hexadecimal, octal or binary integers");
+            return FAIL_AT(t, s, "a sign is not allowed on hexadecimal, octal or binary integers");
         int kind = peek(t, 1);
         t->p += 2;
         const char *ds = t->p;
@@ -782,7 +786,7 @@ static bool parse_number(tp *t, tv *v)
                 continue;
             uint64_t dgt = (uint64_t)hexval((unsigned char)*q);
             if (val > (UINT64_C(0x7fffffffffffffff) - dgt) / base)
-                return fail_at(t, s, "integer out of range");
+                return FAIL_AT(t, s, "integer out of range");
             val = val * base + dgt;
         }
         v->type = TV_INT;
@@ -793,7 +797,7 @@ static bool parse_number(tp *t, tv *v)
     if (!digits_with_underscores(t, is_dec, "a number"))
         return false;
     if (*ip == '0' && t->p - ip > 1)
-        return fail_at(t, s, "leading zeros are not allowed in numbers");
+        return FAIL_AT(t, s, "leading zeros are not allowed in numbers");
     bool is_float = false;
     if (peek(t, 0) == '.') {
         t->p++;
@@ -815,7 +819,7 @@ static bool parse_number(tp *t, tv *v)
         if (*q == '_')
             continue;
         if (k + 1 >= sizeof buf)
-            return fail_at(t, s, "number too long");
+            return FAIL_AT(t, s, "number too long");
         buf[k++] = *q;
     }
     buf[k] = '\0';
@@ -827,7 +831,7 @@ static bool parse_number(tp *t, tv *v)
         v->type = TV_INT;
         v->i = (int64_t)strtoll(buf, NULL, 10);
         if (errno == ERANGE)
-            return fail_at(t, s, "integer out of range");
+            return FAIL_AT(t, s, "integer out of range");
     }
     return true;
 }
@@ -976,7 +980,7 @@ static bool key_value(tp *t, tv *tab, bool in_inline)
             sub->flags = F_DOTTED;
             tab_put(t, tab, parts[i].s, parts[i].n, sub);
         } else if (sub->type != TV_TABLE || !(sub->flags & F_DOTTED) || (sub->flags & F_INLINE)) {
-            return fail_at(t,
+            return FAIL_AT(t,
                            parts[i].at,
                            "cannot add keys to '%.*s': it is already defined",
                            (int)(parts[i].n > 100 ? 100 : parts[i].n),
@@ -986,7 +990,7 @@ static bool key_value(tp *t, tv *tab, bool in_inline)
     }
     key_part *last = &parts[np - 1];
     if (tab_get(t, tab, last->s, last->n))
-        return fail_at(
+        return FAIL_AT(
                 t, last->at, "duplicate key '%.*s'", (int)(last->n > 100 ? 100 : last->n), last->s);
     skip_ws(t);
     if (peek(t, 0) != '=')
@@ -1030,7 +1034,7 @@ static bool table_header(tp *t, tv **cur)
         } else if (sub->type == TV_ARRAY && (sub->flags & F_AOT)) {
             sub = sub->items[sub->n - 1];
         } else if (sub->type != TV_TABLE || (sub->flags & F_INLINE)) {
-            return fail_at(t,
+            return FAIL_AT(t,
                            parts[i].at,
                            "'%.*s' is already defined as a %s",
                            (int)(parts[i].n > 100 ? 100 : parts[i].n),
@@ -1049,7 +1053,7 @@ static bool table_header(tp *t, tv **cur)
             arr->flags = F_AOT;
             tab_put(t, tab, last->s, last->n, arr);
         } else if (arr->type != TV_ARRAY || !(arr->flags & F_AOT)) {
-            return fail_at(t,
+            return FAIL_AT(t,
                            last->at,
                            "cannot append to '%.*s': it is already defined as a %s",
                            nm,
@@ -1064,7 +1068,7 @@ static bool table_header(tp *t, tv **cur)
     }
     if (ex) {
         if (ex->type != TV_TABLE || !(ex->flags == F_IMPLICIT))
-            return fail_at(t, last->at, "table '%.*s' is already defined", nm, last->s);
+            return FAIL_AT(t, last->at, "table '%.*s' is already defined", nm, last->s);
         ex->flags = F_HEADER;
         ex->line = t->line;
         ex->col = col_at(t, hs);
@@ -1114,7 +1118,7 @@ bool toml_parse(toml_doc *d, const char *data, size_t n, toml_err *err)
                 t.line++;
                 t.line_start = data + i + 1;
             }
-        return fail_at(&t, data + bad, "invalid UTF-8");
+        return FAIL_AT(&t, data + bad, "invalid UTF-8");
     }
     // A byte-order mark is allowed at the very start.
     if (n >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) {

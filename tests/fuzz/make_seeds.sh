@@ -2,8 +2,9 @@
 # Assembles the seed corpora of the fuzz harnesses into DIR/<target>/ (a build folder: nothing
 # made here is committed, and the third-party files of ../shared/corpus are only copied there).
 #   tests/fuzz/make_seeds.sh DIR [CORPUS]      (CORPUS defaults to ../shared/corpus)
-# Seeds: samples/, rules/, tests/fixtures/evtx/, tests/cases/ of this project; the damaged evtx
-# files, NDJSON dumps and a slice of the SigmaHQ rules of CORPUS when it is present; record XML is
+# Seeds: samples/, rules/, tests/fixtures/evtx/, tests/e2e/eql/, tests/cases/eql/ of this project;
+# the damaged evtx files, NDJSON dumps and a slice of the SigmaHQ and Elastic rules of CORPUS when
+# it is present (Elastic rules feed fuzz_toml whole and fuzz_eql with their queries); record XML is
 # cut out of `evtxexport -f xml` output when evtxexport is installed. The committed regression
 # inputs (tests/fuzz/corpus/<target>/) are added too.
 set -euo pipefail
@@ -32,6 +33,7 @@ put() { # put TARGET FILE [NAME]: copies FILE into the target's seeds (cut to ev
 evtx_files=$( { ls "$src"/samples/*.evtx "$src"/tests/fixtures/evtx/*.evtx
                 [ -d "$corpus/broken" ] && find "$corpus/broken" -name '*.evtx'
                 [ -d "$corpus/evtx-attack" ] && find "$corpus/evtx-attack" -name '*.evtx' | sort | head -20
+                true # without CORPUS the tests above fail, and pipefail would end the script
               } 2>/dev/null | sort)
 while IFS= read -r f; do
     [ -n "$f" ] || continue
@@ -97,11 +99,61 @@ if [ -d "$corpus/sigma-rules" ]; then
         put fuzz_rule "$f" "sigmahq_$(basename "$f")"
     done < <(find "$corpus/sigma-rules" -name '*.yml' | sort | awk 'NR % 10 == 1')
 fi
-if [ -d "$corpus/elastic-rules" ]; then
-    while IFS= read -r f; do
-        put fuzz_toml "$f" "elastic_$(basename "$f")"
-    done < <(find "$corpus/elastic-rules" -name '*.toml' | sort | awk 'NR % 10 == 1')
-fi
+
+# Elastic TOML rules (fuzz_toml) and their EQL queries (fuzz_eql): the project's e2e rule files and
+# the `query:` / `toml:` entries of the EQL semantics corpus (tests/cases/eql/*.yml), then every
+# 10th rule of CORPUS's Elastic detection rules. Queries are cut out with Python (tomllib, and
+# PyYAML for the cases when it is installed).
+elastic=$( { ls "$src"/tests/e2e/eql/*.toml 2>/dev/null || true
+             if [ -d "$corpus/elastic-rules" ]; then
+                 find "$corpus/elastic-rules" -name '*.toml' | sort | awk 'NR % 10 == 1'
+             fi
+           } | sort)
+while IFS= read -r f; do
+    [ -n "$f" ] || continue
+    case $f in
+    "$corpus"/*) put fuzz_toml "$f" "elastic_$(basename "$f")" ;;
+    *) put fuzz_toml "$f" ;;
+    esac
+done <<<"$elastic"
+mkdir -p "$out/fuzz_eql" "$out/fuzz_toml"
+before=$(find "$out/fuzz_eql" "$out/fuzz_toml" -type f | wc -l)
+printf '%s\n' "$elastic" | python3 -c '
+import os, sys
+out, cases = sys.argv[1], sys.argv[2:]
+def put(target, name, data):
+    name = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+    with open(os.path.join(out, target, name), "wb") as o:
+        o.write(data.encode())
+try:
+    import tomllib
+except ImportError:
+    tomllib = None
+    print("make_seeds.sh: no tomllib (Python < 3.11): no EQL seeds from TOML rules", file=sys.stderr)
+for path in filter(None, sys.stdin.read().split("\n")) if tomllib else []:
+    try:
+        with open(path, "rb") as f:
+            q = tomllib.load(f).get("rule", {}).get("query")
+    except (OSError, ValueError):
+        continue
+    if isinstance(q, str):
+        put("fuzz_eql", os.path.basename(path)[:-5] + ".eql", q)
+try:
+    import yaml
+except ImportError:
+    yaml = None
+    print("make_seeds.sh: no PyYAML: no seeds from tests/cases/eql", file=sys.stderr)
+for path in cases if yaml else []:
+    with open(path, encoding="utf-8") as f:
+        entries = yaml.safe_load(f) or []
+    base = os.path.basename(path)[:-4]
+    for i, e in enumerate(entries):
+        if isinstance(e, dict) and isinstance(e.get("query"), str):
+            put("fuzz_eql", "case_%s_%03d.eql" % (base, i), e["query"])
+        if isinstance(e, dict) and isinstance(e.get("toml"), str):
+            put("fuzz_toml", "case_%s_%03d.toml" % (base, i), e["toml"])
+' "$out" "$src"/tests/cases/eql/*.yml || echo "make_seeds.sh: EQL seeds incomplete" >&2
+n=$((n + $(find "$out/fuzz_eql" "$out/fuzz_toml" -type f | wc -l) - before))
 
 # Committed regression inputs.
 for d in "$here"/corpus/*/; do
