@@ -12,7 +12,7 @@ With --rss it measures peak memory instead: saker hunt with the SigmaHQ rules at
 a 512 MiB evtx file and an 800 MiB NDJSON file (both generated), against the 64 MiB budget.
 
 Usage: python3 tools/bench.py [--saker build-release/saker] [--work /tmp/saker-bench]
-                              [--evtx-mib 128] [--rules DIR] [--runs 2] [--only dump|hunt] [--jobs 1]
+                              [--evtx-mib 512] [--rules DIR] [--runs 2] [--only dump|hunt] [--jobs 1]
                               [--rss]
 Build the binary first:
   meson setup build-release --buildtype=release -Dtests=false && ninja -C build-release
@@ -60,7 +60,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--saker", default=os.path.join(ROOT, "build-release", "saker"))
     ap.add_argument("--work", default="/tmp/saker-bench")
-    ap.add_argument("--evtx-mib", type=int, default=128)
+    ap.add_argument("--evtx-mib", type=int, default=512)
     ap.add_argument("--rules", default=os.path.join(CORPUS, "sigma-rules", "rules", "windows"))
     ap.add_argument("--runs", type=int, default=2)
     ap.add_argument("--only", choices=["dump", "hunt"], default=None)
@@ -149,12 +149,12 @@ def rss_mode(a, wlb8):
         os.rename(big_evtx + ".tmp", big_evtx)
     if not os.path.exists(big_nd):
         print("bench: building an 800 MiB NDJSON file (Winlogbeat 8 layout, repeated) ...", flush=True)
-        chunk = open(wlb8, "rb").read()
+        # Streamed, not read whole: a child forked by a big process starts with its RSS, which
+        # would show up in the child's peak RSS.
         with open(big_nd + ".tmp", "wb") as o:
-            n = 0
-            while n < 800 * 1024 * 1024:
-                o.write(chunk)
-                n += len(chunk)
+            while o.tell() < 800 * 1024 * 1024:
+                with open(wlb8, "rb") as i:
+                    shutil.copyfileobj(i, o, 1 << 20)
         os.rename(big_nd + ".tmp", big_nd)
     print(f"saker: {a.saker}; hunt -r SigmaHQ windows, default -j ({os.cpu_count()} CPUs); budget 64 MiB")
     print(f"{'input':<12} {'MiB':>6} {'seconds':>8} {'MB/s':>8} {'peak RSS MiB':>13}")
