@@ -267,6 +267,9 @@ enum {
     K_MODULE
 };
 
+// Rank of a system alias matched in another case: after every exact alias.
+#define RANK_ANY_CASE 15
+
 typedef struct alias_slot {
     const char *key; // NULL: empty
     uint32_t len;
@@ -319,6 +322,7 @@ typedef struct param_item {
 struct sk_fieldmap {
     alias_slot *alias;
     size_t alias_cap; // power of two
+    size_t nalias;
     uint32_t sys_hash[NSYS];
     uint32_t sys_len[NSYS];
     uint32_t sys_renamed_len[NSYS];
@@ -332,6 +336,8 @@ struct sk_fieldmap {
     uint32_t gen;
     param_item *params;
     size_t params_cap;
+    char lower_keys[96][24]; // the dotless system aliases in lower case (alias keys point here)
+    size_t nlower;
 };
 
 // Hash of a short key, eight bytes at a time (a multiply-xorshift mix per word): every leaf of
@@ -362,6 +368,8 @@ static void alias_put(sk_fieldmap *fm, const char *key, uint8_t kind, uint8_t ra
         alias_slot *s = &fm->alias[i];
         if (!s->key) {
             *s = (alias_slot){ key, len, h, kind, rank, idx };
+            fm->nalias++;
+            assert(fm->nalias * 2 <= fm->alias_cap); // a fixed table: keep it half empty
             return;
         }
         if (s->len == len && memcmp(s->key, key, len) == 0)
@@ -391,6 +399,23 @@ sk_fieldmap *sk_fieldmap_new(void)
     for (size_t i = 0; i < NSYS; i++) {
         for (size_t r = 0; sys_fields[i].aliases[r]; r++)
             alias_put(fm, sys_fields[i].aliases[r], K_SYS, (uint8_t)r, (uint16_t)i);
+    }
+    // Flat exports disagree on the case of their top-level keys ("eventid", "CHANNEL"): the
+    // dotless aliases also answer in lower case (looked up after an exact miss, lowest rank).
+    for (size_t i = 0; i < NSYS; i++) {
+        for (size_t r = 0; sys_fields[i].aliases[r]; r++) {
+            const char *a = sys_fields[i].aliases[r];
+            size_t len = strlen(a);
+            if (memchr(a, '.', len) || len >= sizeof fm->lower_keys[0])
+                continue;
+            assert(fm->nlower < sizeof fm->lower_keys / sizeof fm->lower_keys[0]);
+            char *lk = fm->lower_keys[fm->nlower++];
+            for (size_t k = 0; k <= len; k++)
+                lk[k] = (char)(a[k] >= 'A' && a[k] <= 'Z' ? a[k] + 32 : a[k]);
+            alias_put(fm, lk, K_SYS, RANK_ANY_CASE, (uint16_t)i);
+        }
+    }
+    for (size_t i = 0; i < NSYS; i++) {
         fm->sys_len[i] = (uint32_t)strlen(sys_fields[i].name);
         fm->sys_renamed_len[i] = (uint32_t)strlen(sys_fields[i].renamed);
         fm->sys_hash[i] = hash_bytes(sys_fields[i].name, fm->sys_len[i]);
@@ -423,6 +448,18 @@ void sk_fieldmap_free(sk_fieldmap *fm)
     free(fm->names);
     free(fm->params);
     free(fm);
+}
+
+// A top-level key that only a lower-case system alias knows ("EVENTID", "eventId"); NULL otherwise.
+static const alias_slot *alias_any_case(const sk_fieldmap *fm, const char *key, uint32_t len)
+{
+    char low[sizeof fm->lower_keys[0]];
+    if (len >= sizeof low || memchr(key, '.', len))
+        return NULL;
+    for (uint32_t k = 0; k < len; k++)
+        low[k] = (char)(key[k] >= 'A' && key[k] <= 'Z' ? key[k] + 32 : key[k]);
+    const alias_slot *a = alias_get(fm, low, len, hash_bytes(low, len));
+    return a && a->kind == K_SYS ? a : NULL;
 }
 
 // The per-document name table: at least twice as many slots as names it can receive.
@@ -761,6 +798,8 @@ sk_status sk_fieldmap_apply(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t 
         }
         if (I->cls == CLS_NONE) {
             const alias_slot *a = alias_get(fm, L->path, L->path_len, path_hash(fm, leaves, i));
+            if (!a && (L->flags & (SK_LEAF_TOP | SK_LEAF_EXPANDED)) == SK_LEAF_TOP)
+                a = alias_any_case(fm, L->path, L->path_len);
             if (a && a->kind == K_SYS) {
                 I->cls = CLS_SYS;
                 I->prio = PRIO(2, a->rank);

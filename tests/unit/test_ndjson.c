@@ -349,6 +349,34 @@ Test(ndjson, flat_export_document_uses_top_level_keys)
           0);
 }
 
+Test(ndjson, flat_export_system_keys_in_any_case)
+{
+    // Exports that lower-case (or upper-case) their keys still give the event its id, channel and
+    // computer, which the rule index needs; the raw keys stay reachable, hidden.
+    check("{\"eventid\":1,\"CHANNEL\":\"Microsoft-Windows-Sysmon/Operational\",\"computer\":\"WS\","
+          "\"image\":\"C:\\\\a.exe\"}\n",
+          "@1\n"
+          "S:EventID=1\n"
+          "S:Channel=Microsoft-Windows-Sysmon/Operational\n"
+          "S:Computer=WS\n"
+          "image=C:\\a.exe\n"
+          "H:eventid=1\n"
+          "H:CHANNEL=Microsoft-Windows-Sysmon/Operational\n"
+          "H:computer=WS\n",
+          "",
+          0);
+}
+
+Test(ndjson, exact_system_key_beats_another_case)
+{
+    // An exact alias wins over a key that only matches in another case, wherever it stands;
+    // nested keys are never matched in another case.
+    check("{\"EVENTID\":7,\"EventID\":1,\"x\":{\"channel\":\"nested\"}}\n",
+          "@1\nS:EventID=1\nEVENTID=7\nx.channel=nested\n",
+          "",
+          0);
+}
+
 Test(ndjson, event_data_held_in_a_json_string_is_expanded)
 {
     check("{\"Provider\":\"Microsoft-Windows-Sysmon\",\"EventID\":3,"
