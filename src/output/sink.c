@@ -166,34 +166,21 @@ static void format_time(const sk_sink *s, const sk_event *ev, char *out, size_t 
     char sign = off < 0 ? '-' : '+';
     if (off < 0)
         off = -off;
-    if (iso)
-        snprintf(out,
-                 n,
-                 "%04d-%02d-%02dT%02d:%02d:%02d.%07u%c%02ld:%02ld",
-                 tm.tm_year + 1900,
-                 tm.tm_mon + 1,
-                 tm.tm_mday,
-                 tm.tm_hour,
-                 tm.tm_min,
-                 tm.tm_sec,
-                 frac,
-                 sign,
-                 off / 60,
-                 off % 60);
-    else
-        snprintf(out,
-                 n,
-                 "%04d-%02d-%02d %02d:%02d:%02d.%03u %c%02ld:%02ld",
-                 tm.tm_year + 1900,
-                 tm.tm_mon + 1,
-                 tm.tm_mday,
-                 tm.tm_hour,
-                 tm.tm_min,
-                 tm.tm_sec,
-                 frac / 10000,
-                 sign,
-                 off / 60,
-                 off % 60);
+    // ISO-8601 with 7 fractional digits (CSV), or milliseconds for the table.
+    snprintf(out,
+             n,
+             iso ? "%04d-%02d-%02dT%02d:%02d:%02d.%07u%c%02ld:%02ld"
+                 : "%04d-%02d-%02d %02d:%02d:%02d.%03u %c%02ld:%02ld",
+             tm.tm_year + 1900,
+             tm.tm_mon + 1,
+             tm.tm_mday,
+             tm.tm_hour,
+             tm.tm_min,
+             tm.tm_sec,
+             iso ? frac : frac / 10000,
+             sign,
+             off / 60,
+             off % 60);
 }
 
 // The fields that tell most about an event, in order of preference.
