@@ -3,7 +3,8 @@
 # damaged ones too, and the corpus when present), give byte-identical stdout and stderr (after
 # masking the timing figures) for -j 1, -j 2 and -j 7.
 set -euo pipefail
-saker=$1 src=$2 corpus=$3
+saker=$(realpath -- "$1") src=$2 corpus=$(realpath -m -- "$3") # meson passes them relative
+[ -x "$saker" ] || { echo "jobs_equal: $1 is not an executable"; exit 1; }
 cd "$src"
 inputs=(samples/ tests/fixtures/evtx/)
 [ -d "$corpus/evtx-attack" ] && inputs+=("$corpus/evtx-attack" "$corpus/ndjson/otrf" "$corpus/broken/omerbenamram-evtx")
@@ -23,6 +24,12 @@ run() { # name, args...
     set -e
     mask < "$tmp/$name.$j.err.raw" > "$tmp/$name.$j.err"
   done
+  # A run that did not get to read its inputs (usage error, missing binary) proves nothing.
+  case $(tail -n 1 "$tmp/$name.1.out") in
+  "exit 0" | "exit 1" | "exit 4" | "exit 5") ;;
+  *) echo "$name: saker $* ended with $(tail -n 1 "$tmp/$name.1.out"):"; head -5 "$tmp/$name.1.err"; exit 1 ;;
+  esac
+  [ "$(wc -l < "$tmp/$name.1.out")" -gt 1 ] || { echo "$name: no output"; exit 1; }
   for j in 2 7; do
     cmp -s "$tmp/$name.1.out" "$tmp/$name.$j.out" || { echo "$name: stdout of -j $j differs from -j 1"; diff "$tmp/$name.1.out" "$tmp/$name.$j.out" | head; exit 1; }
     cmp -s "$tmp/$name.1.err" "$tmp/$name.$j.err" || { echo "$name: stderr of -j $j differs from -j 1"; diff "$tmp/$name.1.err" "$tmp/$name.$j.err" | head; exit 1; }
