@@ -9,10 +9,12 @@
 // - pretty-printed objects one after another (evtx_dump output): recognised when the first
 //   non-blank line is a lone "{", and cut by the same splitter.
 //
-// Each record is parsed with yajl's callback (SAX) API into a list of leaves (dotted path, text
-// value) whose strings go straight into the event arena, then event/fieldmap.c turns the leaves
-// into the event (canonical names, hidden raw paths). A top-level "EventData" string that holds a
-// JSON object (Azure's WindowsEvent table) is parsed in turn, its keys becoming event data.
+// Each record is parsed into a list of leaves (dotted path, text value) whose strings go straight
+// into the event arena: first by json_scan.c, which reads well-formed documents fast, and, when it
+// gives up, by yajl's callback (SAX) API with the same callbacks, which decides and words the
+// error (json_scan.h). Then event/fieldmap.c turns the leaves into the event (canonical names,
+// hidden raw paths). A top-level "EventData" string that holds a JSON object (Azure's WindowsEvent
+// table) is parsed in turn, its keys becoming event data.
 //
 // A bad record is reported (file:line:col, as GCC does), counted in stats.lines_skipped and
 // skipped; reading goes on with the next one. Only a read error ends the stream early.
@@ -30,6 +32,7 @@
 #include "core/mem.h"
 #include "core/utf.h"
 #include "event/fieldmap.h"
+#include "json_scan.h"
 #include "reader.h"
 #include "reader_int.h"
 
@@ -111,7 +114,8 @@ typedef struct ndjson_reader {
     size_t nleaves;
     size_t leaves_cap;
     parse_state ps;
-    sk_buf fix; // a name or value rebuilt as UTF-8 (utf8_fix)
+    sk_buf fix;              // a name or value rebuilt as UTF-8 (utf8_fix)
+    sk_json_scratch scratch; // strings decoded by the fast scanner
 } ndjson_reader;
 
 // ------------------------------------------------------------------------------------------------
@@ -200,15 +204,17 @@ static const char *utf8_fix(struct ndjson_reader *r, const char *s, size_t *n)
     return sk_buf_str(b);
 }
 
-static int cb_map_key(void *ctx, const unsigned char *key, size_t n)
+// clean: key is known to be valid UTF-8 without NUL (json_scan.h).
+static int map_key(parse_state *ps, const char *key, size_t n, bool clean)
 {
-    parse_state *ps = ctx;
     if (ps->not_object)
         return 1;
-    const unsigned char *nul = memchr(key, 0, n); // names hold no NUL: cut there
-    if (nul)
-        n = (size_t)(nul - key);
-    key = (const unsigned char *)utf8_fix(ps->r, (const char *)key, &n);
+    if (!clean) {
+        const char *nul = memchr(key, 0, n); // names hold no NUL: cut there
+        if (nul)
+            n = (size_t)(nul - key);
+        key = utf8_fix(ps->r, key, &n);
+    }
     uint32_t base = ps->stack[ps->depth - 1].base;
     size_t need = base + (base ? 1 : 0) + n;
     if (need > MAX_PATH_BYTES) {
@@ -224,6 +230,11 @@ static int cb_map_key(void *ctx, const unsigned char *key, size_t n)
     return 1;
 }
 
+static int cb_map_key(void *ctx, const unsigned char *key, size_t n)
+{
+    return map_key(ctx, (const char *)key, n, false);
+}
+
 // Longest prefix of s[0..max) that does not end inside a UTF-8 sequence.
 static size_t utf8_cut(const char *s, size_t max)
 {
@@ -233,7 +244,9 @@ static size_t utf8_cut(const char *s, size_t max)
     return n;
 }
 
-static int add_leaf(parse_state *ps, const char *v, size_t n, bool is_string)
+// is_string: v is a JSON string's decoded text, which may need cutting at a NUL and repairing as
+// UTF-8, unless clean says it is known not to (json_scan.h).
+static int add_leaf(parse_state *ps, const char *v, size_t n, bool is_string, bool clean)
 {
     if (!ps->root_seen) {
         ps->root_seen = true;
@@ -246,11 +259,12 @@ static int add_leaf(parse_state *ps, const char *v, size_t n, bool is_string)
         ps->too_many = true;
         return 1;
     }
-    const char *nul = is_string ? memchr(v, 0, n) : NULL; // no NUL in values (from \u0000): cut
-    if (nul)
-        n = (size_t)(nul - v);
-    if (is_string)
+    if (is_string && !clean) {
+        const char *nul = memchr(v, 0, n); // no NUL in values (from \u0000): cut
+        if (nul)
+            n = (size_t)(nul - v);
         v = utf8_fix(r, v, &n);
+    }
     if (n > SK_MAX_VALUE_BYTES) {
         n = utf8_cut(v, SK_MAX_VALUE_BYTES);
         ps->truncated = true;
@@ -286,18 +300,28 @@ static int cb_null(void *ctx)
 
 static int cb_boolean(void *ctx, int b)
 {
-    return b ? add_leaf(ctx, "true", 4, false) : add_leaf(ctx, "false", 5, false);
+    return b ? add_leaf(ctx, "true", 4, false, true) : add_leaf(ctx, "false", 5, false, true);
 }
 
 // Numbers keep their JSON text ("4688", "-9223372036854775808", "1.5e3").
 static int cb_number(void *ctx, const char *s, size_t n)
 {
-    return add_leaf(ctx, s, n, false);
+    return add_leaf(ctx, s, n, false, true);
 }
 
 static int cb_string(void *ctx, const unsigned char *s, size_t n)
 {
-    return add_leaf(ctx, (const char *)s, n, true);
+    return add_leaf(ctx, (const char *)s, n, true, false);
+}
+
+static int fast_string(void *ctx, const char *s, size_t n, bool clean)
+{
+    return add_leaf(ctx, s, n, true, clean);
+}
+
+static int fast_map_key(void *ctx, const char *s, size_t n, bool clean)
+{
+    return map_key(ctx, s, n, clean);
 }
 
 static const yajl_callbacks callbacks = {
@@ -310,6 +334,19 @@ static const yajl_callbacks callbacks = {
     .yajl_end_map = cb_end_map,
     .yajl_start_array = cb_start_array,
     .yajl_end_array = cb_end_array,
+};
+
+// The same callbacks for the fast scanner, which yajl checks (json_scan.h).
+static const sk_json_sax fast_callbacks = {
+    .null = cb_null,
+    .boolean = cb_boolean,
+    .number = cb_number,
+    .string = fast_string,
+    .start_map = cb_start_map,
+    .map_key = fast_map_key,
+    .end_map = cb_end_map,
+    .start_array = cb_start_array,
+    .end_array = cb_end_array,
 };
 
 // ------------------------------------------------------------------------------------------------
@@ -337,6 +374,21 @@ static void short_reason(const char *msg, char *out, size_t outlen)
     out[n] = '\0';
 }
 
+static void parse_begin(ndjson_reader *r, const char *base, uint32_t leaf_flags)
+{
+    parse_state *ps = &r->ps;
+    size_t blen = strlen(base);
+    ps->r = r;
+    ps->leaf_flags = leaf_flags;
+    memcpy(ps->path, base, blen);
+    ps->path_len = (uint32_t)blen;
+    ps->depth = ps->map_depth = 0;
+    ps->snap = NULL;
+    ps->snap_len = 0;
+    ps->dirty = true;
+    ps->root_seen = ps->not_object = ps->too_deep = ps->name_too_long = false;
+}
+
 // Parses text as one JSON document, appending its leaves under the path base (empty for a
 // record). On P_INVALID, reason and *err_off (byte offset of the problem) are set.
 static enum parse_result parse_doc(ndjson_reader *r,
@@ -350,16 +402,18 @@ static enum parse_result parse_doc(ndjson_reader *r,
 {
     parse_state *ps = &r->ps;
     enum parse_result res = P_OK;
-    size_t blen = strlen(base);
-    ps->r = r;
-    ps->leaf_flags = leaf_flags;
-    memcpy(ps->path, base, blen);
-    ps->path_len = (uint32_t)blen;
-    ps->depth = ps->map_depth = 0;
-    ps->snap = NULL;
-    ps->snap_len = 0;
-    ps->dirty = true;
-    ps->root_seen = ps->not_object = ps->too_deep = ps->name_too_long = false;
+    const size_t nleaves = r->nleaves;
+    const bool too_many = ps->too_many, truncated = ps->truncated;
+    parse_begin(r, base, leaf_flags);
+    if (sk_json_scan(&fast_callbacks, ps, text, len, &r->scratch))
+        return ps->not_object ? P_NOT_OBJECT : P_OK;
+    // Not decided by the fast scanner: undo what its callbacks did and let yajl parse (and
+    // word any error). Strings its callbacks copied stay in the event arena until the next
+    // record; that is at most one record's worth.
+    r->nleaves = nleaves;
+    ps->too_many = too_many;
+    ps->truncated = truncated;
+    parse_begin(r, base, leaf_flags);
 
     yajl_handle h = yajl_alloc(&callbacks, NULL, ps);
     yajl_status st = yajl_parse(h, (const unsigned char *)text, len);
@@ -957,6 +1011,7 @@ static void nd_close(sk_reader *base)
     free(r->chunk);
     sk_buf_fini(&r->carry);
     sk_buf_fini(&r->fix);
+    sk_json_scratch_free(&r->scratch);
     sk_event_fini(&r->ev);
     sk_fieldmap_free(r->fm);
     free(r->leaves);

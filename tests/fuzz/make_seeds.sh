@@ -77,7 +77,8 @@ fi
 # NDJSON: the first byte of an input picks the chunk size (fuzz_ndjson.c); the seeds use a few.
 ndjson_seed() { # ndjson_seed FILE NAME: 3 seeds with different chunk sizes, first 10 lines each
     local f=$1 name=$2 b
-    mkdir -p "$out/fuzz_ndjson"
+    mkdir -p "$out/fuzz_ndjson" "$out/fuzz_json_scan"
+    head -n 3 "$f" | head -c 16384 | split -l 1 - "$out/fuzz_json_scan/${name}_" || true
     for b in '\000' '\006' '\037'; do
         { printf "$b"; head -n 10 "$f" | head -c 16384 || true; } >"$out/fuzz_ndjson/${name}_$(printf '%s' "$b" | tr -d '\\')"
         n=$((n + 1))

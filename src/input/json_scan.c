@@ -1,0 +1,372 @@
+// The fast JSON scanner (see json_scan.h for what it accepts and why it may give up).
+//
+// Strings are the bulk of Winlogbeat documents (a PowerShell script block is kilobytes of text
+// with an escape every line), so the string loop looks at eight bytes at a time for the bytes
+// that need attention: the closing quote, a backslash, a control character (invalid in JSON: give
+// up) and a byte >= 0x80 (UTF-8, validated once the string's end is known). A string without
+// escapes is passed to the callback in place; one with escapes is decoded into the scratch buffer
+// in runs. Containers are tracked with a bit stack, so nesting costs no recursion.
+#include "json_scan.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "core/utf.h"
+
+// Deeper documents are left to yajl (the reader's own limit is far below this).
+#define MAX_NEST 1024u
+
+void sk_json_scratch_free(sk_json_scratch *s)
+{
+    free(s->p);
+    s->p = NULL;
+    s->cap = 0;
+}
+
+#define ONES 0x0101010101010101ull
+#define HIGH 0x8080808080808080ull
+
+// Mask with bit 7 of each byte of w that is '"', '\\', < 0x20 or >= 0x80. Only the lowest set
+// bit is exact (a borrow can set bits above a true hit), which is the only one used.
+static inline uint64_t special8(uint64_t w)
+{
+    uint64_t q = w ^ (ONES * '"'), b = w ^ (ONES * '\\');
+    uint64_t zq = (q - ONES) & ~q, zb = (b - ONES) & ~b;
+    uint64_t lt = (w - ONES * 0x20u) & ~w;
+    return (zq | zb | lt | w) & HIGH;
+}
+
+static inline bool is_special(unsigned char c)
+{
+    return c == '"' || c == '\\' || c < 0x20 || c >= 0x80;
+}
+
+// First byte in [p, end) that is special (see special8), or end.
+static inline const char *find_special(const char *p, const char *end)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    while (end - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        uint64_t m = special8(w);
+        if (m)
+            return p + (__builtin_ctzll(m) >> 3);
+        p += 8;
+    }
+#endif
+    while (p < end && !is_special((unsigned char)*p))
+        p++;
+    return p;
+}
+
+static inline int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+static bool ensure(sk_json_scratch *s, size_t n)
+{
+    if (s->cap >= n)
+        return true;
+    size_t cap = s->cap ? s->cap : 256;
+    while (cap < n)
+        cap *= 2;
+    char *p = realloc(s->p, cap);
+    if (!p)
+        return false;
+    s->p = p;
+    s->cap = cap;
+    return true;
+}
+
+// A string whose opening quote is at *pp. On success *pp is past the closing quote and *out,
+// *outn, *clean describe its decoded text (in place or in scratch).
+static bool scan_string(const char **pp,
+                        const char *end,
+                        sk_json_scratch *scratch,
+                        const char **out,
+                        size_t *outn,
+                        bool *clean)
+{
+    const char *start = *pp + 1, *p = start;
+    bool high = false;
+    for (;;) {
+        p = find_special(p, end);
+        if (p == end)
+            return false;
+        unsigned char c = (unsigned char)*p;
+        if (c == '"')
+            break;
+        if (c < 0x20)
+            return false;
+        if (c == '\\')
+            goto escaped;
+        high = true;
+        p++;
+    }
+    if (high && !sk_utf8_valid(start, (size_t)(p - start)))
+        return false;
+    *out = start;
+    *outn = (size_t)(p - start);
+    *clean = true;
+    *pp = p + 1;
+    return true;
+
+escaped:;
+    // The decoded text is never longer than the source text.
+    if (!ensure(scratch, (size_t)(end - start) + 1))
+        return false;
+    char *d = scratch->p;
+    size_t dn = (size_t)(p - start);
+    memcpy(d, start, dn);
+    bool nul = false;
+    for (;;) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"')
+            break;
+        if (c < 0x20)
+            return false;
+        if (c >= 0x80) {
+            high = true;
+            d[dn++] = (char)c;
+            p++;
+        } else { // a backslash
+            if (end - p < 2)
+                return false;
+            unsigned char e = (unsigned char)p[1];
+            p += 2;
+            switch (e) {
+            case '"':
+            case '\\':
+            case '/':
+                d[dn++] = (char)e;
+                break;
+            case 'b':
+                d[dn++] = '\b';
+                break;
+            case 'f':
+                d[dn++] = '\f';
+                break;
+            case 'n':
+                d[dn++] = '\n';
+                break;
+            case 'r':
+                d[dn++] = '\r';
+                break;
+            case 't':
+                d[dn++] = '\t';
+                break;
+            case 'u': {
+                if (end - p < 4)
+                    return false;
+                int h0 = hexval((unsigned char)p[0]), h1 = hexval((unsigned char)p[1]);
+                int h2 = hexval((unsigned char)p[2]), h3 = hexval((unsigned char)p[3]);
+                if ((h0 | h1 | h2 | h3) < 0)
+                    return false;
+                uint32_t cp = (uint32_t)(h0 << 12 | h1 << 8 | h2 << 4 | h3);
+                p += 4;
+                if (cp >= 0xD800 && cp <= 0xDFFF)
+                    return false; // surrogates: yajl's own rules apply
+                if (cp < 0x80) {
+                    d[dn++] = (char)cp;
+                    nul |= cp == 0;
+                } else if (cp < 0x800) {
+                    d[dn++] = (char)(0xC0 | cp >> 6);
+                    d[dn++] = (char)(0x80 | (cp & 0x3F));
+                } else {
+                    d[dn++] = (char)(0xE0 | cp >> 12);
+                    d[dn++] = (char)(0x80 | (cp >> 6 & 0x3F));
+                    d[dn++] = (char)(0x80 | (cp & 0x3F));
+                }
+                break;
+            }
+            default:
+                return false;
+            }
+        }
+        const char *q = find_special(p, end);
+        if (q == end)
+            return false;
+        memcpy(d + dn, p, (size_t)(q - p));
+        dn += (size_t)(q - p);
+        p = q;
+    }
+    // Escapes decode to valid UTF-8; raw bytes >= 0x80 still need checking.
+    if (high && !sk_utf8_valid(d, dn))
+        return false;
+    d[dn] = '\0';
+    *out = d;
+    *outn = dn;
+    *clean = !nul;
+    *pp = p + 1;
+    return true;
+}
+
+// A number at *pp (RFC 8259 grammar, which is yajl's). On success *pp is past it.
+static bool scan_number(const char **pp, const char *end)
+{
+    const char *p = *pp;
+    if (p < end && *p == '-')
+        p++;
+    if (p == end)
+        return false;
+    if (*p == '0') {
+        p++;
+    } else if (*p >= '1' && *p <= '9') {
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    } else {
+        return false;
+    }
+    if (p < end && *p == '.') {
+        p++;
+        if (p == end || !(*p >= '0' && *p <= '9'))
+            return false;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (p == end || !(*p >= '0' && *p <= '9'))
+            return false;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    }
+    *pp = p;
+    return true;
+}
+
+static inline const char *skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    return p;
+}
+
+static inline bool word(const char *p, const char *end, const char *w, size_t n)
+{
+    return (size_t)(end - p) >= n && memcmp(p, w, n) == 0;
+}
+
+bool sk_json_scan(
+        const sk_json_sax *cb, void *ctx, const char *text, size_t len, sk_json_scratch *scratch)
+{
+    const char *p = text, *end = text + len;
+    uint64_t is_map[MAX_NEST / 64] = { 0 };
+    unsigned depth = 0;
+    const char *s;
+    size_t n;
+    bool clean;
+
+    p = skip_ws(p, end);
+value:
+    if (p == end)
+        return false;
+    switch (*p) {
+    case '{':
+        if (depth == MAX_NEST || !cb->start_map(ctx))
+            return false;
+        is_map[depth / 64] |= 1ull << (depth % 64);
+        depth++;
+        p = skip_ws(p + 1, end);
+        if (p < end && *p == '}') {
+            p++;
+            depth--;
+            if (!cb->end_map(ctx))
+                return false;
+            goto after;
+        }
+        goto key;
+    case '[':
+        if (depth == MAX_NEST || !cb->start_array(ctx))
+            return false;
+        is_map[depth / 64] &= ~(1ull << (depth % 64));
+        depth++;
+        p = skip_ws(p + 1, end);
+        if (p < end && *p == ']') {
+            p++;
+            depth--;
+            if (!cb->end_array(ctx))
+                return false;
+            goto after;
+        }
+        goto value;
+    case '"':
+        if (!scan_string(&p, end, scratch, &s, &n, &clean) || !cb->string(ctx, s, n, clean))
+            return false;
+        goto after;
+    case 't':
+        if (!word(p, end, "true", 4) || !cb->boolean(ctx, 1))
+            return false;
+        p += 4;
+        goto after;
+    case 'f':
+        if (!word(p, end, "false", 5) || !cb->boolean(ctx, 0))
+            return false;
+        p += 5;
+        goto after;
+    case 'n':
+        if (!word(p, end, "null", 4) || !cb->null(ctx))
+            return false;
+        p += 4;
+        goto after;
+    default: {
+        const char *q = p;
+        if (!scan_number(&q, end) || !cb->number(ctx, p, (size_t)(q - p)))
+            return false;
+        p = q;
+        goto after;
+    }
+    }
+
+key:
+    if (p == end || *p != '"')
+        return false;
+    if (!scan_string(&p, end, scratch, &s, &n, &clean) || !cb->map_key(ctx, s, n, clean))
+        return false;
+    p = skip_ws(p, end);
+    if (p == end || *p != ':')
+        return false;
+    p = skip_ws(p + 1, end);
+    goto value;
+
+after:
+    p = skip_ws(p, end);
+    if (depth == 0)
+        return p == end;
+    if (p == end)
+        return false;
+    if (is_map[(depth - 1) / 64] >> ((depth - 1) % 64) & 1) {
+        if (*p == ',') {
+            p = skip_ws(p + 1, end);
+            goto key;
+        }
+        if (*p != '}')
+            return false;
+        p++;
+        depth--;
+        if (!cb->end_map(ctx))
+            return false;
+        goto after;
+    }
+    if (*p == ',') {
+        p = skip_ws(p + 1, end);
+        goto value;
+    }
+    if (*p != ']')
+        return false;
+    p++;
+    depth--;
+    if (!cb->end_array(ctx))
+        return false;
+    goto after;
+}

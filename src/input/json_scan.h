@@ -1,0 +1,48 @@
+// A fast JSON scanner for the common case of the NDJSON reader: one well-formed document, parsed
+// eight bytes at a time, with the same callbacks (and the same decoded text) as yajl's SAX API.
+//
+// It is not a second JSON parser with its own idea of what is valid: it accepts a strict subset
+// of what yajl accepts (RFC 8259 JSON with valid UTF-8, no surrogate escapes, whitespace limited
+// to space, tab, CR and LF) and gives up, returning false, on anything else, or when a callback
+// returns 0. The caller then parses the document again with yajl, which makes the decision and
+// writes the error message. So every document gets yajl's verdict and yajl's diagnostics; this
+// scanner only makes the documents yajl would accept cheaper to read. tests/fuzz/fuzz_json_scan.c
+// checks, on arbitrary input, that whenever the scanner accepts, yajl accepts too and makes the
+// same callbacks with the same bytes.
+#ifndef SK_INPUT_JSON_SCAN_H
+#define SK_INPUT_JSON_SCAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct sk_json_sax {
+    int (*null)(void *ctx);
+    int (*boolean)(void *ctx, int value);
+    int (*number)(void *ctx, const char *s, size_t n); // the number's JSON text
+    // clean: s[0..n) is known to be valid UTF-8 without NUL bytes (a "\u0000" escape decodes to
+    // a NUL byte, as with yajl; such a string is passed with clean false).
+    int (*string)(void *ctx, const char *s, size_t n, bool clean);
+    int (*start_map)(void *ctx);
+    int (*map_key)(void *ctx, const char *s, size_t n, bool clean);
+    int (*end_map)(void *ctx);
+    int (*start_array)(void *ctx);
+    int (*end_array)(void *ctx);
+} sk_json_sax;
+
+// Scratch memory for decoded strings, reused across calls (zero-initialise; free with
+// sk_json_scratch_free).
+typedef struct sk_json_scratch {
+    char *p;
+    size_t cap;
+} sk_json_scratch;
+
+void sk_json_scratch_free(sk_json_scratch *s);
+
+// Parses text[0..len) as exactly one JSON value (whitespace around it allowed), making the
+// callbacks as it goes. True when the whole text was read and every callback returned non-zero.
+// False means "not decided here": callbacks may have been made; the caller undoes their effects
+// and asks yajl.
+bool sk_json_scan(
+        const sk_json_sax *cb, void *ctx, const char *text, size_t len, sk_json_scratch *scratch);
+
+#endif
