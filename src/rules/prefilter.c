@@ -22,25 +22,34 @@
 //
 // Where. An atom must be found where its item looks: in the fields whose case-folded name is
 // the item's field (or a logsource rename of it), or, for keywords, in any visible field. So the
-// index keeps one set of literals per field name class (plus the keyword literals, so that a
-// visible field is read once), and one keyword-only set. Fields that no rule names (and hidden
-// raw-path duplicates, unless a rule names that path) are never read for field atoms.
+// index keeps one set of literals per field name class, and keyword sets: one per candidate list
+// of the ruleset index (the keyword literals of that list's rules), and one of all keyword
+// literals for events without a channel. Fields that no rule names (and hidden raw-path
+// duplicates, unless a rule names that path) are never read for field atoms.
 //
 // Which fields. Per event, only the classes that the candidate rules (the channel and event id
 // lists of the ruleset index) read are scanned: a PowerShell event is not searched for
-// CommandLine literals, nor its `message` for the literals of rules on other channels.
+// CommandLine literals, nor its `message` for the literals of rules on other channels. Every
+// visible field is also scanned with the keyword sets of the candidate lists: with SigmaHQ, the
+// product-wide Mimikatz keywords for every event, but the Exchange or antivirus keywords (short
+// ones among them) only for the events of their channels.
 //
 // Values. Every literal of every compiled value of a field or keyword item is in the index too,
 // not only the rule-level atoms. After the scan, a variant whose literal occurs in none of the
 // scanned fields cannot match, and the matcher skips its predicate (pf_variant_absent): a list of
 // 1,000 `contains` values costs the scan, not 1,000 substring searches.
 //
-// Search. Every literal of a set is filed under one of its 4-byte grams (3-byte literals under
-// their only 3-byte gram), the one least shared with the literals filed so far. The scan reads
-// each value once: at every position it folds the 4 bytes (bit 5 set in each, which lower-cases
-// ASCII letters) and tests a hash bitmap sized for about 1/64 occupancy; on a bitmap hit it looks
-// the gram up and verifies each literal filed under it in place. Building takes a few
-// milliseconds for the SigmaHQ set (27,000 literals in 175 sets).
+// Search. The scan reads each value once: at every step-th position it folds the 4 bytes there
+// (bit 5 set in each, which lower-cases ASCII letters) and tests a hash bitmap sized for about
+// 1/64 occupancy; on a bitmap hit it looks the gram up and verifies each literal filed under it
+// in place. A set's step is its shortest literal's gram count (length - 3), at most PF_STEP_MAX:
+// an occurrence of any literal then has a gram at a scanned position among any step consecutive
+// grams of it, so each literal is filed under such a window of step grams, the window whose grams
+// are least common among all literals and least shared with the literals filed so far (3-byte
+// literals: step 1, under their only 3-byte gram). Of the 190 sets SigmaHQ's Windows rules
+// make, 67 (8,000 literals; among them the keyword set of the product-wide rules, which meets
+// every visible field of every event) have step 6, 58 (18,000 literals, many short file names)
+// step 1. Building takes a few milliseconds for the SigmaHQ set.
 //
 // Why not vectorscan/Hyperscan or Aho-Corasick: measured on the SigmaHQ Windows rules and a
 // Winlogbeat 6 dump (23,224 events), vectorscan scans these sets about 2x faster, but compiling
@@ -362,8 +371,9 @@ typedef struct pf_index pf_index;
 // whose case-folded name is that class), or any visible field (keyword items): class nci.
 typedef struct pf_ref {
     uint32_t where;
-    uint32_t sid;  // literal id
-    uint32_t rule; // rule that needs it (rule-level atom), or NONE (a value's literal only)
+    uint32_t sid;   // literal id
+    uint32_t rule;  // rule that needs it (rule-level atom), or NONE (a value's literal only)
+    uint32_t owner; // rule whose item holds it
 } pf_ref;
 
 // One literal of one set: found at offset anchor - [its anchor gram], then verified in place.
@@ -383,6 +393,7 @@ typedef struct pf_set {
     uint64_t *bits;   // bitmap of anchor gram hashes
     uint32_t shift;   // hash >> shift indexes bits
     bool has3;        // some literal is 3 bytes long (anchored on a 3-byte gram)
+    uint32_t step;    // the scan reads a gram at every step-th position
     uint32_t *slots;  // open addressing: gram -> group + 1
     uint32_t mask;    // slots capacity - 1
     uint32_t *keys;   // group -> gram
@@ -404,7 +415,9 @@ struct pf_index {
     uint32_t *lslots;       // list -> index + 1
     uint32_t lmask;
     uint64_t *lbits; // [nlists * nwords]
-    uint64_t *all;   // every class and the keyword bit
+    pf_set **lkw;    // [nlists] the keyword literals of the list's rules (NULL: none)
+    size_t nlists;
+    uint64_t *all; // every class and the keyword bit
 };
 
 #define NONE   UINT32_MAX
@@ -417,6 +430,10 @@ struct pf_index {
 #define SID_ALWAYS    0u
 #define BITS_MIN_LOG2 9u
 #define BITS_MAX_LOG2 20u
+// Longest scan step (see build_set): each literal is filed under this many grams.
+#ifndef PF_STEP_MAX
+#define PF_STEP_MAX 6u
+#endif
 
 // The 4-byte gram at p, every byte with bit 5 set: ASCII letters fold to lower case (other bytes
 // fold too, but literals fold the same way, and every candidate is verified exactly).
@@ -476,6 +493,9 @@ typedef struct pf_builder {
     uint32_t gmask;
     uint32_t *wfirst; // literal id -> its first entry in wcount
     uint32_t *wcount; // per literal, per 4-byte window: gcounts of that gram
+    const pf_ref *kw; // the keyword refs (sorted like refs)
+    size_t nkw;
+    pf_ref *kw_sel; // scratch: the keyword refs of one candidate list
 } pf_builder;
 
 static void str_rehash(pf_builder *b, size_t cap)
@@ -570,10 +590,10 @@ static void count_grams(pf_builder *b)
         b->wcount[k] = b->gcounts[gram_find(b, b->wcount[k])];
 }
 
-static void add_ref(pf_builder *b, uint32_t where, uint32_t sid, uint32_t rule)
+static void add_ref(pf_builder *b, uint32_t where, uint32_t sid, uint32_t rule, uint32_t owner)
 {
     sk_xgrow((void **)&b->refs, &b->caprefs, b->nrefs + 1, sizeof(pf_ref));
-    b->refs[b->nrefs++] = (pf_ref){ where, sid, rule };
+    b->refs[b->nrefs++] = (pf_ref){ where, sid, rule, owner };
 }
 
 // The classes item it of rule r reads: its field's class, and the class of every field a
@@ -642,7 +662,7 @@ static void add_rule(pf_builder *b, uint32_t ri)
                             continue;
                         ids[k] = str_intern(b, cv->atoms[k], cv->alens[k]);
                         for (size_t c = 0; c < nc; c++)
-                            add_ref(b, cls[c], ids[k], NONE);
+                            add_ref(b, cls[c], ids[k], NONE, ri);
                     }
                     for (size_t c = 0; c < nc; c++)
                         bits[cls[c] / 64] |= 1ull << (cls[c] % 64);
@@ -660,7 +680,7 @@ static void add_rule(pf_builder *b, uint32_t ri)
             uint32_t sid = str_intern(b, a.s[i], a.len[i]);
             size_t nc = item_classes(rs, r, a.it[i], cls, MAX_ITEM_CLASSES);
             for (size_t c = 0; c < nc; c++) {
-                add_ref(b, cls[c], sid, ri);
+                add_ref(b, cls[c], sid, ri, ri);
                 bits[cls[c] / 64] |= 1ull << (cls[c] % 64);
             }
         }
@@ -695,10 +715,25 @@ static pf_set *build_set(pf_builder *b, const pf_ref *refs, size_t n)
         }
         i = j;
     }
-    size_t ne = b->nentries - first;
-    if (ne == 0)
+    size_t nlit = b->nentries - first;
+    if (nlit == 0)
         return NULL;
     pf_set *set = sk_xcalloc(1, sizeof(*set));
+    // The scan step: the shortest literal has minlen - 3 grams, so a scan that reads a gram at
+    // every step-th position still meets each occurrence of each literal in one of any step
+    // consecutive grams of it; each literal is then filed under such a window of grams.
+    uint32_t minlen = UINT32_MAX;
+    for (size_t k = 0; k < nlit; k++)
+        if (ix->entries[first + k].len < minlen)
+            minlen = ix->entries[first + k].len;
+    set->step = minlen < 4 ? 1 : minlen - 3 > PF_STEP_MAX ? PF_STEP_MAX : minlen - 3;
+    set->has3 = minlen < 4;
+    const uint32_t step = set->step;
+    pf_entry *lits = sk_xmalloc(nlit * sizeof(pf_entry));
+    memcpy(lits, ix->entries + first, nlit * sizeof(pf_entry));
+    b->nentries = first;
+    size_t ne = nlit * step;
+    sk_xgrow((void **)&ix->entries, &b->capentries, first + ne, sizeof(pf_entry));
     uint32_t cap = 64;
     while (cap < ne * 2)
         cap *= 2;
@@ -708,38 +743,43 @@ static pf_set *build_set(pf_builder *b, const pf_ref *refs, size_t n)
     uint32_t *count = sk_xcalloc(ne, sizeof(uint32_t));
     uint32_t *group = sk_xcalloc(ne, sizeof(uint32_t));
     uint32_t ngroups = 0;
-    // Anchor each literal on the gram that is least common among all literals and least shared
-    // with the literals of this set filed so far (greedy, in literal order).
-    for (size_t k = 0; k < ne; k++) {
-        pf_entry *e = &ix->entries[first + k];
-        const uint8_t *p = (const uint8_t *)e->s;
-        uint32_t g;
-        if (e->len < 4) {
-            g = gram3(p);
-            set->has3 = true;
-        } else {
+    // Anchor each literal on the window of step grams that are least common among all literals
+    // and least shared with the literals of this set filed so far (greedy, in literal order).
+    for (size_t k = 0; k < nlit; k++) {
+        const pf_entry *lit = &lits[k];
+        const uint8_t *p = (const uint8_t *)lit->s;
+        uint32_t at = 0;
+        if (lit->len >= 4) {
             uint64_t best = UINT64_MAX;
-            const uint32_t *wc = b->wcount + b->wfirst[e->sid];
-            g = gram4(p);
-            for (uint32_t off = 0; off + 4 <= e->len; off++) {
-                uint32_t x = gram4(p + off);
-                uint32_t *sl = gram_slot(set, x);
-                uint64_t c = (uint64_t)wc[off] + 4u * (*sl ? count[*sl - 1] : 0);
+            const uint32_t *wc = b->wcount + b->wfirst[lit->sid];
+            for (uint32_t off = 0; off + step + 3 <= lit->len; off++) {
+                uint64_t c = 0;
+                for (uint32_t j = off; j < off + step; j++) {
+                    uint32_t *sl = gram_slot(set, gram4(p + j));
+                    c += (uint64_t)wc[j] + 4u * (*sl ? count[*sl - 1] : 0);
+                }
                 if (c < best) {
                     best = c;
-                    e->anchor = off;
-                    g = x;
+                    at = off;
                 }
             }
         }
-        uint32_t *sl = gram_slot(set, g);
-        if (!*sl) {
-            set->keys[ngroups] = g;
-            *sl = ++ngroups;
+        for (uint32_t j = 0; j < step; j++) {
+            pf_entry *e = &ix->entries[b->nentries];
+            *e = *lit;
+            e->anchor = at + j;
+            uint32_t g = lit->len < 4 ? gram3(p) : gram4(p + at + j);
+            uint32_t *sl = gram_slot(set, g);
+            if (!*sl) {
+                set->keys[ngroups] = g;
+                *sl = ++ngroups;
+            }
+            count[*sl - 1]++;
+            group[b->nentries - first] = *sl - 1;
+            b->nentries++;
         }
-        count[*sl - 1]++;
-        group[k] = *sl - 1;
     }
+    free(lits);
     // Entries in group order (CSR); the bitmap sized for about 1/64 of its bits set.
     set->gstart = sk_xcalloc(ngroups + 1, sizeof(uint32_t));
     set->gstart[0] = (uint32_t)first;
@@ -765,6 +805,12 @@ static pf_set *build_set(pf_builder *b, const pf_ref *refs, size_t n)
     return set;
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 static uint32_t list_slot(const pf_index *ix, const uint32_t *list)
 {
     uintptr_t h = (uintptr_t)list;
@@ -787,6 +833,13 @@ static void add_list(pf_builder *b, size_t *nl, const uint32_t *list, uint32_t n
     for (uint32_t k = 0; k < n; k++)
         for (size_t w = 0; w < ix->nwords; w++)
             bits[w] |= b->rule_bits[(size_t)list[k] * ix->nwords + w];
+    // The keyword literals of the list's rules (the list is sorted by rule).
+    size_t nsel = 0;
+    for (size_t k = 0; k < b->nkw; k++)
+        if (bsearch(&b->kw[k].owner, list, n, sizeof(uint32_t), cmp_u32))
+            b->kw_sel[nsel++] = b->kw[k];
+    if (nsel)
+        ix->lkw[*nl] = build_set(b, b->kw_sel, nsel);
     (*nl)++;
 }
 
@@ -807,34 +860,25 @@ void pf_build(sk_ruleset *rs)
     ix->nstrings = b.nstr;
     count_grams(&b);
 
-    // Sets: class c gets its own literals and the keyword ones; the keyword set gets its own.
+    // Sets: class c gets its own literals; the keyword set gets every keyword literal (for
+    // events without a channel, which meet every rule); each candidate list below gets the
+    // keyword literals of its own rules.
     if (b.nrefs)
         qsort(b.refs, b.nrefs, sizeof(pf_ref), cmp_ref);
     size_t kw0 = b.nrefs;
     while (kw0 > 0 && b.refs[kw0 - 1].where == ix->nci)
         kw0--;
-    size_t nkw = b.nrefs - kw0;
-    pf_ref *merged = sk_xmalloc((b.nrefs + 1) * sizeof(pf_ref));
+    b.kw = b.refs + kw0;
+    b.nkw = b.nrefs - kw0;
     for (size_t i = 0; i < kw0;) {
         size_t j = i;
         while (j < kw0 && b.refs[j].where == b.refs[i].where)
             j++;
-        // merge refs[i..j) and the keyword refs, both sorted by (sid, rule)
-        size_t x = i, y = kw0, n = 0;
-        while (x < j || y < b.nrefs) {
-            bool take_x = y == b.nrefs ||
-                          (x < j &&
-                           (b.refs[x].sid < b.refs[y].sid ||
-                            (b.refs[x].sid == b.refs[y].sid && b.refs[x].rule <= b.refs[y].rule)));
-            merged[n++] = take_x ? b.refs[x++] : b.refs[y++];
-        }
-        ix->sets[b.refs[i].where] = build_set(&b, merged, n);
+        ix->sets[b.refs[i].where] = build_set(&b, b.refs + i, j - i);
         i = j;
     }
-    if (nkw)
-        ix->sets[ix->nci] = build_set(&b, b.refs + kw0, nkw);
-    free(merged);
-    ix->nentries = b.nentries;
+    if (b.nkw)
+        ix->sets[ix->nci] = build_set(&b, b.kw, b.nkw);
 
     // Candidate lists of the ruleset index -> the classes their rules read.
     size_t nlists = 1 + rs->nchans;
@@ -847,6 +891,9 @@ void pf_build(sk_ruleset *rs)
     ix->lslots = sk_xcalloc(cap, sizeof(uint32_t));
     ix->lkeys = sk_xcalloc(nlists, sizeof(uint32_t *));
     ix->lbits = sk_xcalloc(nlists * ix->nwords, sizeof(uint64_t));
+    ix->lkw = sk_xcalloc(nlists, sizeof(pf_set *));
+    ix->nlists = nlists;
+    b.kw_sel = sk_xmalloc((b.nkw + 1) * sizeof(pf_ref));
     size_t nl = 0;
     add_list(&b, &nl, rs->catch_all, rs->ncatch_all);
     for (size_t c = 0; c < rs->nchans; c++) {
@@ -855,6 +902,7 @@ void pf_build(sk_ruleset *rs)
         for (uint32_t e = 0; e < ch->neids; e++)
             add_list(&b, &nl, ch->eids[e].rules, ch->eids[e].n);
     }
+    ix->nentries = b.nentries;
     ix->all = sk_xcalloc(ix->nwords, sizeof(uint64_t));
     memset(ix->all, 0xFF, ix->nwords * sizeof(uint64_t));
 
@@ -866,7 +914,19 @@ void pf_build(sk_ruleset *rs)
     free(b.slen);
     free(b.sslots);
     free(b.refs);
+    free(b.kw_sel);
     free(b.rule_bits);
+}
+
+static void set_free(pf_set *set)
+{
+    if (!set)
+        return;
+    free(set->bits);
+    free(set->slots);
+    free(set->keys);
+    free(set->gstart);
+    free(set);
 }
 
 void pf_free(sk_ruleset *rs)
@@ -874,16 +934,11 @@ void pf_free(sk_ruleset *rs)
     pf_index *ix = rs->pf;
     if (!ix)
         return;
-    for (size_t c = 0; c <= ix->nci; c++) {
-        pf_set *set = ix->sets[c];
-        if (!set)
-            continue;
-        free(set->bits);
-        free(set->slots);
-        free(set->keys);
-        free(set->gstart);
-        free(set);
-    }
+    for (size_t c = 0; c <= ix->nci; c++)
+        set_free(ix->sets[c]);
+    for (size_t l = 0; l < ix->nlists; l++)
+        set_free(ix->lkw[l]);
+    free(ix->lkw);
     free(ix->sets);
     free(ix->entries);
     free(ix->rules);
@@ -982,7 +1037,8 @@ static void scan_value(pf_scratch *s, const pf_set *set, const char *value, size
     if (n < 3)
         return;
     if (!set->has3) {
-        for (; i + 4 <= n; i++) {
+        const size_t step = set->step;
+        for (; i + 4 <= n; i += step) {
             uint32_t g = gram4(v + i);
             if (bit_at(bits, g, shift))
                 probe(s, set, g, v, n, i);
@@ -1002,15 +1058,24 @@ static void scan_value(pf_scratch *s, const pf_set *set, const char *value, size
         probe(s, set, g3, v, n, i);
 }
 
-// The classes the candidate lists read, into s->need.
-static void
-need_classes(pf_scratch *s, const uint32_t *const *lists, const uint32_t *lens, size_t nlists)
+#define MAX_KW_SETS 3
+
+// The classes the candidate lists read, into s->need, and the keyword sets to scan every
+// visible field with, into kw; returns their number. No lists: every class and keyword.
+static size_t need_classes(pf_scratch *s,
+                           const uint32_t *const *lists,
+                           const uint32_t *lens,
+                           size_t nlists,
+                           const pf_set **kw)
 {
     const pf_index *ix = s->ix;
+    size_t nkw = 0;
     memset(s->need, 0, ix->nwords * sizeof(uint64_t));
     if (!lists) {
         memcpy(s->need, ix->all, ix->nwords * sizeof(uint64_t));
-        return;
+        if (ix->sets[ix->nci])
+            kw[nkw++] = ix->sets[ix->nci];
+        return nkw;
     }
     for (size_t l = 0; l < nlists; l++) {
         if (!lists[l] || lens[l] == 0)
@@ -1021,7 +1086,11 @@ need_classes(pf_scratch *s, const uint32_t *const *lists, const uint32_t *lens, 
         const uint64_t *bits = id ? ix->lbits + (size_t)(id - 1) * ix->nwords : ix->all;
         for (size_t w = 0; w < ix->nwords; w++)
             s->need[w] |= bits[w];
+        const pf_set *k = id ? ix->lkw[id - 1] : ix->sets[ix->nci];
+        if (k && nkw < MAX_KW_SETS && (nkw == 0 || kw[nkw - 1] != k))
+            kw[nkw++] = k;
     }
+    return nkw;
 }
 
 void pf_scan(pf_scratch *s,
@@ -1042,20 +1111,18 @@ void pf_scan(pf_scratch *s,
         s->gen = 1;
     }
     s->seen[SID_ALWAYS] = s->gen;
-    need_classes(s, lists, lens, nlists);
+    const pf_set *kw[MAX_KW_SETS];
+    size_t nkw = need_classes(s, lists, lens, nlists, kw);
     const uint64_t *need = s->need;
-    const pf_set *kw = need[ix->nci / 64] >> (ix->nci % 64) & 1 ? ix->sets[ix->nci] : NULL;
     size_t nf = sk_event_nfields(ev);
     for (size_t k = 0; k < nf; k++) {
         const sk_field *f = sk_event_field(ev, k);
         uint32_t c = ix->nci ? field_ci[k] : NONE;
-        const pf_set *set = NULL;
         if (c != NONE && ix->sets[c] && (need[c / 64] >> (c % 64) & 1))
-            set = ix->sets[c];
-        else if (!(f->flags & SK_FIELD_HIDDEN))
-            set = kw;
-        if (set)
-            scan_value(s, set, f->value, f->value_len);
+            scan_value(s, ix->sets[c], f->value, f->value_len);
+        if (!(f->flags & SK_FIELD_HIDDEN))
+            for (size_t j = 0; j < nkw; j++)
+                scan_value(s, kw[j], f->value, f->value_len);
     }
     s->done = true;
 }

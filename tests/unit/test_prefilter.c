@@ -394,6 +394,93 @@ Test(prefilter, rulesets_without_literals)
     SK_ASSERT_NO_LEAKS();
 }
 
+// Long literals make the scan read a gram only at every step-th position (up to 6; each literal
+// filed under a window of that many of its grams), and keyword literals are kept per candidate
+// list. Every literal at every offset from a step boundary, with and without its last byte, in
+// upper case, on its own channel and on another one, must agree with full evaluation.
+static const char *const LONG_RULES =
+        "title: syskw\n"
+        "logsource: {product: windows, service: system}\n"
+        "detection:\n"
+        "  keywords: ['abcdefghijklmnop', 'qrstuvwxyz0123']\n"
+        "  condition: keywords\n"
+        "---\n"
+        "title: longcli\n"
+        "logsource: {product: windows, category: process_creation}\n"
+        "detection:\n"
+        "  sel: {CommandLine|contains: ['zyxwvutsrqponm', 'needle-in-a-haystack']}\n"
+        "  condition: sel\n"
+        "---\n"
+        "title: midcli\n"
+        "logsource: {product: windows, category: process_creation}\n"
+        "detection:\n"
+        "  sel: {ParentCommandLine|contains: ['1234567', 'abcdefgh']}\n"
+        "  condition: sel\n";
+
+Test(prefilter, long_literals_at_every_offset)
+{
+    sk_ruleset *rs = load_text(LONG_RULES);
+    size_t nr = sk_ruleset_count(rs);
+    cr_assert_eq(nr, 3);
+    sk_matcher *m = sk_matcher_new(rs);
+    hits fast = { sk_xcalloc(nr + 1, 1) };
+    sk_event ev;
+    sk_event_init(&ev);
+    static const struct {
+        const char *chan, *eid, *field, *lit, *expect;
+    } where[] = {
+        { "System", "7045", "ImagePath", "abcdefghijklmnop", "syskw" },
+        { "System", "7045", "ImagePath", "QRSTUVWXYZ0123", "syskw" },
+        { "Security", "4624", "ImagePath", "abcdefghijklmnop", "" }, // not a candidate there
+        { SYSMON, "1", "CommandLine", "zyxwvutsrqponm", "longcli" },
+        { SYSMON, "1", "CommandLine", "Needle-In-A-Haystack", "longcli" },
+        { SYSMON, "1", "ParentCommandLine", "1234567", "midcli" },
+        { SYSMON, "1", "ParentCommandLine", "ABCDEFGH", "midcli" },
+        { SYSMON, "1", "Image", "zyxwvutsrqponm", "" }, // a field the rule does not read
+    };
+    size_t checked = 0;
+    for (size_t w = 0; w < sizeof where / sizeof where[0]; w++) {
+        size_t ll = strlen(where[w].lit);
+        for (size_t off = 0; off < 20; off++) {
+            for (size_t tail = 0; tail < 3; tail++) {
+                for (int cut = 0; cut < 2; cut++) {
+                    char v[64];
+                    memset(v, 'x', off);
+                    memcpy(v + off, where[w].lit, ll - (size_t)cut);
+                    memset(v + off + ll - (size_t)cut, 'y', tail);
+                    v[off + ll - (size_t)cut + tail] = '\0';
+                    fspec f[4] = { { "Channel", where[w].chan, 0 },
+                                   { "EventID", where[w].eid, 0 },
+                                   { where[w].field, v, 0 },
+                                   { NULL, NULL, 0 } };
+                    build(&ev, f);
+                    char what[128];
+                    snprintf(what,
+                             sizeof what,
+                             "%s at %zu, tail %zu, cut %d",
+                             where[w].lit,
+                             off,
+                             tail,
+                             cut);
+                    cr_expect_eq(compare(rs, m, &ev, &fast, what), 0, "%s", what);
+                    const char *got = "";
+                    for (size_t i = 0; i < nr; i++)
+                        if (fast.hit[i])
+                            got = sk_rule_title(sk_ruleset_rule(rs, i));
+                    cr_expect_str_eq(got, cut ? "" : where[w].expect, "%s", what);
+                    checked++;
+                }
+            }
+        }
+    }
+    cr_assert_eq(checked, 8 * 20 * 3 * 2);
+    sk_event_fini(&ev);
+    free(fast.hit);
+    sk_matcher_free(m);
+    sk_ruleset_free(rs);
+    SK_ASSERT_NO_LEAKS();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Mutated corpus events against the SigmaHQ Windows rules. Each real event is rewritten in ways
 // that move literals across the prefilter's boundaries: field names lower-cased (case-folded
