@@ -5,8 +5,9 @@
 //   literal  A string pattern without wildcards (also after dropping a leading or trailing '*',
 //            which only removes an anchor): equals / prefix / suffix / substring on a pre-folded
 //            copy. Case-insensitive patterns that are ASCII-only compare the raw value through an
-//            ASCII lower-case table (substring search: Horspool with a folded shift table), so
-//            nothing is copied. Patterns with non-ASCII letters fold the value (or the window
+//            ASCII lower-case table (substring search: Horspool with a folded shift table, or,
+//            below 8 bytes, memchr for the pattern's rarest byte in both cases), so nothing is
+//            copied. Patterns with non-ASCII letters fold the value (or the window
 //            that is compared) into the scratch first; see fold_int.h for what is folded.
 //   glob     Sigma wildcards: the pattern is split on '*' into segments of literal runs and '?'
 //            (one code point). The first segment is anchored at the start, the last at the end,
@@ -191,12 +192,51 @@ static bool eq_ascii_ci(const uint8_t *a, const uint8_t *b, size_t n)
     return true;
 }
 
-// Horspool search of the folded pattern p[0..m) in t[0..n) under ASCII case folding.
+// How common byte c is in event text (0: rare), by a rough order of letters, path punctuation,
+// digits and space; used to pick the byte that a short pattern is searched by.
+static unsigned byte_rank(uint8_t c)
+{
+    static const char order[] = "q5j6z789x4=3_:2/1-0.\\kvbywgfpmcudlhrsnioate ";
+    const char *at = c ? strchr(order, c) : NULL;
+    return at ? (unsigned)(at - order) + 1 : 0;
+}
+
+// Search of a short folded pattern by its rarest byte: memchr finds the candidates (both cases of
+// a letter), which is far faster than Horspool's shifts of at most m bytes.
+static bool find_short_ci(const uint8_t *t, size_t n, const uint8_t *p, size_t m)
+{
+    size_t r = 0;
+    for (size_t j = 1; j < m; j++)
+        if (byte_rank(p[j]) < byte_rank(p[r]))
+            r = j;
+    const uint8_t lo = p[r];
+    const uint8_t up = lo >= 'a' && lo <= 'z' ? (uint8_t)(lo - 32) : lo;
+    const uint8_t *at = t + r, *lim = t + n - (m - 1 - r); // where the rare byte can be
+    while (at < lim) {
+        const uint8_t *c = memchr(at, lo, (size_t)(lim - at));
+        if (up != lo) {
+            const uint8_t *u = memchr(at, up, (size_t)((c ? c : lim) - at));
+            if (u)
+                c = u;
+        }
+        if (!c)
+            return false;
+        if (eq_ascii_ci(c - r, p, m))
+            return true;
+        at = c + 1;
+    }
+    return false;
+}
+
+// Search of the folded pattern p[0..m) in t[0..n) under ASCII case folding: Horspool, or for
+// patterns shorter than 8 bytes the rare-byte search.
 static bool
 find_ascii_ci(const uint8_t *t, size_t n, const uint8_t *p, size_t m, const uint8_t *shift)
 {
     if (m > n)
         return false;
+    if (m < 8)
+        return find_short_ci(t, n, p, m);
     const uint8_t last = p[m - 1];
     const size_t lim = n - m;
     size_t i = 0;
@@ -1002,6 +1042,14 @@ static sk_status add_quoted(sk_buf *out, const char *s, size_t n)
         }
     }
     return st;
+}
+
+const char *sk_vm_ci_substring(const sk_vm *vm, size_t *n)
+{
+    if (vm->mode != M_LIT || vm->u.lit.op != L_SUB || !vm->ci || vm->fold_value)
+        return NULL;
+    *n = vm->u.lit.n;
+    return (const char *)vm->u.lit.p;
 }
 
 void sk_vm_describe(const sk_vm *vm, sk_buf *out)

@@ -212,19 +212,25 @@ static int time_value(time_part tp, const char *s, size_t n, char *out, size_t o
     return -1;
 }
 
-static bool cval_match(sk_matcher *m, const cval *cv, const char *s, size_t n)
+// Does value s[0..n) (of event field k, or NONE) satisfy cv? [prefilter]: a variant whose literal
+// the scan did not find is skipped, one it found in field k holds without a search.
+static bool cval_match(sk_matcher *m, const cval *cv, const char *s, size_t n, uint32_t k)
 {
-    for (uint32_t i = 0; i < cv->nvms; i++)
-        if (!pf_variant_absent(m->pf, cv, i) && sk_vm_match(cv->vms[i], s, n, m->scratch))
+    for (uint32_t i = 0; i < cv->nvms; i++) {
+        if (pf_variant_absent(m->pf, cv, i))
+            continue;
+        if (pf_variant_in_field(m->pf, cv, i, k) || sk_vm_match(cv->vms[i], s, n, m->scratch))
             return true;
+    }
     return false;
 }
 
-// Does one field value satisfy the item's value list?
-static bool value_match(sk_matcher *m, const citem *it, const char *s, size_t n)
+// Does the value of event field k satisfy the item's value list?
+static bool value_match(sk_matcher *m, const citem *it, const char *s, size_t n, uint32_t fk)
 {
     char tbuf[32];
     if (it->tpart != TP_NONE) {
+        fk = NONE; // a part of the value, not the field's text
         int k = time_value(it->tpart, s, n, tbuf, sizeof tbuf);
         if (k < 0 || (size_t)k >= sizeof tbuf)
             return false;
@@ -235,12 +241,12 @@ static bool value_match(sk_matcher *m, const citem *it, const char *s, size_t n)
         return true;
     if (it->all) {
         for (uint32_t v = 0; v < it->nvals; v++)
-            if (!cval_match(m, &it->vals[v], s, n))
+            if (!cval_match(m, &it->vals[v], s, n, fk))
                 return false;
         return it->nvals > 0;
     }
     for (uint32_t v = 0; v < it->nvals; v++)
-        if (cval_match(m, &it->vals[v], s, n))
+        if (cval_match(m, &it->vals[v], s, n, fk))
             return true;
     return false;
 }
@@ -296,7 +302,7 @@ static bool item_match(sk_matcher *m, const citem *it, uint32_t *fidx)
             return it->has_null;
         for (; k != NONE; k = next_field(m, &fi)) {
             const sk_field *f = sk_event_field(ev, k);
-            if (value_match(m, it, f->value, f->value_len)) {
+            if (value_match(m, it, f->value, f->value_len, k)) {
                 *fidx = k;
                 return true;
             }
@@ -307,7 +313,7 @@ static bool item_match(sk_matcher *m, const citem *it, uint32_t *fidx)
             const sk_field *f = sk_event_field(ev, k);
             bool any = false;
             for (uint32_t v = 0; v < it->nvals && !any; v++)
-                any = cval_match(m, &it->vals[v], f->value, f->value_len);
+                any = cval_match(m, &it->vals[v], f->value, f->value_len, NONE);
             if (!any) {
                 *fidx = k;
                 return true;
@@ -325,7 +331,7 @@ static bool item_match(sk_matcher *m, const citem *it, uint32_t *fidx)
             const sk_field *f = sk_event_field(ev, i);
             if (f->flags & SK_FIELD_HIDDEN)
                 continue;
-            if (value_match(m, it, f->value, f->value_len)) {
+            if (value_match(m, it, f->value, f->value_len, (uint32_t)i)) {
                 *fidx = (uint32_t)i;
                 return true;
             }

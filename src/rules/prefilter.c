@@ -37,7 +37,10 @@
 // Values. Every literal of every compiled value of a field or keyword item is in the index too,
 // not only the rule-level atoms. After the scan, a variant whose literal occurs in none of the
 // scanned fields cannot match, and the matcher skips its predicate (pf_variant_absent): a list of
-// 1,000 `contains` values costs the scan, not 1,000 substring searches.
+// 1,000 `contains` values costs the scan, not 1,000 substring searches. The other way round, a
+// variant that is a plain case-insensitive contains of exactly its literal holds, without a
+// search, on the field the scan first found the literal in (pf_variant_in_field): PowerShell
+// rules that look for the host application path in a 5 KB `Data` field that always has it.
 //
 // Search. The scan reads each value once: at every step-th position it folds the 4 bytes there
 // (bit 5 set in each, which lower-cases ASCII letters) and tests a hash bitmap sized for about
@@ -654,6 +657,7 @@ static void add_rule(pf_builder *b, uint32_t ri)
                     if (!cv->natoms || cv->natoms != cv->nvms || cv->pf_ids)
                         continue;
                     uint32_t *ids = rs_alloc(rs, cv->natoms * sizeof(uint32_t));
+                    bool *sure = NULL;
                     for (uint32_t k = 0; k < cv->natoms; k++) {
                         // A 3-byte literal would make the scan test two grams per byte for
                         // its whole set; its predicate is cheap anyway: never skipped.
@@ -661,12 +665,22 @@ static void add_rule(pf_builder *b, uint32_t ri)
                         if (cv->alens[k] < 4)
                             continue;
                         ids[k] = str_intern(b, cv->atoms[k], cv->alens[k]);
+                        size_t pn;
+                        const char *pat = sk_vm_ci_substring(cv->vms[k], &pn);
+                        if (pat && pn == cv->alens[k] && memcmp(pat, cv->atoms[k], pn) == 0) {
+                            if (!sure) {
+                                sure = rs_alloc(rs, cv->natoms * sizeof(bool));
+                                memset(sure, 0, cv->natoms * sizeof(bool));
+                            }
+                            sure[k] = true;
+                        }
                         for (size_t c = 0; c < nc; c++)
                             add_ref(b, cls[c], ids[k], NONE, ri);
                     }
                     for (size_t c = 0; c < nc; c++)
                         bits[cls[c] / 64] |= 1ull << (cls[c] % 64);
                     cv->pf_ids = ids;
+                    cv->pf_sure = sure;
                 }
             }
         }
@@ -963,6 +977,7 @@ pf_scratch *pf_scratch_new(const sk_ruleset *rs)
     s->rule_gen = sk_xcalloc(nr + 1, sizeof(uint32_t));
     s->entry_gen = sk_xcalloc(ne + 1, sizeof(uint32_t));
     s->seen = sk_xcalloc(ns + 1, sizeof(uint32_t));
+    s->seen_field = sk_xcalloc(ns + 1, sizeof(uint32_t));
     s->need = sk_xcalloc(ix ? ix->nwords : 1, sizeof(uint64_t));
     return s;
 }
@@ -974,6 +989,7 @@ void pf_scratch_free(pf_scratch *s)
     free(s->rule_gen);
     free(s->entry_gen);
     free(s->seen);
+    free(s->seen_field);
     free(s->need);
     free(s);
 }
@@ -1016,7 +1032,10 @@ probe(pf_scratch *s, const pf_set *set, uint32_t g, const uint8_t *v, size_t n, 
             !eq_ci(v + i - en->anchor, en->s, en->len))
             continue;
         s->entry_gen[e] = gen;
-        s->seen[en->sid] = gen;
+        if (s->seen[en->sid] != gen) {
+            s->seen[en->sid] = gen;
+            s->seen_field[en->sid] = s->cur_field;
+        }
         for (uint32_t k = 0; k < en->nrules; k++)
             s->rule_gen[ix->rules[en->rfirst + k]] = gen;
     }
@@ -1118,6 +1137,7 @@ void pf_scan(pf_scratch *s,
     for (size_t k = 0; k < nf; k++) {
         const sk_field *f = sk_event_field(ev, k);
         uint32_t c = ix->nci ? field_ci[k] : NONE;
+        s->cur_field = (uint32_t)k;
         if (c != NONE && ix->sets[c] && (need[c / 64] >> (c % 64) & 1))
             scan_value(s, ix->sets[c], f->value, f->value_len);
         if (!(f->flags & SK_FIELD_HIDDEN))

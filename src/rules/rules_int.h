@@ -186,6 +186,9 @@ typedef struct cval {
     uint32_t *alens;
     uint32_t natoms;
     const uint32_t *pf_ids; // [prefilter] literal id of each atom (set at finish); NULL: none
+    // [prefilter] per variant: the variant matches exactly where its atom occurs (a plain
+    // case-insensitive contains), so the field the scan found the atom in matches; NULL: none
+    const bool *pf_sure;
 } cval;
 
 typedef struct citem {

@@ -481,6 +481,81 @@ Test(prefilter, long_literals_at_every_offset)
     SK_ASSERT_NO_LEAKS();
 }
 
+// A plain case-insensitive contains holds without a search in the field where the scan found its
+// literal, and only there: the same literal in another field (of the same event, read by another
+// rule, or by a keyword) must not make it hold.
+Test(prefilter, a_literal_found_in_one_field_holds_only_there)
+{
+    sk_ruleset *rs = load_text("title: cli\n"
+                               "logsource: {product: windows, category: process_creation}\n"
+                               "detection:\n"
+                               "  sel: {CommandLine|contains: 'shared-literal'}\n"
+                               "  condition: sel\n"
+                               "---\n"
+                               "title: parent\n"
+                               "logsource: {product: windows, category: process_creation}\n"
+                               "detection:\n"
+                               "  sel: {ParentCommandLine|contains: 'shared-literal'}\n"
+                               "  condition: sel\n"
+                               "---\n"
+                               "title: both\n"
+                               "logsource: {product: windows, category: process_creation}\n"
+                               "detection:\n"
+                               "  a: {CommandLine|contains: 'shared-literal'}\n"
+                               "  b: {Image|contains: 'shared-literal'}\n"
+                               "  condition: a and b\n"
+                               "---\n"
+                               "title: kw\n"
+                               "logsource: {product: windows}\n"
+                               "detection:\n"
+                               "  keywords: ['shared-literal']\n"
+                               "  condition: keywords\n");
+    size_t nr = sk_ruleset_count(rs);
+    cr_assert_eq(nr, 4);
+    sk_matcher *m = sk_matcher_new(rs);
+    hits fast = { sk_xcalloc(nr + 1, 1) };
+    sk_event ev;
+    sk_event_init(&ev);
+    static const struct {
+        const char *cli, *parent, *image;
+        uint32_t parent_flags;
+        const char *expect;
+    } cases[] = {
+        { "x", "a SHARED-LITERAL b", "y", 0, "parent,kw" },
+        { "a Shared-Literal", "x", "y", 0, "cli,kw" },
+        { "shared-literal", "shared-literal", "y", 0, "cli,parent,kw" },
+        { "shared-literal", "x", "C:\\shared-literal.exe", 0, "cli,both,kw" },
+        { "x", "x", "shared-literal", 0, "kw" },
+        { "x", "shared-literal", "y", H, "parent" },
+        { "shared-litera", "hared-literal", "y", 0, "" },
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        fspec f[6] = { { "Channel", SYSMON, 0 },
+                       { "EventID", "1", 0 },
+                       { "ParentCommandLine", cases[c].parent, cases[c].parent_flags },
+                       { "CommandLine", cases[c].cli, 0 },
+                       { "Image", cases[c].image, 0 },
+                       { NULL, NULL, 0 } };
+        build(&ev, f);
+        char what[32];
+        snprintf(what, sizeof what, "case %zu", c);
+        cr_expect_eq(compare(rs, m, &ev, &fast, what), 0, "%s", what);
+        char got[128] = "";
+        for (size_t i = 0; i < nr; i++)
+            if (fast.hit[i]) {
+                if (got[0])
+                    strcat(got, ",");
+                strcat(got, sk_rule_title(sk_ruleset_rule(rs, i)));
+            }
+        cr_expect_str_eq(got, cases[c].expect, "%s", what);
+    }
+    sk_event_fini(&ev);
+    free(fast.hit);
+    sk_matcher_free(m);
+    sk_ruleset_free(rs);
+    SK_ASSERT_NO_LEAKS();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Mutated corpus events against the SigmaHQ Windows rules. Each real event is rewritten in ways
 // that move literals across the prefilter's boundaries: field names lower-cased (case-folded

@@ -488,8 +488,8 @@ static size_t put_utf8(char *o, unsigned cp)
 
 Test(value, glob_agrees_with_backtracking_reference)
 {
-    static const char *const ptoks[] = { "a", "b", "A", "\xC3\xA9", "\xC3\x89", "*", "?", "\\*",
-                                         "\\?", "\\\\", "\\a" };
+    static const char *const ptoks[] = { "a", "b",   "A",   "\xC3\xA9", "\xC3\x89", "*",
+                                         "?", "\\*", "\\?", "\\\\",     "\\a" };
     static const unsigned vcps[] = { 'a', 'b', 'A', 'B', 0xE9, 0xC9, '*', '?', '\\' };
     unsigned long seed = 12345;
     sk_vm_scratch *s = sk_vm_scratch_new();
@@ -554,9 +554,81 @@ Test(value, glob_agrees_with_backtracking_reference)
                      SK_OK);
         bool got = sk_vm_match(vm, val, vn, s);
         sk_vm_free(vm);
-        cr_assert_eq(got, want, "kind %d ci %d pattern '%.*s' value '%.*s': got %d", kind, ci,
-                     (int)pn, pat, (int)vn, val, got);
+        cr_assert_eq(got,
+                     want,
+                     "kind %d ci %d pattern '%.*s' value '%.*s': got %d",
+                     kind,
+                     ci,
+                     (int)pn,
+                     pat,
+                     (int)vn,
+                     val,
+                     got);
     }
+    sk_vm_scratch_free(s);
+    SK_ASSERT_NO_LEAKS();
+}
+
+// Case-insensitive "contains" of ASCII text takes the rare-byte search below 8 bytes and
+// Horspool from 8: both against a naive search, with the pattern often planted in another case
+// at the very start or end, on values long enough for many candidates.
+static char lower_ascii(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+}
+
+static char other_case(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c >= 'a' && c <= 'z' ? (char)(c - 32) : c;
+}
+
+static bool naive_contains_ci(const char *t, size_t n, const char *p, size_t m)
+{
+    for (size_t i = 0; i + m <= n; i++) {
+        size_t j = 0;
+        while (j < m && lower_ascii(t[i + j]) == lower_ascii(p[j]))
+            j++;
+        if (j == m)
+            return true;
+    }
+    return m == 0;
+}
+
+Test(value, ascii_contains_agrees_with_naive_search)
+{
+    static const char alpha[] = "aAbBgGxX-\\ eE";
+    unsigned long seed = 777;
+    sk_vm_scratch *s = sk_vm_scratch_new();
+    size_t found = 0;
+    for (int iter = 0; iter < 20000; iter++) {
+        char t[320], p[24];
+        seed = seed * 6364136223846793005u + 1442695040888963407u;
+        size_t n = (seed >> 33) % 300, m = 1 + (seed >> 20) % 16;
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 6364136223846793005u + 1442695040888963407u;
+            t[i] = alpha[(seed >> 33) % (sizeof alpha - 1)];
+        }
+        for (size_t i = 0; i < m; i++) {
+            seed = seed * 6364136223846793005u + 1442695040888963407u;
+            p[i] = alpha[(seed >> 33) % (sizeof alpha - 1)];
+        }
+        seed = seed * 6364136223846793005u + 1442695040888963407u;
+        unsigned plant = (unsigned)(seed >> 33) % 4; // 0 none, 1 start, 2 end, 3 anywhere
+        if (plant && m <= n) {
+            size_t at = plant == 1 ? 0 : plant == 2 ? n - m : (size_t)(seed >> 40) % (n - m + 1);
+            for (size_t i = 0; i < m; i++)
+                t[at + i] = (seed >> (i % 32)) & 1 ? other_case(p[i]) : p[i];
+        }
+        bool want = naive_contains_ci(t, n, p, m);
+        found += want;
+        sk_vm *vm = NULL;
+        cr_assert_eq(sk_vm_compile(&vm, SK_VM_CONTAINS, p, m, 0, NULL, NULL), SK_OK);
+        bool got = sk_vm_match(vm, t, n, s);
+        sk_vm_free(vm);
+        cr_assert_eq(got, want, "pattern '%.*s' value '%.*s': got %d", (int)m, p, (int)n, t, got);
+    }
+    cr_assert_gt(found, 5000); // the planted cases, and chance
+    cr_assert_lt(found, 19000);
     sk_vm_scratch_free(s);
     SK_ASSERT_NO_LEAKS();
 }
@@ -565,8 +637,8 @@ Test(value, glob_agrees_with_backtracking_reference)
 // crash, no sanitizer report, and the literal forms agree with memcmp/memmem when cased.
 Test(value, random_bytes_do_not_crash)
 {
-    static const unsigned char alphabet[] = { 'a', 'A', '*', '?', '\\', 0, 0x80, 0xBF, 0xC3,
-                                              0xA9, 0x89, 0xD0, 0xE2, 0xF0, 0xFF, '.', '(' };
+    static const unsigned char alphabet[] = { 'a',  'A',  '*',  '?',  '\\', 0,    0x80, 0xBF, 0xC3,
+                                              0xA9, 0x89, 0xD0, 0xE2, 0xF0, 0xFF, '.',  '(' };
     unsigned long seed = 777;
     sk_vm_scratch *s = sk_vm_scratch_new();
     for (int iter = 0; iter < 20000; iter++) {
