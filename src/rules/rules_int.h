@@ -71,6 +71,12 @@ void yfile_fini(yfile *f);
 // Parses every document of data[0..n). Never fails as a whole: a syntax error ends the list with a
 // document whose err_code is "yaml-syntax".
 void yfile_parse(yfile *f, const char *data, size_t n);
+// The two ways yfile_parse reads: the fast reader for the YAML rules are usually written in
+// (yaml_fast.c; false, with no document kept, when it leaves the file to libyaml), and libyaml.
+bool yfile_parse_fast(yfile *f, const char *data, size_t n);
+void yfile_parse_libyaml(yfile *f, const char *data, size_t n);
+// YAML 1.2 core schema type of a plain scalar (null, bool, int, float, else string).
+void yn_resolve_plain(yn *n);
 // Map lookup (exact key); NULL when absent or m is not a map.
 yn *yn_get(const yn *m, const char *key);
 const char *yn_type_name(const yn *n);

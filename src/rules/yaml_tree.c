@@ -1,7 +1,9 @@
 // YAML → node tree, from libyaml's event API. We build our own tree instead of using libyaml's
 // document API for two reasons: every node keeps its 1-based line and column for diagnostics, and
 // an alias is refused where it appears (so no billion-laughs expansion can ever happen, and no node
-// is shared between two places of a rule). All nodes live in the file's arena.
+// is shared between two places of a rule). All nodes live in the file's arena. Most rule files
+// never reach libyaml: yaml_fast.c reads the YAML rules are usually written in and builds the
+// same tree, and leaves every other file to the libyaml path here.
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,7 +69,7 @@ static bool eq_any(const char *s, size_t n, const char *const *words)
 }
 
 // YAML 1.2 core schema resolution for plain scalars (plus the capitalised forms).
-static void resolve_plain(yn *n)
+void yn_resolve_plain(yn *n)
 {
     static const char *const nulls[] = { "null", "Null", "NULL", "~", NULL };
     static const char *const trues[] = { "true", "True", "TRUE", NULL };
@@ -160,6 +162,13 @@ static void finish_container(builder *b, yn *n)
 
 void yfile_parse(yfile *f, const char *data, size_t n)
 {
+    if (yfile_parse_fast(f, data, n))
+        return;
+    yfile_parse_libyaml(f, data, n);
+}
+
+void yfile_parse_libyaml(yfile *f, const char *data, size_t n)
+{
     yaml_parser_t p;
     yaml_event_t ev;
     builder b;
@@ -223,7 +232,7 @@ void yfile_parse(yfile *f, const char *data, size_t n)
                 if (tag && strcmp(tag, "tag:yaml.org,2002:null") == 0)
                     nn->kind = YK_NULL;
                 else if (!tag && nn->plain)
-                    resolve_plain(nn);
+                    yn_resolve_plain(nn);
                 attach(&b, nn);
             }
             break;

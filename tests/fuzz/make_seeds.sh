@@ -94,10 +94,11 @@ if [ -d "$corpus/ndjson" ]; then
 fi
 
 # Rules: ours, and every 10th SigmaHQ Windows rule (about 240 files of all shapes).
-for f in "$src"/rules/*.yml; do put fuzz_rule "$f"; done
+for f in "$src"/rules/*.yml; do put fuzz_rule "$f"; put fuzz_yaml_fast "$f"; done
 if [ -d "$corpus/sigma-rules" ]; then
     while IFS= read -r f; do
         put fuzz_rule "$f" "sigmahq_$(basename "$f")"
+        put fuzz_yaml_fast "$f" "sigmahq_$(basename "$f")"
     done < <(find "$corpus/sigma-rules" -name '*.yml' | sort | awk 'NR % 10 == 1')
 fi
 
