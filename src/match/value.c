@@ -192,6 +192,10 @@ static bool eq_ascii_ci(const uint8_t *a, const uint8_t *b, size_t n)
     return true;
 }
 
+// Case-insensitive substrings shorter than this are searched by their rarest byte (and get no
+// Horspool table).
+#define SHORT_PATTERN 8u
+
 // How common byte c is in event text (0: rare), by a rough order of letters, path punctuation,
 // digits and space; used to pick the byte that a short pattern is searched by.
 static unsigned byte_rank(uint8_t c)
@@ -235,7 +239,7 @@ find_ascii_ci(const uint8_t *t, size_t n, const uint8_t *p, size_t m, const uint
 {
     if (m > n)
         return false;
-    if (m < 8)
+    if (m < SHORT_PATTERN)
         return find_short_ci(t, n, p, m);
     const uint8_t last = p[m - 1];
     const size_t lim = n - m;
@@ -399,7 +403,7 @@ static void compile_string(sk_vm *vm, const char *pattern, size_t n)
         vm->u.lit.p = bytes;
         vm->u.lit.n = len;
         vm->u.lit.shift = NULL;
-        if (vm->u.lit.op == L_SUB && vm->ci && !vm->fold_value && len)
+        if (vm->u.lit.op == L_SUB && vm->ci && !vm->fold_value && len >= SHORT_PATTERN)
             vm->u.lit.shift = horspool_table(bytes, len);
         free(toks);
         return;

@@ -757,6 +757,11 @@ static pf_set *build_set(pf_builder *b, const pf_ref *refs, size_t n)
     uint32_t *count = sk_xcalloc(ne, sizeof(uint32_t));
     uint32_t *group = sk_xcalloc(ne, sizeof(uint32_t));
     uint32_t ngroups = 0;
+    uint32_t maxlen = 0;
+    for (size_t k = 0; k < nlit; k++)
+        if (lits[k].len > maxlen)
+            maxlen = lits[k].len;
+    uint64_t *cost = sk_xmalloc(((size_t)maxlen + 1) * sizeof(uint64_t));
     // Anchor each literal on the window of step grams that are least common among all literals
     // and least shared with the literals of this set filed so far (greedy, in literal order).
     for (size_t k = 0; k < nlit; k++) {
@@ -764,14 +769,19 @@ static pf_set *build_set(pf_builder *b, const pf_ref *refs, size_t n)
         const uint8_t *p = (const uint8_t *)lit->s;
         uint32_t at = 0;
         if (lit->len >= 4) {
-            uint64_t best = UINT64_MAX;
+            // The cost of each gram, then the window sums sliding over them.
             const uint32_t *wc = b->wcount + b->wfirst[lit->sid];
-            for (uint32_t off = 0; off + step + 3 <= lit->len; off++) {
-                uint64_t c = 0;
-                for (uint32_t j = off; j < off + step; j++) {
-                    uint32_t *sl = gram_slot(set, gram4(p + j));
-                    c += (uint64_t)wc[j] + 4u * (*sl ? count[*sl - 1] : 0);
-                }
+            const uint32_t ng = lit->len - 3;
+            for (uint32_t j = 0; j < ng; j++) {
+                uint32_t *sl = gram_slot(set, gram4(p + j));
+                cost[j] = (uint64_t)wc[j] + 4u * (*sl ? count[*sl - 1] : 0);
+            }
+            uint64_t c = 0, best;
+            for (uint32_t j = 0; j < step; j++)
+                c += cost[j];
+            best = c;
+            for (uint32_t off = 1; off + step <= ng; off++) {
+                c += cost[off + step - 1] - cost[off - 1];
                 if (c < best) {
                     best = c;
                     at = off;
@@ -794,6 +804,7 @@ static pf_set *build_set(pf_builder *b, const pf_ref *refs, size_t n)
         }
     }
     free(lits);
+    free(cost);
     // Entries in group order (CSR); the bitmap sized for about 1/64 of its bits set.
     set->gstart = sk_xcalloc(ngroups + 1, sizeof(uint32_t));
     set->gstart[0] = (uint32_t)first;
