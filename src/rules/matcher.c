@@ -44,9 +44,32 @@ struct sk_matcher {
     sk_match_item *items;
     size_t nitems, cap_items;
     eql_scratch *eql; // [EQL dispatch] EQL evaluation state; NULL when the ruleset has no EQL rule
+    struct name_memo *memo; // [NAME_MEMO] recent field names and their ids
 };
 
 #define NONE UINT32_MAX
+
+// Field names repeat from event to event (every Winlogbeat document of a kind has the same
+// ones), and most are names no rule reads, which costs two failed lookups each. So each matcher
+// remembers, in a direct-mapped table keyed by a cheap hash of the name's length and ends, the
+// ids of the names it met recently (names of up to 40 bytes).
+#define NAME_MEMO     2048u
+#define NAME_MEMO_MAX 40u
+
+typedef struct name_memo {
+    uint8_t len; // 0: empty slot
+    char name[NAME_MEMO_MAX];
+    uint32_t id, ci;
+} name_memo;
+
+static inline uint32_t memo_slot(const char *s, size_t n)
+{
+    uint64_t a = 0, b = 0;
+    memcpy(&a, s, n < 8 ? n : 8);
+    memcpy(&b, s + (n > 8 ? n - 8 : 0), n < 8 ? n : 8);
+    uint64_t h = (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full) ^ n;
+    return (uint32_t)(h >> 40) & (NAME_MEMO - 1);
+}
 
 sk_matcher *sk_matcher_new(const sk_ruleset *rs)
 {
@@ -66,6 +89,7 @@ sk_matcher *sk_matcher_new(const sk_ruleset *rs)
     m->items = sk_xcalloc(m->cap_items, sizeof(sk_match_item));
     if (rs->eql) // [EQL dispatch]
         m->eql = eql_scratch_new(rs);
+    m->memo = sk_xcalloc(NAME_MEMO, sizeof(name_memo));
     return m;
 }
 
@@ -74,6 +98,7 @@ void sk_matcher_free(sk_matcher *m)
     if (!m)
         return;
     sk_vm_scratch_free(m->scratch);
+    free(m->memo);
     free(m->name_gen);
     free(m->name_head);
     free(m->ci_gen);
@@ -121,14 +146,30 @@ static void index_event(sk_matcher *m, const sk_event *ev)
         return;
     for (size_t k = nf; k-- > 0;) {
         const sk_field *f = sk_event_field(ev, k);
-        uint64_t h = rs_hash_ci(f->name, f->name_len); // keys both tables (ruleset.c)
-        uint32_t id = rs_find_name(rs, f->name, f->name_len, h);
+        uint32_t id, ci;
+        name_memo *mm = NULL;
+        if (f->name_len > 0 && f->name_len <= NAME_MEMO_MAX) {
+            mm = &m->memo[memo_slot(f->name, f->name_len)];
+            if (mm->len != f->name_len || memcmp(mm->name, f->name, f->name_len) != 0) {
+                uint64_t h = rs_hash_ci(f->name, f->name_len); // keys both tables (ruleset.c)
+                mm->id = rs_find_name(rs, f->name, f->name_len, h);
+                mm->ci = mm->id != NONE ? rs->name_ci[mm->id]
+                                        : rs_find_ci(rs, f->name, f->name_len, h);
+                mm->len = (uint8_t)f->name_len;
+                memcpy(mm->name, f->name, f->name_len);
+            }
+            id = mm->id;
+            ci = mm->ci;
+        } else {
+            uint64_t h = rs_hash_ci(f->name, f->name_len);
+            id = rs_find_name(rs, f->name, f->name_len, h);
+            ci = id != NONE ? rs->name_ci[id] : rs_find_ci(rs, f->name, f->name_len, h);
+        }
         if (id != NONE) {
             m->next_exact[k] = m->name_gen[id] == m->gen ? m->name_head[id] : NONE;
             m->name_head[id] = (uint32_t)k;
             m->name_gen[id] = m->gen;
         }
-        uint32_t ci = id != NONE ? rs->name_ci[id] : rs_find_ci(rs, f->name, f->name_len, h);
         m->field_ci[k] = ci; // [prefilter]
         if (ci != NONE) {
             m->next_ci[k] = m->ci_gen[ci] == m->gen ? m->ci_head[ci] : NONE;
