@@ -556,6 +556,66 @@ Test(prefilter, a_literal_found_in_one_field_holds_only_there)
     SK_ASSERT_NO_LEAKS();
 }
 
+// The matcher remembers the ids of recent field names in a table keyed by length and ends: names
+// that agree there must still be told apart, long names bypass it, and a name in another case
+// keeps answering to its case-insensitive class.
+Test(prefilter, remembered_field_names_are_told_apart)
+{
+    const char *long_name = "Field_name_longer_than_forty_bytes_for_the_memo_Y";
+    sk_ruleset *rs = load_text("title: x\n"
+                               "logsource: {product: windows}\n"
+                               "detection:\n"
+                               "  sel: {Aaaaaaaa_X_bbbbbbbb|contains: 'needle-x'}\n"
+                               "  condition: sel\n"
+                               "---\n"
+                               "title: long\n"
+                               "logsource: {product: windows}\n"
+                               "detection:\n"
+                               "  sel: {Field_name_longer_than_forty_bytes_for_the_memo_Y: 'v'}\n"
+                               "  condition: sel\n");
+    size_t nr = sk_ruleset_count(rs);
+    cr_assert_eq(nr, 2);
+    sk_matcher *m = sk_matcher_new(rs);
+    hits fast = { sk_xcalloc(nr + 1, 1) };
+    sk_event ev;
+    sk_event_init(&ev);
+    static const struct {
+        const char *name, *value, *expect;
+    } seq[] = {
+        { "Aaaaaaaa_Y_bbbbbbbb", "a needle-x", "" },
+        { "Aaaaaaaa_X_bbbbbbbb", "a needle-x", "x" },
+        { "Aaaaaaaa_Y_bbbbbbbb", "a needle-x", "" },
+        { "aaaaaaaa_x_BBBBBBBB", "needle-X", "x" },
+        { "Aaaaaaaa_X_bbbbbbbb", "no", "" },
+        { "Aaaaaaaa_X_bbbbbbbb", "needle-x", "x" },
+        { "Field_name_longer_than_forty_bytes_for_the_memo_Z", "v", "" },
+        { "Field_name_longer_than_forty_bytes_for_the_memo_Y", "v", "long" },
+    };
+    cr_assert_gt(strlen(long_name), 40);
+    for (int round = 0; round < 3; round++) {
+        for (size_t c = 0; c < sizeof seq / sizeof seq[0]; c++) {
+            fspec f[4] = { { "Channel", "Security", 0 },
+                           { "EventID", "4624", 0 },
+                           { seq[c].name, seq[c].value, 0 },
+                           { NULL, NULL, 0 } };
+            build(&ev, f);
+            char what[96];
+            snprintf(what, sizeof what, "round %d, %s", round, seq[c].name);
+            cr_expect_eq(compare(rs, m, &ev, &fast, what), 0, "%s", what);
+            const char *got = "";
+            for (size_t i = 0; i < nr; i++)
+                if (fast.hit[i])
+                    got = sk_rule_title(sk_ruleset_rule(rs, i));
+            cr_expect_str_eq(got, seq[c].expect, "%s", what);
+        }
+    }
+    sk_event_fini(&ev);
+    free(fast.hit);
+    sk_matcher_free(m);
+    sk_ruleset_free(rs);
+    SK_ASSERT_NO_LEAKS();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Mutated corpus events against the SigmaHQ Windows rules. Each real event is rewritten in ways
 // that move literals across the prefilter's boundaries: field names lower-cased (case-folded
