@@ -492,11 +492,10 @@ typedef struct pf_builder {
     size_t nrulerefs, caprulerefs;
     // How many literals (of all sets) contain each 4-byte gram: the literals are a sample of the
     // text they are searched in, so a gram common among them is common in event values too.
-    uint32_t *gkeys, *gcounts; // open addressing; count 0 = free (build time of wcount only)
-    uint32_t gmask;
-    uint32_t *wfirst; // literal id -> its first entry in wcount
-    uint32_t *wcount; // per literal, per 4-byte window: gcounts of that gram
-    const pf_ref *kw; // the keyword refs (sorted like refs)
+    uint32_t *gcounts; // (build time of wcount only)
+    uint32_t *wfirst;  // literal id -> its first entry in wcount
+    uint32_t *wcount;  // per literal, per 4-byte window: gcounts of that gram
+    const pf_ref *kw;  // the keyword refs (sorted like refs)
     size_t nkw;
     pf_ref *kw_sel; // scratch: the keyword refs of one candidate list
 } pf_builder;
@@ -537,60 +536,32 @@ static uint32_t str_intern(pf_builder *b, const char *s, uint32_t len)
     return (uint32_t)b->nstr++;
 }
 
-// Counts the literals' 4-byte grams (in all sets) and gives each window its gram's count.
-
-static uint32_t gram_find(const pf_builder *b, uint32_t g)
-{
-    uint32_t i = slot_of(g, b->gmask);
-    while (b->gcounts[i] && b->gkeys[i] != g)
-        i = (i + 1) & b->gmask;
-    return i;
-}
-
-static void gram_table_grow(pf_builder *b, uint32_t cap)
-{
-    uint32_t *keys = b->gkeys, *counts = b->gcounts, old = b->gkeys ? b->gmask + 1 : 0;
-    b->gkeys = sk_xcalloc(cap, sizeof(uint32_t));
-    b->gcounts = sk_xcalloc(cap, sizeof(uint32_t));
-    b->gmask = cap - 1;
-    for (uint32_t k = 0; k < old; k++) {
-        if (!counts[k])
-            continue;
-        uint32_t i = gram_find(b, keys[k]);
-        b->gkeys[i] = keys[k];
-        b->gcounts[i] = counts[k];
-    }
-    free(keys);
-    free(counts);
-}
+// Counts the literals' 4-byte grams (in all sets) and gives each window its gram's count. The
+// counts are a heuristic for choosing anchors, so they are kept in a direct-mapped table of
+// 2^18 counters, grams that share a counter sharing its count (with SigmaHQ about 100,000
+// distinct grams): no keys, no probing, no growing.
+#define GRAM_COUNTS_LOG2 18u
 
 static void count_grams(pf_builder *b)
 {
-    size_t total = 0, distinct = 0;
+    size_t total = 0;
     for (size_t id = 0; id < b->nstr; id++)
         total += b->slen[id];
-    gram_table_grow(b, 4096);
+    const uint32_t mask = (1u << GRAM_COUNTS_LOG2) - 1;
+    b->gcounts = sk_xcalloc((size_t)mask + 1, sizeof(uint32_t));
     b->wfirst = sk_xcalloc(b->nstr + 1, sizeof(uint32_t));
     b->wcount = sk_xcalloc(total + 1, sizeof(uint32_t));
     uint32_t w = 0;
     for (size_t id = 0; id < b->nstr; id++) {
         b->wfirst[id] = w;
         for (uint32_t off = 0; off + 4 <= b->slen[id]; off++) {
-            uint32_t g = gram4((const uint8_t *)b->str[id] + off);
-            uint32_t i = gram_find(b, g);
-            if (!b->gcounts[i]) {
-                if (++distinct * 2 > (size_t)b->gmask + 1) {
-                    gram_table_grow(b, (b->gmask + 1) * 2);
-                    i = gram_find(b, g);
-                }
-                b->gkeys[i] = g;
-            }
+            uint32_t i = slot_of(gram4((const uint8_t *)b->str[id] + off), mask);
             b->gcounts[i]++;
-            b->wcount[w++] = g; // the gram for now
+            b->wcount[w++] = i; // the counter for now
         }
     }
     for (uint32_t k = 0; k < w; k++)
-        b->wcount[k] = b->gcounts[gram_find(b, b->wcount[k])];
+        b->wcount[k] = b->gcounts[b->wcount[k]];
 }
 
 static void add_ref(pf_builder *b, uint32_t where, uint32_t sid, uint32_t rule, uint32_t owner)
@@ -893,7 +864,7 @@ void pf_build(sk_ruleset *rs)
     size_t kw0 = b.nrefs;
     while (kw0 > 0 && b.refs[kw0 - 1].where == ix->nci)
         kw0--;
-    b.kw = b.refs + kw0;
+    b.kw = b.refs ? b.refs + kw0 : NULL; // no refs at all: no arithmetic on NULL
     b.nkw = b.nrefs - kw0;
     for (size_t i = 0; i < kw0;) {
         size_t j = i;
@@ -931,7 +902,6 @@ void pf_build(sk_ruleset *rs)
     ix->all = sk_xcalloc(ix->nwords, sizeof(uint64_t));
     memset(ix->all, 0xFF, ix->nwords * sizeof(uint64_t));
 
-    free(b.gkeys);
     free(b.gcounts);
     free(b.wfirst);
     free(b.wcount);
