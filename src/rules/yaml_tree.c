@@ -76,6 +76,8 @@ void yn_resolve_plain(yn *n)
     static const char *const falses[] = { "false", "False", "FALSE", NULL };
     const char *s = n->s;
     size_t len = n->len;
+    if (len > 5 && !(s[0] == '-' || s[0] == '+' || s[0] == '.' || (s[0] >= '0' && s[0] <= '9')))
+        return; // not a null, boolean or number: a string (most scalars)
     if (len == 0 || eq_any(s, len, nulls)) {
         n->kind = YK_NULL;
         return;
