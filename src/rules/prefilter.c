@@ -537,8 +537,8 @@ static uint32_t str_intern(pf_builder *b, const char *s, uint32_t len)
 }
 
 // Counts the literals' 4-byte grams (in all sets) and gives each window its gram's count. The
-// counts are a heuristic for choosing anchors, so they are kept in a direct-mapped table of
-// 2^18 counters, grams that share a counter sharing its count (with SigmaHQ about 100,000
+// counts are a heuristic for choosing anchors, so they are kept in a direct-mapped table of up
+// to 2^18 counters, grams that share a counter sharing its count (with SigmaHQ about 100,000
 // distinct grams): no keys, no probing, no growing.
 #define GRAM_COUNTS_LOG2 18u
 
@@ -547,7 +547,11 @@ static void count_grams(pf_builder *b)
     size_t total = 0;
     for (size_t id = 0; id < b->nstr; id++)
         total += b->slen[id];
-    const uint32_t mask = (1u << GRAM_COUNTS_LOG2) - 1;
+    // Small rule sets (a rule's tests, a fuzz input) get a small table.
+    uint32_t size = 1024;
+    while (size < (1u << GRAM_COUNTS_LOG2) && size < total * 2)
+        size *= 2;
+    const uint32_t mask = size - 1;
     b->gcounts = sk_xcalloc((size_t)mask + 1, sizeof(uint32_t));
     b->wfirst = sk_xcalloc(b->nstr + 1, sizeof(uint32_t));
     b->wcount = sk_xcalloc(total + 1, sizeof(uint32_t));
