@@ -16,6 +16,9 @@ SK_NODISCARD sk_status sk_utf16le_to_utf8(sk_buf *out, const uint8_t *p, size_t 
 SK_NODISCARD sk_status sk_utf8_to_utf16le(sk_buf *out, const char *s, size_t n);
 // Decodes one code point from s[0..n) into *cp; returns bytes used (>= 1). Invalid -> U+FFFD, 1.
 size_t sk_utf8_decode(const char *s, size_t n, uint32_t *cp);
+// Writes the UTF-8 encoding of code point cp (U+FFFD for a surrogate or one past U+10FFFF) to
+// out; returns its length (1 to 4).
+size_t sk_utf8_encode(char out[4], uint32_t cp);
 // Appends the UTF-8 encoding of code point cp.
 SK_NODISCARD sk_status sk_utf8_put(sk_buf *out, uint32_t cp);
 // True when s[0..n) is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF).

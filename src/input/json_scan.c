@@ -204,17 +204,8 @@ escaped:;
                 p += 4;
                 if (cp >= 0xD800 && cp <= 0xDFFF)
                     return false; // surrogates: yajl's own rules apply
-                if (cp < 0x80) {
-                    d[dn++] = (char)cp;
-                    nul |= cp == 0;
-                } else if (cp < 0x800) {
-                    d[dn++] = (char)(0xC0 | cp >> 6);
-                    d[dn++] = (char)(0x80 | (cp & 0x3F));
-                } else {
-                    d[dn++] = (char)(0xE0 | cp >> 12);
-                    d[dn++] = (char)(0x80 | (cp >> 6 & 0x3F));
-                    d[dn++] = (char)(0x80 | (cp & 0x3F));
-                }
+                nul |= cp == 0;
+                dn += sk_utf8_encode(d + dn, cp);
                 break;
             }
             default:

@@ -200,16 +200,7 @@ static bool quoted(fp *p, size_t i, size_t *end, const char **text, size_t *len)
         j += digits;
         if (cp >= 0x80 && (e == 'x' || cp < 0xA0 || (cp >= 0xD800 && cp <= 0xDFFF) || cp >= 0xFFFE))
             return false;
-        if (cp < 0x80) {
-            d[dn++] = (char)cp;
-        } else if (cp < 0x800) {
-            d[dn++] = (char)(0xC0 | cp >> 6);
-            d[dn++] = (char)(0x80 | (cp & 0x3F));
-        } else {
-            d[dn++] = (char)(0xE0 | cp >> 12);
-            d[dn++] = (char)(0x80 | (cp >> 6 & 0x3F));
-            d[dn++] = (char)(0x80 | (cp & 0x3F));
-        }
+        dn += sk_utf8_encode(d + dn, cp);
     }
     *end = j + 1;
     *text = d;
@@ -320,6 +311,23 @@ static yn *plain_lines(fp *p, size_t i, size_t parent)
     return n;
 }
 
+// A sequence item's dash at offset i of the current line: "-" then a space or the line's end.
+static bool dash_at(const fp *p, size_t i)
+{
+    return p->s[i] == '-' && (i + 1 == p->le || p->s[i + 1] == ' ');
+}
+
+// After an entry of a collection at column col: moves to the next line with content. 1 when it
+// continues the collection (at col), 0 when the collection ends there (the end, a document
+// marker, a smaller indentation), -1 when it is indented more (libyaml's to judge).
+static int next_at(fp *p, size_t col)
+{
+    if (!skip_empty(p) || doc_marker(p, '-') || doc_marker(p, '.'))
+        return 0;
+    size_t ind = indent_of(p);
+    return ind < col ? 0 : ind > col ? -1 : 1;
+}
+
 static yn *parse_node(fp *p, size_t col, size_t parent, unsigned depth);
 static yn *parse_map(fp *p, size_t col, unsigned depth);
 static yn *parse_seq(fp *p, size_t col, unsigned depth);
@@ -422,7 +430,7 @@ static yn *value_below(fp *p, size_t parent, bool key, unsigned depth)
     size_t i = p->ls + ind;
     if (ind > parent)
         return parse_node(p, ind, parent, depth);
-    if (key && ind == parent && p->s[i] == '-' && (i + 1 == p->le || p->s[i + 1] == ' '))
+    if (key && ind == parent && dash_at(p, i))
         return parse_seq(p, ind, depth);
     return NULL;
 }
@@ -434,7 +442,7 @@ static yn *parse_node(fp *p, size_t col, size_t parent, unsigned depth)
         return NULL;
     size_t i = p->ls + col;
     size_t kend, vstart;
-    if (p->s[i] == '-' && (i + 1 == p->le || p->s[i + 1] == ' '))
+    if (dash_at(p, i))
         return parse_seq(p, col, depth);
     if (plain_key(p, i, &kend, &vstart) || p->s[i] == '"' || p->s[i] == '\'')
         return parse_map(p, col, depth);
@@ -483,16 +491,11 @@ static yn *parse_map(fp *p, size_t col, unsigned depth)
         if (!val)
             return NULL;
         add_kid(m, val);
-        if (!skip_empty(p) || doc_marker(p, '-') || doc_marker(p, '.'))
-            break;
-        size_t ind = indent_of(p);
-        if (ind < col)
-            break;
-        if (ind > col)
+        int next = next_at(p, col);
+        if (next < 0 || (next > 0 && dash_at(p, p->ls + col)))
             return NULL;
-        i = p->ls + ind;
-        if (p->s[i] == '-' && (i + 1 == p->le || p->s[i + 1] == ' '))
-            return NULL;
+        if (next == 0)
+            break;
     }
     finish(p, m);
     return m;
@@ -510,7 +513,7 @@ static yn *parse_seq(fp *p, size_t col, unsigned depth)
         size_t kend, vstart;
         if (i == p->le || p->s[i] == '#') {
             item = value_below(p, col, false, depth + 1);
-        } else if (p->s[i] == '-' && (i + 1 == p->le || p->s[i + 1] == ' ')) {
+        } else if (dash_at(p, i)) {
             return NULL; // a sequence in a sequence on one line
         } else if (plain_key(p, i, &kend, &vstart) || p->s[i] == '"' || p->s[i] == '\'') {
             // "- key: value" starts a mapping at the key's column, unless the quoted scalar
@@ -535,16 +538,11 @@ static yn *parse_seq(fp *p, size_t col, unsigned depth)
         if (!item)
             return NULL;
         add_kid(sq, item);
-        if (!skip_empty(p) || doc_marker(p, '-') || doc_marker(p, '.'))
-            break;
-        size_t ind = indent_of(p);
-        if (ind < col)
-            break;
-        if (ind > col)
+        int next = next_at(p, col);
+        if (next < 0)
             return NULL;
-        i = p->ls + ind;
-        if (!(p->s[i] == '-' && (i + 1 == p->le || p->s[i + 1] == ' ')))
-            break; // the next key of the mapping this sequence is a value of
+        if (next == 0 || !dash_at(p, p->ls + col))
+            break; // the end, or the next key of the mapping this sequence is a value of
     }
     finish(p, sq);
     return sq;
@@ -609,8 +607,7 @@ bool yfile_parse_fast(yfile *f, const char *data, size_t n)
         d->col = dc;
         size_t kend, vstart;
         size_t i = p.ls;
-        if (!(p.s[i] == '-' && (i + 1 == p.le || p.s[i + 1] == ' ')) &&
-            !plain_key(&p, i, &kend, &vstart) && p.s[i] != '"' && p.s[i] != '\'')
+        if (!dash_at(&p, i) && !plain_key(&p, i, &kend, &vstart) && p.s[i] != '"' && p.s[i] != '\'')
             goto out; // a document that is a single scalar
         d->root = parse_node(&p, 0, 0, 0);
         if (!d->root)
