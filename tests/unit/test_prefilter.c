@@ -66,6 +66,20 @@ compare(sk_ruleset *rs, sk_matcher *m, const sk_event *ev, hits *fast, const cha
     return diffs;
 }
 
+// The titles of the rules that hit, in rule order, comma-separated (static buffer).
+static const char *hit_titles(sk_ruleset *rs, const hits *h)
+{
+    static char got[512];
+    got[0] = '\0';
+    for (size_t i = 0; i < sk_ruleset_count(rs); i++)
+        if (h->hit[i]) {
+            if (got[0])
+                strcat(got, ",");
+            strcat(got, sk_rule_title(sk_ruleset_rule(rs, i)));
+        }
+    return got;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Targeted cases
 
@@ -316,13 +330,7 @@ Test(prefilter, targeted_cases_agree_with_full_evaluation)
     for (size_t c = 0; c < sizeof CASES / sizeof CASES[0]; c++) {
         build(&ev, CASES[c].f);
         cr_expect_eq(compare(rs, m, &ev, &fast, CASES[c].what), 0, "%s", CASES[c].what);
-        char got[256] = "";
-        for (size_t i = 0; i < nr; i++)
-            if (fast.hit[i]) {
-                if (got[0])
-                    strcat(got, ",");
-                strcat(got, sk_rule_title(sk_ruleset_rule(rs, i)));
-            }
+        const char *got = hit_titles(rs, &fast);
         cr_expect_str_eq(got, CASES[c].expect, "%s", CASES[c].what);
     }
     sk_event_fini(&ev);
@@ -463,10 +471,7 @@ Test(prefilter, long_literals_at_every_offset)
                              tail,
                              cut);
                     cr_expect_eq(compare(rs, m, &ev, &fast, what), 0, "%s", what);
-                    const char *got = "";
-                    for (size_t i = 0; i < nr; i++)
-                        if (fast.hit[i])
-                            got = sk_rule_title(sk_ruleset_rule(rs, i));
+                    const char *got = hit_titles(rs, &fast);
                     cr_expect_str_eq(got, cut ? "" : where[w].expect, "%s", what);
                     checked++;
                 }
@@ -540,13 +545,7 @@ Test(prefilter, a_literal_found_in_one_field_holds_only_there)
         char what[32];
         snprintf(what, sizeof what, "case %zu", c);
         cr_expect_eq(compare(rs, m, &ev, &fast, what), 0, "%s", what);
-        char got[128] = "";
-        for (size_t i = 0; i < nr; i++)
-            if (fast.hit[i]) {
-                if (got[0])
-                    strcat(got, ",");
-                strcat(got, sk_rule_title(sk_ruleset_rule(rs, i)));
-            }
+        const char *got = hit_titles(rs, &fast);
         cr_expect_str_eq(got, cases[c].expect, "%s", what);
     }
     sk_event_fini(&ev);
@@ -602,10 +601,7 @@ Test(prefilter, remembered_field_names_are_told_apart)
             char what[96];
             snprintf(what, sizeof what, "round %d, %s", round, seq[c].name);
             cr_expect_eq(compare(rs, m, &ev, &fast, what), 0, "%s", what);
-            const char *got = "";
-            for (size_t i = 0; i < nr; i++)
-                if (fast.hit[i])
-                    got = sk_rule_title(sk_ruleset_rule(rs, i));
+            const char *got = hit_titles(rs, &fast);
             cr_expect_str_eq(got, seq[c].expect, "%s", what);
         }
     }
