@@ -465,14 +465,47 @@ static uint32_t *gram_slot(const pf_set *set, uint32_t g)
             return &set->slots[i];
 }
 
-static int cmp_ref(const void *a, const void *b)
+enum {
+    BY_RULE,
+    BY_SID,
+    BY_WHERE
+};
+
+static inline uint32_t ref_key(const pf_ref *r, int by, uint32_t nrules)
 {
-    const pf_ref *x = a, *y = b;
-    if (x->where != y->where)
-        return x->where < y->where ? -1 : 1;
-    if (x->sid != y->sid)
-        return x->sid < y->sid ? -1 : 1;
-    return x->rule < y->rule ? -1 : x->rule > y->rule;
+    return by == BY_WHERE ? r->where : by == BY_SID ? r->sid : r->rule == NONE ? nrules : r->rule;
+}
+
+// One stable counting-sort pass of refs[0..n) by a key in [0, nkeys), through tmp.
+static inline void
+ref_pass(pf_ref *refs, pf_ref *tmp, size_t n, size_t *count, size_t nkeys, int by, uint32_t nrules)
+{
+    memset(count, 0, (nkeys + 1) * sizeof(size_t));
+    for (size_t i = 0; i < n; i++)
+        count[ref_key(&refs[i], by, nrules) + 1]++;
+    for (size_t k = 0; k < nkeys; k++)
+        count[k + 1] += count[k];
+    for (size_t i = 0; i < n; i++)
+        tmp[count[ref_key(&refs[i], by, nrules)]++] = refs[i];
+    memcpy(refs, tmp, n * sizeof(pf_ref));
+}
+
+// Sorts refs by class, then literal, then rule (NONE last): three stable counting passes, least
+// significant key first (qsort's comparisons were a fifth of the prefilter's build).
+static void sort_refs(pf_ref *refs, size_t n, size_t nrules, size_t nstr, size_t nci)
+{
+    if (n < 2)
+        return;
+    size_t most = nrules + 1 > nstr ? nrules + 1 : nstr;
+    if (nci + 1 > most)
+        most = nci + 1;
+    size_t *count = sk_xmalloc((most + 1) * sizeof(size_t));
+    pf_ref *tmp = sk_xmalloc(n * sizeof(pf_ref));
+    ref_pass(refs, tmp, n, count, nrules + 1, BY_RULE, (uint32_t)nrules);
+    ref_pass(refs, tmp, n, count, nstr, BY_SID, (uint32_t)nrules);
+    ref_pass(refs, tmp, n, count, nci + 1, BY_WHERE, (uint32_t)nrules);
+    free(tmp);
+    free(count);
 }
 
 // Build-time state.
@@ -863,8 +896,7 @@ void pf_build(sk_ruleset *rs)
     // Sets: class c gets its own literals; the keyword set gets every keyword literal (for
     // events without a channel, which meet every rule); each candidate list below gets the
     // keyword literals of its own rules.
-    if (b.nrefs)
-        qsort(b.refs, b.nrefs, sizeof(pf_ref), cmp_ref);
+    sort_refs(b.refs, b.nrefs, rs->nrules, b.nstr, rs->nci);
     size_t kw0 = b.nrefs;
     while (kw0 > 0 && b.refs[kw0 - 1].where == ix->nci)
         kw0--;

@@ -521,7 +521,12 @@ static sk_status read_file(const char *path, char **out, size_t *outn, bool *too
     FILE *f = fopen(path, "rb");
     if (!f)
         return SK_ERR_IO;
-    size_t cap = 65536, n = 0;
+    // Sized by the file (plus one byte to see its end), not a fixed 64 KiB per file.
+    struct stat sb;
+    size_t cap = 4096, n = 0;
+    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 0 &&
+        (unsigned long long)sb.st_size < SK_MAX_RULE_FILE_BYTES)
+        cap = (size_t)sb.st_size + 1;
     char *buf = sk_xmalloc(cap);
     sk_status st = SK_OK;
     for (;;) {

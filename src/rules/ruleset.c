@@ -19,16 +19,6 @@
 #include "eql_int.h"
 #include "rules_int.h"
 
-uint64_t rs_hash(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 static inline unsigned char fold(unsigned char c)
 {
     return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
@@ -49,6 +39,24 @@ static inline uint64_t mix(uint64_t h, uint64_t w)
 {
     h = (h ^ w) * 0xff51afd7ed558ccdull;
     return h ^ (h >> 32);
+}
+
+// Exact hash, eight bytes a step (rule ids, prefilter literals).
+uint64_t rs_hash(const char *s, size_t n)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h = mix(h, w);
+    }
+    if (i < n) {
+        uint64_t w = 0;
+        memcpy(&w, s + i, n - i);
+        h = mix(h, w);
+    }
+    return h ^ (h >> 29);
 }
 
 // Case-insensitive (ASCII) hash, eight bytes a step: every event field name is hashed once

@@ -168,6 +168,15 @@ static const struct {
     { "\"quoted key\": 'it''s'\n'k2': \"\\u00e9\\t\\x41\"\n", true },
     { "caf\xc3\xa9: \"\xe2\x82\xac\"\nx: 'caf\xc3\xa9': \n", false },
     { "k: \xc3\xa9 \xc3\xa9\nl: m\n", true },
+    // Bytes libyaml reads otherwise (or refuses), deep in long lines: the reader checks sixteen
+    // bytes at a time, and each one must still send the file to libyaml.
+    { "description: a long plain value, then a tab:\tthere\n", false },
+    { "description: a long plain value, then a DEL: \x7f\n", false },
+    { "description: a long plain value, then a control \x01 byte\n", false },
+    { "description: a long plain value, then a C1 control \xc2\x85 x\n", false },
+    { "description: a long plain value, then a BOM \xef\xbb\xbf x\n", false },
+    { "description: a long plain value, then a carriage return\r\n", false },
+    { "description: a long plain value of thirty-two bytes and more\n", true },
     { "a: [1, 2]\n", false },
     { "a: {b: 1}\n", false },
     { "a: &x 1\nb: *x\n", false },
