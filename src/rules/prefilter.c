@@ -52,7 +52,8 @@
 // literals: step 1, under their only 3-byte gram). Of the 190 sets SigmaHQ's Windows rules
 // make, 67 (8,000 literals; among them the keyword set of the product-wide rules, which meets
 // every visible field of every event) have step 6, 58 (18,000 literals, many short file names)
-// step 1. Building takes a few milliseconds for the SigmaHQ set.
+// step 1. Building takes a few milliseconds for the SigmaHQ set. Where the CPU has AVX2, values
+// of 48 bytes and more are read six or eight positions at a time (scan_avx2).
 //
 // Why not vectorscan/Hyperscan or Aho-Corasick: measured on the SigmaHQ Windows rules and a
 // Winlogbeat 6 dump (23,224 events), vectorscan scans these sets about 2x faster, but compiling
@@ -1064,6 +1065,52 @@ static inline bool bit_at(const uint64_t *bits, uint32_t g, uint32_t shift)
     return bits[h / 64] >> (h % 64) & 1;
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(SK_PF_SCALAR)
+#define PF_AVX2 1
+#include <immintrin.h>
+
+// The scan of a set without 3-byte literals, eight (steps 1-4) or six (steps 5-6) positions at a
+// time with AVX2: two 16-byte loads, per 128-bit lane a shuffle that takes the 4 bytes at each of
+// the lane's positions (4 per lane, or 3: positions 0, step, 2*step, 3*step must lie within the
+// 16 bytes), fold, hash and a gather of the bitmap words. Positions whose bit is set are probed
+// in order, as the scalar loop does. Returns the first position it did not scan: the scalar loop
+// takes it from there (the same step grid). About 2x the scalar loop at step 1, 1.3x at step 6
+// (the gather is the bottleneck).
+__attribute__((target("avx2"))) static size_t
+scan_avx2(pf_scratch *s, const pf_set *set, const uint8_t *v, size_t n)
+{
+    const size_t step = set->step, per = step <= 4 ? 4 : 3, lane = per * step;
+    int8_t ctl[32];
+    for (size_t d = 0; d < 4; d++)
+        for (size_t b = 0; b < 4; b++) {
+            int8_t c = d < per ? (int8_t)(d * step + b) : (int8_t)0x80; // 0x80: a zero byte
+            ctl[d * 4 + b] = ctl[16 + d * 4 + b] = c;
+        }
+    const __m256i shuf = _mm256_loadu_si256((const __m256i *)ctl);
+    const __m256i fold = _mm256_set1_epi32(0x20202020), k = _mm256_set1_epi32((int)GRAM_K);
+    const __m256i one = _mm256_set1_epi32(1), low5 = _mm256_set1_epi32(31);
+    const __m128i sh = _mm_cvtsi32_si128((int)set->shift);
+    const int *words = (const int *)set->bits; // the bitmap as 32-bit words (little endian)
+    const unsigned valid = per == 4 ? 0xFFu : 0x77u;
+    size_t i = 0;
+    for (; i + lane + 16 <= n; i += 2 * lane) {
+        __m256i b = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)(v + i + lane)),
+                                     _mm_loadu_si128((const __m128i *)(v + i)));
+        __m256i g = _mm256_or_si256(_mm256_shuffle_epi8(b, shuf), fold);
+        __m256i h = _mm256_srl_epi32(_mm256_mullo_epi32(g, k), sh);
+        __m256i w = _mm256_i32gather_epi32(words, _mm256_srli_epi32(h, 5), 4);
+        __m256i t = _mm256_and_si256(_mm256_srlv_epi32(w, _mm256_and_si256(h, low5)), one);
+        unsigned m = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_slli_epi32(t, 31)));
+        for (m &= valid; m; m &= m - 1) {
+            unsigned d = (unsigned)__builtin_ctz(m);
+            size_t at = i + (d < 4 ? d * step : lane + (d - 4) * step);
+            probe(s, set, gram4(v + at), v, n, at);
+        }
+    }
+    return i;
+}
+#endif
+
 static void scan_value(pf_scratch *s, const pf_set *set, const char *value, size_t n)
 {
     const uint8_t *v = (const uint8_t *)value;
@@ -1074,6 +1121,10 @@ static void scan_value(pf_scratch *s, const pf_set *set, const char *value, size
         return;
     if (!set->has3) {
         const size_t step = set->step;
+#ifdef PF_AVX2
+        if (n >= 48 && __builtin_cpu_supports("avx2"))
+            i = scan_avx2(s, set, v, n);
+#endif
         for (; i + 4 <= n; i += step) {
             uint32_t g = gram4(v + i);
             if (bit_at(bits, g, shift))

@@ -3,6 +3,7 @@
 // predicates it lets the matcher skip must never change a result. Every test here compares
 // sk_matcher_run (index, prefilter, skipped predicates) with sk_matcher_run_rule on every rule
 // (none of them); the targeted cases also check the expected hits.
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -479,6 +480,99 @@ Test(prefilter, long_literals_at_every_offset)
         }
     }
     cr_assert_eq(checked, 8 * 20 * 3 * 2);
+    sk_event_fini(&ev);
+    free(fast.hit);
+    sk_matcher_free(m);
+    sk_ruleset_free(rs);
+    SK_ASSERT_NO_LEAKS();
+}
+
+// One class per scan step: the shortest literal of a set (length 4..9: 1..6 grams) sets its step.
+static const char STEP_RULES[] =
+        "title: s1\n"
+        "logsource: {product: windows, category: process_creation}\n"
+        "detection: {sel: {CommandLine|contains: 'q4z1'}, condition: sel}\n"
+        "---\n"
+        "title: s2\n"
+        "logsource: {product: windows, category: process_creation}\n"
+        "detection: {sel: {ParentCommandLine|contains: 'q5z2w'}, condition: sel}\n"
+        "---\n"
+        "title: s3\n"
+        "logsource: {product: windows, category: process_creation}\n"
+        "detection: {sel: {Image|contains: 'q6z3wv'}, condition: sel}\n"
+        "---\n"
+        "title: s4\n"
+        "logsource: {product: windows, category: process_creation}\n"
+        "detection: {sel: {ParentImage|contains: 'q7z4wvu'}, condition: sel}\n"
+        "---\n"
+        "title: s5\n"
+        "logsource: {product: windows, category: process_creation}\n"
+        "detection: {sel: {OriginalFileName|contains: 'q8z5wvut'}, condition: sel}\n"
+        "---\n"
+        "title: s6\n"
+        "logsource: {product: windows, category: process_creation}\n"
+        "detection: {sel: {Description|contains: 'q9z6wvuts'}, condition: sel}\n";
+
+// Long values (the scan reads 6 or 8 positions at a time there where the CPU has AVX2, and one
+// at a time elsewhere and in the last bytes): each step's literal at every offset of values up
+// to 140 bytes, upper-cased or cut short by one byte, must be found exactly where it is whole.
+Test(prefilter, every_step_at_every_offset_of_long_values)
+{
+    sk_ruleset *rs = load_text(STEP_RULES);
+    size_t nr = sk_ruleset_count(rs);
+    cr_assert_eq(nr, 6);
+    sk_matcher *m = sk_matcher_new(rs);
+    hits fast = { sk_xcalloc(nr + 1, 1) };
+    sk_event ev;
+    sk_event_init(&ev);
+    static const struct {
+        const char *field, *lit, *title;
+    } steps[] = {
+        { "CommandLine", "q4z1", "s1" },
+        { "ParentCommandLine", "q5z2w", "s2" },
+        { "Image", "q6z3wv", "s3" },
+        { "ParentImage", "q7z4wvu", "s4" },
+        { "OriginalFileName", "q8z5wvut", "s5" },
+        { "Description", "q9z6wvuts", "s6" },
+    };
+    size_t checked = 0, found = 0;
+    for (size_t k = 0; k < 6; k++) {
+        size_t ll = strlen(steps[k].lit);
+        for (size_t off = 0; off < 120; off++) {
+            for (size_t tail = 0; tail < 20; tail += 7) {
+                for (int form = 0; form < 3; form++) { // as is, upper case, cut short
+                    char v[160];
+                    size_t n = off;
+                    memset(v, 'x', off);
+                    for (size_t i = 0; i < ll - (form == 2); i++)
+                        v[n++] = form == 1 ? (char)toupper((unsigned char)steps[k].lit[i])
+                                           : steps[k].lit[i];
+                    memset(v + n, 'y', tail);
+                    v[n + tail] = '\0';
+                    fspec f[4] = { { "Channel", SYSMON, 0 },
+                                   { "EventID", "1", 0 },
+                                   { steps[k].field, v, 0 },
+                                   { NULL, NULL, 0 } };
+                    build(&ev, f);
+                    char what[96];
+                    snprintf(what,
+                             sizeof what,
+                             "%s at %zu, tail %zu, form %d",
+                             steps[k].lit,
+                             off,
+                             tail,
+                             form);
+                    cr_expect_eq(compare(rs, m, &ev, &fast, what), 0, "%s", what);
+                    const char *got = hit_titles(rs, &fast);
+                    cr_expect_str_eq(got, form == 2 ? "" : steps[k].title, "%s", what);
+                    found += got[0] != '\0';
+                    checked++;
+                }
+            }
+        }
+    }
+    cr_assert_eq(checked, 6 * 120 * 3 * 3);
+    cr_assert_eq(found, 6 * 120 * 3 * 2);
     sk_event_fini(&ev);
     free(fast.hit);
     sk_matcher_free(m);
