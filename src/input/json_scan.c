@@ -91,6 +91,12 @@ static inline const char *find_special(const char *p, const char *end)
     return p;
 }
 
+// What each simple escape decodes to (0: not a simple escape).
+static const char unescaped[256] = {
+    ['"'] = '"',  ['\\'] = '\\', ['/'] = '/',  ['b'] = '\b',
+    ['f'] = '\f', ['n'] = '\n',  ['r'] = '\r', ['t'] = '\t',
+};
+
 static inline int hexval(unsigned char c)
 {
     if (c >= '0' && c <= '9')
@@ -172,28 +178,12 @@ escaped:;
                 return false;
             unsigned char e = (unsigned char)p[1];
             p += 2;
-            switch (e) {
-            case '"':
-            case '\\':
-            case '/':
-                d[dn++] = (char)e;
-                break;
-            case 'b':
-                d[dn++] = '\b';
-                break;
-            case 'f':
-                d[dn++] = '\f';
-                break;
-            case 'n':
-                d[dn++] = '\n';
-                break;
-            case 'r':
-                d[dn++] = '\r';
-                break;
-            case 't':
-                d[dn++] = '\t';
-                break;
-            case 'u': {
+            // A table, not a switch: a jump table mispredicts on every change between the
+            // escapes of a PowerShell message ("\\n", "\\\\", "\\\"").
+            char simple = unescaped[e];
+            if (simple) {
+                d[dn++] = simple;
+            } else if (e == 'u') {
                 if (end - p < 4)
                     return false;
                 int h0 = hexval((unsigned char)p[0]), h1 = hexval((unsigned char)p[1]);
@@ -206,9 +196,7 @@ escaped:;
                     return false; // surrogates: yajl's own rules apply
                 nul |= cp == 0;
                 dn += sk_utf8_encode(d + dn, cp);
-                break;
-            }
-            default:
+            } else {
                 return false;
             }
         }
