@@ -61,11 +61,8 @@ sk_status sk_event_add(sk_event *ev,
     return SK_OK;
 }
 
-sk_status sk_event_add_data(sk_event *ev,
-                            const char *name,
-                            size_t name_len,
-                            const char *value,
-                            size_t value_len)
+sk_status sk_event_add_data(
+        sk_event *ev, const char *name, size_t name_len, const char *value, size_t value_len)
 {
     for (size_t i = 0; i < ev->nfields; i++) {
         sk_field *f = &ev->fields[i];
@@ -98,17 +95,47 @@ const char *sk_event_get(const sk_event *ev, const char *name)
     return i < 0 ? NULL : ev->fields[i].value;
 }
 
-// "System.X" when present (a collision moved the system value there), else "X".
-static const sk_field *sysfield(const sk_event *ev, const char *name)
+// The system fields sk_event_finish reads, each as "System.X" when present (a collision moved
+// the system value there), else "X".
+enum {
+    SF_EVENT_ID,
+    SF_RECORD_ID,
+    SF_TIME,
+    SF_CHANNEL,
+    SF_COMPUTER,
+    SF_PROVIDER,
+    SF_N
+};
+static const struct {
+    const char *name;
+    size_t len;
+} sys_names[SF_N] = {
+    { "EventID", 7 }, { "EventRecordID", 13 }, { "TimeCreated", 11 },
+    { "Channel", 7 }, { "Computer", 8 },       { "Provider_Name", 13 },
+};
+
+// The system fields in one pass over the event (it took twelve: one per name and spelling).
+static void sysfields(const sk_event *ev, const sk_field *out[SF_N])
 {
-    char full[64];
-    size_t n = strlen(name);
-    memcpy(full, "System.", 7);
-    memcpy(full + 7, name, n + 1);
-    long i = sk_event_find(ev, full, n + 7, 0);
-    if (i < 0)
-        i = sk_event_find(ev, name, n, 0);
-    return i < 0 ? NULL : &ev->fields[i];
+    const sk_field *bare[SF_N] = { 0 }, *prefixed[SF_N] = { 0 };
+    for (size_t i = 0; i < ev->nfields; i++) {
+        const sk_field *f = &ev->fields[i];
+        const char *name = f->name;
+        size_t len = f->name_len;
+        const sk_field **slot = bare;
+        if (len > 7 && memcmp(name, "System.", 7) == 0) {
+            name += 7;
+            len -= 7;
+            slot = prefixed;
+        }
+        if (len < 7 || len > 13)
+            continue;
+        for (size_t k = 0; k < SF_N; k++)
+            if (!slot[k] && sys_names[k].len == len && memcmp(sys_names[k].name, name, len) == 0)
+                slot[k] = f;
+    }
+    for (size_t k = 0; k < SF_N; k++)
+        out[k] = prefixed[k] ? prefixed[k] : bare[k];
 }
 
 static bool parse_u64(const char *s, size_t n, uint64_t *out)
@@ -130,25 +157,25 @@ static bool parse_u64(const char *s, size_t n, uint64_t *out)
 
 void sk_event_finish(sk_event *ev)
 {
-    const sk_field *f;
+    const sk_field *sf[SF_N], *f;
     uint64_t v;
-    if ((f = sysfield(ev, "EventID")) && parse_u64(f->value, f->value_len, &v) &&
-        v <= UINT32_MAX) {
+    sysfields(ev, sf);
+    if ((f = sf[SF_EVENT_ID]) && parse_u64(f->value, f->value_len, &v) && v <= UINT32_MAX) {
         ev->has_event_id = true;
         ev->event_id = (uint32_t)v;
     }
-    if ((f = sysfield(ev, "EventRecordID")) && parse_u64(f->value, f->value_len, &v)) {
+    if ((f = sf[SF_RECORD_ID]) && parse_u64(f->value, f->value_len, &v)) {
         ev->has_record_id = true;
         ev->record_id = v;
     }
-    if ((f = sysfield(ev, "TimeCreated")) && sk_time_parse(f->value, f->value_len, &v)) {
+    if ((f = sf[SF_TIME]) && sk_time_parse(f->value, f->value_len, &v)) {
         ev->has_time = true;
         ev->time = v;
     }
-    if ((f = sysfield(ev, "Channel")))
+    if ((f = sf[SF_CHANNEL]))
         ev->channel = f->value;
-    if ((f = sysfield(ev, "Computer")))
+    if ((f = sf[SF_COMPUTER]))
         ev->computer = f->value;
-    if ((f = sysfield(ev, "Provider_Name")))
+    if ((f = sf[SF_PROVIDER]))
         ev->provider = f->value;
 }

@@ -51,6 +51,37 @@ Test(event, finish_decodes_system_values)
     sk_event_fini(&ev);
 }
 
+// Each system value comes from "System.X" when the event has it (wherever it is), else from the
+// first "X"; names that only look alike are not read.
+Test(event, finish_prefers_system_dot_names_and_first_occurrences)
+{
+    sk_event ev;
+    sk_event_init(&ev);
+    ADD(&ev, "Channel", "data channel", 0);
+    ADD(&ev, "EventID", "7", 0);
+    ADD(&ev, "EventID", "8", 0);
+    ADD(&ev, "Computer", "first", 0);
+    ADD(&ev, "Computer", "second", 0);
+    ADD(&ev, "eventid", "9", 0);
+    ADD(&ev, "EventIDs", "10", 0);
+    ADD(&ev, "System.Provider", "not Provider_Name", 0);
+    ADD(&ev, "Provider_Names", "no", 0);
+    ADD(&ev, "System.System.Channel", "no", 0);
+    ADD(&ev, "System.Channel", "system channel", 0);
+    ADD(&ev, "System.Channel", "later", 0);
+    ADD(&ev, "System.TimeCreated", "not a time", 0);
+    ADD(&ev, "TimeCreated", "2024-05-01T10:22:03Z", 0);
+    sk_event_finish(&ev);
+    cr_assert_str_eq(ev.channel, "system channel");
+    cr_assert(ev.has_event_id);
+    cr_assert_eq(ev.event_id, 7);
+    cr_assert_str_eq(ev.computer, "first");
+    cr_assert_null(ev.provider);
+    cr_assert(!ev.has_record_id);
+    cr_assert(!ev.has_time); // System.TimeCreated wins, and does not parse
+    sk_event_fini(&ev);
+}
+
 Test(event, field_limit_is_enforced)
 {
     sk_event ev;
