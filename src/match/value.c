@@ -124,6 +124,11 @@ struct sk_vm {
 struct sk_vm_scratch {
     uint8_t *fold; // folding buffer: grows to the longest value folded so far
     size_t fold_cap;
+    // What the buffer holds (sk_vm_scratch_values): the folded form of memo[0..memo_n) of values
+    // epoch memo_epoch; epoch 0: nothing is remembered.
+    uint64_t epoch, memo_epoch;
+    const char *memo;
+    size_t memo_n;
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     pcre2_jit_stack *jit_stack; // NULL when it could not be mapped (the JIT then uses 32 KiB)
@@ -169,6 +174,7 @@ static pcre2_general_context *pcre_gctx_new(void)
 static const uint8_t *fold_into(sk_vm_scratch *s, const char *v, size_t n)
 {
     assert(s && "case-insensitive non-ASCII and glob predicates need a scratch");
+    s->memo_epoch = 0; // the buffer is about to change
     if (n == 0)
         return (const uint8_t *)"";
     if (n > s->fold_cap) {
@@ -181,6 +187,39 @@ static const uint8_t *fold_into(sk_vm_scratch *s, const char *v, size_t n)
     }
     sk_fold_utf8(s->fold, (const uint8_t *)v, n);
     return s->fold;
+}
+
+// fold_into for a whole value: while the caller vouches that its values stay put
+// (sk_vm_scratch_values), the last value folded is remembered, so the thirty one-character
+// homoglyph patterns of a SigmaHQ rule (or a rule's case-insensitive globs) fold a command line
+// once, not once each.
+static const uint8_t *fold_whole(sk_vm_scratch *s, const char *v, size_t n)
+{
+    assert(s && "case-insensitive non-ASCII and glob predicates need a scratch");
+    if (s->epoch && s->memo_epoch == s->epoch && s->memo == v && s->memo_n == n)
+        return n ? s->fold : (const uint8_t *)"";
+    const uint8_t *t = fold_into(s, v, n);
+    if (s->epoch) {
+        s->memo_epoch = s->epoch;
+        s->memo = v;
+        s->memo_n = n;
+    }
+    return t;
+}
+
+static bool has_high_byte(const char *v, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, v + i, 8);
+        if (w & 0x8080808080808080ull)
+            return true;
+    }
+    for (; i < n; i++)
+        if ((unsigned char)v[i] >= 0x80)
+            return true;
+    return false;
 }
 
 // a[0..n) equals the pre-folded b[0..n) under ASCII case folding.
@@ -467,7 +506,11 @@ static bool match_lit(const sk_vm *vm, const char *value, size_t n, sk_vm_scratc
             return memmem(t, n, p, m) != NULL;
         if (!vm->fold_value)
             return find_ascii_ci(t, n, p, m, vm->u.lit.shift);
-        return memmem(fold_into(s, value, n), n, p, m) != NULL;
+        // The pattern has a character beyond ASCII, and folding never maps to or from ASCII:
+        // an ASCII value cannot hold it.
+        if (!has_high_byte(value, n))
+            return false;
+        return memmem(fold_whole(s, value, n), n, p, m) != NULL;
     }
     if (m == 0)
         return true;
@@ -564,7 +607,7 @@ seg_find(const sk_vm *vm, const tok *tk, size_t ntok, const uint8_t *t, size_t p
 
 static bool match_glob(const sk_vm *vm, const char *value, size_t n, sk_vm_scratch *s)
 {
-    const uint8_t *t = vm->ci ? fold_into(s, value, n) : (const uint8_t *)value;
+    const uint8_t *t = vm->ci ? fold_whole(s, value, n) : (const uint8_t *)value;
     const seg *sg = vm->u.glob.segs;
     const tok *tk = vm->u.glob.toks;
     size_t i = 0, j = vm->u.glob.nseg, pos = 0, end = n;
@@ -1122,6 +1165,19 @@ void sk_vm_scratch_free(sk_vm_scratch *s)
     pcre2_match_context_free(s->mctx);
     pcre2_jit_stack_free(s->jit_stack);
     free(s);
+}
+
+void sk_vm_scratch_values(sk_vm_scratch *s)
+{
+    s->memo_epoch = 0;
+    if (++s->epoch == 0)
+        s->epoch = 1;
+}
+
+void sk_vm_scratch_forget(sk_vm_scratch *s)
+{
+    s->memo_epoch = 0;
+    s->epoch = 0;
 }
 
 unsigned long sk_vm_scratch_limit_hits(const sk_vm_scratch *s)

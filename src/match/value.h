@@ -65,6 +65,12 @@ void sk_vm_describe(const sk_vm *vm, sk_buf *out);
 sk_vm_scratch *sk_vm_scratch_new(void);
 void sk_vm_scratch_free(sk_vm_scratch *s);
 unsigned long sk_vm_scratch_limit_hits(const sk_vm_scratch *s);
+// Tells the scratch that from now on, until the next call, a value's address and length identify
+// its bytes (the values of one event, which do not change while rules run on it): folded values
+// are then remembered between sk_vm_match calls. Without a call, nothing is remembered.
+void sk_vm_scratch_values(sk_vm_scratch *s);
+// Ends sk_vm_scratch_values: values may change under the same address again.
+void sk_vm_scratch_forget(sk_vm_scratch *s);
 
 // A list of owned strings (may contain NUL bytes: each has its length).
 typedef struct sk_strlist {

@@ -127,6 +127,7 @@ static void index_event(sk_matcher *m, const sk_event *ev)
     const sk_ruleset *rs = m->rs;
     m->ev = ev;
     pf_scratch_reset(m->pf); // [prefilter] nothing proven for this event yet
+    sk_vm_scratch_values(m->scratch); // the event's values stay put while its rules run
     if (++m->gen == 0) {
         memset(m->name_gen, 0, (rs->nnames ? rs->nnames : 1) * sizeof(uint32_t));
         memset(m->ci_gen, 0, (rs->nci ? rs->nci : 1) * sizeof(uint32_t));
@@ -271,6 +272,7 @@ static bool value_match(sk_matcher *m, const citem *it, const char *s, size_t n,
 {
     char tbuf[32];
     if (it->tpart != TP_NONE) {
+        sk_vm_scratch_values(m->scratch); // tbuf: another text under the same address
         fk = NONE; // a part of the value, not the field's text
         int k = time_value(it->tpart, s, n, tbuf, sizeof tbuf);
         if (k < 0 || (size_t)k >= sizeof tbuf)
@@ -705,6 +707,7 @@ uint32_t mt_next(const sk_matcher *m, mt_iter *it)
 
 sk_vm_scratch *mt_vm_scratch(sk_matcher *m)
 {
+    sk_vm_scratch_forget(m->scratch); // EQL values may be derived text in reused memory
     return m->scratch;
 }
 

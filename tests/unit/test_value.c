@@ -1201,3 +1201,37 @@ Test(value, strlist_keeps_lengths_and_nuls)
     sk_strlist_fini(&l);
     SK_ASSERT_NO_LEAKS();
 }
+
+// Folded values are remembered only while the caller vouches that an address and length stand
+// for the same bytes (sk_vm_scratch_values), and only until the next such call.
+Test(value, folded_values_are_remembered_only_when_vouched_for)
+{
+    sk_vm *glob = NULL, *cyr = NULL;
+    cr_assert_eq(sk_vm_compile(&glob, SK_VM_EQUALS, "1?", 2, W, NULL, NULL), SK_OK);
+    cr_assert_eq(sk_vm_compile(&cyr, SK_VM_CONTAINS, "ж", strlen("ж"), 0, NULL, NULL), SK_OK);
+    sk_vm_scratch *s = sk_vm_scratch_new();
+    char buf[8];
+    memcpy(buf, "15", 3);
+    cr_expect(sk_vm_match(glob, buf, 2, s));
+    memcpy(buf, "21", 3); // same address and length, other bytes: nothing was remembered
+    cr_expect(!sk_vm_match(glob, buf, 2, s));
+    sk_vm_scratch_values(s);
+    memcpy(buf, "15", 3);
+    cr_expect(sk_vm_match(glob, buf, 2, s));
+    cr_expect(sk_vm_match(glob, buf, 2, s)); // remembered
+    sk_vm_scratch_values(s);
+    memcpy(buf, "21", 3);
+    cr_expect(!sk_vm_match(glob, buf, 2, s));
+    sk_vm_scratch_forget(s); // from here on, nothing is remembered again
+    memcpy(buf, "15", 3);
+    cr_expect(sk_vm_match(glob, buf, 2, s));
+    memcpy(buf, "21", 3);
+    cr_expect(!sk_vm_match(glob, buf, 2, s));
+    memcpy(buf, "\xd0\x96x", 4); // "Жx": folds to "жx"
+    cr_expect(sk_vm_match(cyr, buf, 3, s));
+    cr_expect(!sk_vm_match(cyr, "plain", 5, s)); // ASCII text cannot hold a Cyrillic letter
+    sk_vm_scratch_free(s);
+    sk_vm_free(glob);
+    sk_vm_free(cyr);
+    SK_ASSERT_NO_LEAKS();
+}
