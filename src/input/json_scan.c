@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_bytes.h"
 #include "core/mem.h"
 #include "core/utf.h"
 
@@ -24,71 +25,6 @@ void sk_json_scratch_free(sk_json_scratch *s)
     free(s->p);
     s->p = NULL;
     s->cap = 0;
-}
-
-#define ONES 0x0101010101010101ull
-#define HIGH 0x8080808080808080ull
-
-#if !defined(__SSE2__) || defined(SK_JSON_SCAN_SWAR)
-// Mask with bit 7 of each byte of w that is '"', '\\', < 0x20 or >= 0x80. Only the lowest set
-// bit is exact (a borrow can set bits above a true hit), which is the only one used.
-static inline uint64_t special8(uint64_t w)
-{
-    uint64_t q = w ^ (ONES * '"'), b = w ^ (ONES * '\\');
-    uint64_t zq = (q - ONES) & ~q, zb = (b - ONES) & ~b;
-    uint64_t lt = (w - ONES * 0x20u) & ~w;
-    return (zq | zb | lt | w) & HIGH;
-}
-#endif
-
-static inline bool is_special(unsigned char c)
-{
-    return c == '"' || c == '\\' || c < 0x20 || c >= 0x80;
-}
-
-// first_special(p): the index of the first special byte of the BLOCK bytes at p, or BLOCK. SSE2
-// (every x86-64) looks at 16 bytes with three compares (a signed "less than 0x20" also catches
-// the bytes >= 0x80); elsewhere (or built with SK_JSON_SCAN_SWAR, as one unit test is) eight
-// bytes in a 64-bit word; without either, byte by byte (BLOCK 0).
-#if defined(__SSE2__) && !defined(SK_JSON_SCAN_SWAR)
-#include <emmintrin.h>
-#define BLOCK 16
-static inline unsigned first_special(const char *p)
-{
-    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
-                                          _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
-                             _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)));
-    unsigned bits = (unsigned)_mm_movemask_epi8(m);
-    return bits ? (unsigned)__builtin_ctz(bits) : BLOCK;
-}
-#elif defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define BLOCK 8
-static inline unsigned first_special(const char *p)
-{
-    uint64_t w;
-    memcpy(&w, p, 8);
-    uint64_t m = special8(w);
-    return m ? (unsigned)__builtin_ctzll(m) >> 3 : BLOCK;
-}
-#else
-#define BLOCK 0
-#endif
-
-// First byte in [p, end) that is special, or end.
-static inline const char *find_special(const char *p, const char *end)
-{
-#if BLOCK
-    while (end - p >= BLOCK) {
-        unsigned k = first_special(p);
-        if (k < BLOCK)
-            return p + k;
-        p += BLOCK;
-    }
-#endif
-    while (p < end && !is_special((unsigned char)*p))
-        p++;
-    return p;
 }
 
 // What each simple escape decodes to (0: not a simple escape).
@@ -134,7 +70,7 @@ static bool scan_string(const char **pp,
     const char *start = *pp + 1, *p = start;
     bool high = false;
     for (;;) {
-        p = find_special(p, end);
+        p = sk_json_find_special(p, end);
         if (p == end)
             return false;
         unsigned char c = (unsigned char)*p;
@@ -203,24 +139,24 @@ escaped:;
         // The run up to the next special byte, copied as it is found: eight bytes are stored
         // before they are looked at (the decoded text never gets ahead of the source, so the
         // store stays inside the scratch).
-#if BLOCK
-        while (end - p >= BLOCK) {
-            memcpy(d + dn, p, BLOCK);
-            unsigned k = first_special(p);
-            if (k < BLOCK) {
+#if SK_JSON_BLOCK
+        while (end - p >= SK_JSON_BLOCK) {
+            memcpy(d + dn, p, SK_JSON_BLOCK);
+            unsigned k = sk_json_first_special(p);
+            if (k < SK_JSON_BLOCK) {
                 p += k;
                 dn += k;
                 goto special;
             }
-            p += BLOCK;
-            dn += BLOCK;
+            p += SK_JSON_BLOCK;
+            dn += SK_JSON_BLOCK;
         }
 #endif
-        while (p < end && !is_special((unsigned char)*p))
+        while (p < end && !sk_json_is_special((unsigned char)*p))
             d[dn++] = *p++;
         if (p == end)
             return false;
-#if BLOCK
+#if SK_JSON_BLOCK
     special:;
 #endif
     }

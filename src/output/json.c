@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "core/json_bytes.h"
 #include "core/timefmt.h"
 #include "core/utf.h"
 
@@ -15,11 +16,10 @@ sk_status sk_json_str(sk_buf *out, const char *s, size_t n)
     size_t run = 0; // start of the pending run of bytes that need no escaping
     size_t i = 0;
     while (st == SK_OK && i < n) {
+        i = (size_t)(sk_json_find_special(s + i, s + n) - s); // skips plain ASCII a block at a time
+        if (i == n)
+            break;
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-            i++;
-            continue;
-        }
         if (c >= 0x80) {
             uint32_t cp;
             size_t k = sk_utf8_decode(s + i, n - i, &cp);

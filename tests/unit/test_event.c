@@ -1,6 +1,7 @@
 // Unit tests for src/event and the event JSON of src/output.
-#include <criterion/criterion.h>
 #include <string.h>
+
+#include <criterion/criterion.h>
 
 #include "core/limits.h"
 #include "event/event.h"
@@ -119,4 +120,49 @@ Test(event, json_groups_repeated_names_hides_hidden_fields_and_escapes)
             "\\u001b[31m\\n\\t\\u0001\",\"Bad\":\"\xEF\xBF\xBD\xEF\xBF\xBD ok \\u2028\"}}");
     sk_buf_fini(&b);
     sk_event_fini(&ev);
+}
+
+// sk_json_str skips plain ASCII a block at a time: each kind of byte that needs attention, at
+// every offset around the block boundaries, is written as it is alone.
+Test(event, json_strings_escape_at_every_offset)
+{
+    static const struct {
+        const char *in, *out;
+    } kinds[] = {
+        { "\"", "\\\"" },
+        { "\\", "\\\\" },
+        { "\n", "\\n" },
+        { "\t", "\\t" },
+        { "\x01", "\\u0001" },
+        { "\x1f", "\\u001f" },
+        { "\xc3\xa9", "\xc3\xa9" },         // é passes as it is
+        { "\xe2\x80\xa8", "\\u2028" },      // line separator: escaped for JavaScript
+        { "\xff", "\xef\xbf\xbd" },         // invalid UTF-8: U+FFFD
+        { "\xef\xbf\xbd", "\xef\xbf\xbd" }, // a real U+FFFD
+        { "\x7f", "\x7f" },
+    };
+    sk_buf b;
+    sk_buf_init(&b, 1u << 20);
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        for (size_t off = 0; off < 40; off++) {
+            for (size_t tail = 0; tail < 20; tail += 3) {
+                char in[128], want[160];
+                size_t il = strlen(kinds[k].in), ol = strlen(kinds[k].out);
+                memset(in, 'a', off);
+                memcpy(in + off, kinds[k].in, il);
+                memset(in + off + il, 'z', tail);
+                size_t n = off + il + tail;
+                want[0] = '"';
+                memset(want + 1, 'a', off);
+                memcpy(want + 1 + off, kinds[k].out, ol);
+                memset(want + 1 + off + ol, 'z', tail);
+                want[1 + off + ol + tail] = '"';
+                want[2 + off + ol + tail] = '\0';
+                sk_buf_reset(&b);
+                cr_assert_eq(sk_json_str(&b, in, n), SK_OK);
+                cr_assert_str_eq(sk_buf_str(&b), want, "kind %zu at %zu, tail %zu", k, off, tail);
+            }
+        }
+    }
+    sk_buf_fini(&b);
 }
