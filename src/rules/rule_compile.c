@@ -94,13 +94,21 @@ bool rule_compile_logsource(
     const char *p = scalar_str(product), *c = scalar_str(category), *s = scalar_str(service);
     sk_buf text;
     sk_buf_init(&text, LOGSOURCE_MAX_TEXT);
+    // "product:P category:C service:S", the parts present (appended, not printed: 2,400
+    // printf calls were 1.6% of loading SigmaHQ).
+    static const char *const label[3] = { "product:", "category:", "service:" };
+    const char *part[3] = { p, c, s };
     sk_status st = SK_OK;
-    if (p)
-        st = sk_buf_addf(&text, "product:%s", p);
-    if (c && st == SK_OK)
-        st = sk_buf_addf(&text, "%scategory:%s", text.n ? " " : "", c);
-    if (s && st == SK_OK)
-        st = sk_buf_addf(&text, "%sservice:%s", text.n ? " " : "", s);
+    for (size_t k = 0; k < 3 && st == SK_OK; k++) {
+        if (!part[k])
+            continue;
+        if (text.n)
+            st = sk_buf_addc(&text, ' ');
+        if (st == SK_OK)
+            st = sk_buf_adds(&text, label[k]);
+        if (st == SK_OK)
+            st = sk_buf_adds(&text, part[k]);
+    }
     if (st != SK_OK) {
         // No real logsource comes near this; a cut text would name a logsource nobody wrote.
         sk_buf_fini(&text);

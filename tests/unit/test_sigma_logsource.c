@@ -342,3 +342,42 @@ Test(sigma_logsource, detection_event_ids_narrow_service_rules)
     cr_expect_eq(run(rs, "Security", "4634", NULL, NULL), 1);
     sk_ruleset_free(rs);
 }
+
+// The logsource as one line of text (rule lists, JSON output): the parts present, in the order
+// product, category, service; values past 4 KiB in all refuse the rule.
+Test(sigma_logsource, logsource_text)
+{
+    static const struct {
+        const char *logsource, *want;
+    } cases[] = {
+        { "  product: windows\n  category: process_creation\n",
+          "product:windows category:process_creation" },
+        { "  service: sysmon\n  product: windows\n", "product:windows service:sysmon" },
+        { "  category: process_creation\n", "category:process_creation" },
+        { "  service: security\n", "service:security" },
+        { "  product: windows\n  category: ps_script\n  service: powershell\n",
+          "product:windows category:ps_script service:powershell" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[512];
+        snprintf(text,
+                 sizeof text,
+                 "title: ls\nlogsource:\n%sdetection:\n  sel:\n    EventID: 1\n  condition: sel\n",
+                 cases[i].logsource);
+        sk_ruleset *rs = load(text);
+        cr_assert_eq(sk_ruleset_count(rs), 1, "%s", cases[i].want);
+        cr_expect_str_eq(sk_rule_logsource(sk_ruleset_rule(rs, 0)), cases[i].want);
+        sk_ruleset_free(rs);
+    }
+    static char text[16384];
+    int n = snprintf(text, sizeof text, "title: long\nlogsource:\n  product: windows\n  service: ");
+    memset(text + n, 's', 4090);
+    snprintf(text + n + 4090,
+             sizeof text - (size_t)n - 4090,
+             "\ndetection:\n  sel:\n    EventID: 1\n  condition: sel\n");
+    sk_ruleset *rs = load(text);
+    cr_assert_eq(sk_ruleset_count(rs), 0);
+    cr_expect_str_eq(sk_ruleset_report_at(rs, 0)->code, "bad-logsource");
+    sk_ruleset_free(rs);
+    SK_ASSERT_NO_LEAKS();
+}
