@@ -15,6 +15,7 @@
 
 #include <strings.h>
 
+#include "core/ascii.h"
 #include "core/mem.h"
 #include "eql_int.h"
 #include "rules_int.h"
@@ -22,17 +23,6 @@
 static inline unsigned char fold(unsigned char c)
 {
     return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
-}
-
-// ASCII A-Z lower-cased in the eight bytes of w at once (bytes >= 0x80 are left alone).
-static inline uint64_t fold8(uint64_t w)
-{
-    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-    uint64_t low7 = w & ~high;
-    uint64_t ge_a = low7 + (0x80 - 'A') * ones;     // high bit set where byte >= 'A'
-    uint64_t gt_z = low7 + (0x80 - 'Z' - 1) * ones; // high bit set where byte > 'Z'
-    uint64_t upper = ge_a & ~gt_z & ~w & high;
-    return w | (upper >> 2); // 0x80 >> 2 = 0x20
 }
 
 static inline uint64_t mix(uint64_t h, uint64_t w)
@@ -68,12 +58,12 @@ uint64_t rs_hash_ci(const char *s, size_t n)
     for (; i + 8 <= n; i += 8) {
         uint64_t w;
         memcpy(&w, s + i, 8);
-        h = mix(h, fold8(w));
+        h = mix(h, sk_ascii_lower8(w));
     }
     if (i < n) {
         uint64_t w = 0;
         memcpy(&w, s + i, n - i);
-        h = mix(h, fold8(w));
+        h = mix(h, sk_ascii_lower8(w));
     }
     return h ^ (h >> 29);
 }
