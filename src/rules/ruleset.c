@@ -31,41 +31,35 @@ static inline uint64_t mix(uint64_t h, uint64_t w)
     return h ^ (h >> 32);
 }
 
-// Exact hash, eight bytes a step (rule ids, prefilter literals).
-uint64_t rs_hash(const char *s, size_t n)
+// Hash of s[0..n), eight bytes a step; with ci, of its ASCII-lower-cased form.
+static inline uint64_t hash_words(const char *s, size_t n, bool ci)
 {
     uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         uint64_t w;
         memcpy(&w, s + i, 8);
-        h = mix(h, w);
+        h = mix(h, ci ? sk_ascii_lower8(w) : w);
     }
     if (i < n) {
         uint64_t w = 0;
         memcpy(&w, s + i, n - i);
-        h = mix(h, w);
+        h = mix(h, ci ? sk_ascii_lower8(w) : w);
     }
     return h ^ (h >> 29);
 }
 
-// Case-insensitive (ASCII) hash, eight bytes a step: every event field name is hashed once
-// (matcher.c), so this is on the hot path.
+// Exact hash (rule ids, prefilter literals).
+uint64_t rs_hash(const char *s, size_t n)
+{
+    return hash_words(s, n, false);
+}
+
+// Case-insensitive (ASCII) hash: every event field name is hashed once (matcher.c), so this is
+// on the hot path.
 uint64_t rs_hash_ci(const char *s, size_t n)
 {
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
-        h = mix(h, sk_ascii_lower8(w));
-    }
-    if (i < n) {
-        uint64_t w = 0;
-        memcpy(&w, s + i, n - i);
-        h = mix(h, sk_ascii_lower8(w));
-    }
-    return h ^ (h >> 29);
+    return hash_words(s, n, true);
 }
 
 static bool eq_ci(const char *a, const char *b, size_t n)
