@@ -3,9 +3,11 @@
 
 Builds its inputs reproducibly with ../shared/corpus/benchmark/build_benchmark.sh (real evtx chunks
 concatenated; OTRF Winlogbeat 6 NDJSON) and tools/wlb6_to_wlb8.py (the same events in the
-Winlogbeat 8 layout), then times each command on the same input in the same run and prints MB/s,
-events/s, peak RSS, the ratios against the reference tools (evtxexport -f xml; a jq select written
-for each NDJSON layout) and the speed-up of -j 2 over -j 1 on the large evtx file.
+Winlogbeat 8 layout), then times each command on the same input in the same run (round-robin:
+every command once per round) and prints MB/s, events/s, peak RSS, the ratios against the
+reference tools (evtxexport -f xml; a jq select written for each NDJSON layout) and the speed-up
+of -j 2 over -j 1 on the large evtx file, each ratio from the best times and as the median of the
+ratios within each round.
 Not a test: figures only.
 
 With --rss it measures peak memory instead: saker hunt with the SigmaHQ rules at the default -j on
@@ -21,6 +23,7 @@ import argparse
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -42,11 +45,6 @@ def run(cmd, stdin=None):
         if stdin:
             fin.close()
     return dt, ru.ru_maxrss / 1024.0, os.waitstatus_to_exitcode(status), err.decode("utf-8", "replace")
-
-
-def best(cmd, runs, stdin=None):
-    res = [run(cmd, stdin) for _ in range(runs)]
-    return min(res, key=lambda r: r[0])
 
 
 def count_events(saker, path):
@@ -90,8 +88,10 @@ def main():
     inputs = [("evtx", evtx), ("ndjson-wlb6", wlb6), ("ndjson-wlb8", wlb8)]
     selects = {"ndjson-wlb6": "select(.event_id == 1)",
                "ndjson-wlb8": 'select(.winlog.event_id == "1")'}
-    print(f"saker: {a.saker}; best of {a.runs} runs; stdout to /dev/null; -j {a.jobs}")
-    print(f"{'input':<12} {'command':<36} {'seconds':>8} {'MB/s':>8} {'events/s':>10} {'RSS MiB':>8}")
+    print(f"saker: {a.saker}; {a.runs} rounds, each command once per round; best time shown"
+          f" (median last); stdout to /dev/null; -j {a.jobs}")
+    print(f"{'input':<12} {'command':<36} {'seconds':>8} {'MB/s':>8} {'events/s':>10} {'RSS MiB':>8}"
+          f" {'median':>8}")
     for kind, path in inputs:
         size = os.path.getsize(path) / 1e6
         n = count_events(a.saker, path)
@@ -113,24 +113,37 @@ def main():
                 rows.append(("saker hunt (SigmaHQ windows) -j 2",
                              [a.saker, "hunt", "-q", "-f", "jsonl", "-j", "2", "-r", a.rules, path],
                              None))
-        times = {}
-        for name, cmd, stdin in rows:
-            if shutil.which(cmd[0]) is None and not os.path.exists(cmd[0]):
-                print(f"{kind:<12} {name:<36} (not installed)")
-                continue
-            dt, rss, rc, err = best(cmd, a.runs, stdin)
+        # Round-robin: every command once per round, so that the VM's slow and fast phases fall
+        # on all of them alike; each ratio is also taken within each round (the median of those
+        # is printed next to the ratio of the best times).
+        rows = [r for r in rows if shutil.which(r[1][0]) is not None or os.path.exists(r[1][0])]
+        runs = {name: [] for name, _, _ in rows}
+        for _ in range(a.runs):
+            for name, cmd, stdin in rows:
+                runs[name].append(run(cmd, stdin))
+        times, per_round = {}, {}
+        for name, _, _ in rows:
+            res = runs[name]
+            dt, rss, rc, err = min(res, key=lambda r: r[0])
+            med = statistics.median(r[0] for r in res)
             times[name] = dt
+            per_round[name] = [r[0] for r in res]
             print(f"{kind:<12} {name:<36} {dt:8.2f} {size / dt:8.1f} {n / dt:10.0f} {rss:8.1f}"
-                  + (f"  (exit {rc})" if rc not in (0, 1, 4, 5) else ""))
+                  f" {med:8.2f}" + (f"  (exit {rc})" if rc not in (0, 1, 4, 5) else ""))
+
+        def ratios(num, den):
+            best_ratio = times[num] / times[den]
+            med = statistics.median(x / y for x, y in zip(per_round[num], per_round[den]))
+            return f"{best_ratio:.1f}x (best times; {med:.1f}x median of the rounds)"
+
         ref_name = next((k for k in times if k.startswith("evtxexport") or k.startswith("jq -c '")),
                         None) or ("jq -c ." if "jq -c ." in times else None)
-        ref = times.get(ref_name) if ref_name else None
-        for name, dt in times.items():
-            if name.startswith("saker") and ref and not name.endswith("-j 2"):
-                print(f"{kind:<12}   {name} is {ref / dt:.1f}x the throughput of {ref_name}")
-        j1, j2 = times.get("saker hunt (SigmaHQ windows)"), times.get("saker hunt (SigmaHQ windows) -j 2")
-        if j1 and j2:
-            print(f"{kind:<12}   saker hunt (SigmaHQ windows): -j 2 is {j1 / j2:.2f}x -j 1")
+        for name in times:
+            if name.startswith("saker") and ref_name and not name.endswith("-j 2"):
+                print(f"{kind:<12}   {name} is {ratios(ref_name, name)} the throughput of {ref_name}")
+        j1, j2 = "saker hunt (SigmaHQ windows)", "saker hunt (SigmaHQ windows) -j 2"
+        if j1 in times and j2 in times:
+            print(f"{kind:<12}   saker hunt (SigmaHQ windows): -j 2 is {ratios(j1, j2)} -j 1")
         print(f"{kind:<12} {size:.1f} MB, {n} events")
     return 0
 
