@@ -577,7 +577,7 @@ static int ecs_pick(const sk_fieldmap *fm, const char *name, size_t from, long e
     int first = -1, generic = -1, specific = -1;
     for (int i = (int)from; i >= 0 && i < (int)NECS; i = fm ? fm->ecs_next[i] : i + 1) {
         const ecs_entry *e = &ecs_map[i];
-        if (!fm && strcmp(ecs_side ? e->ecs : e->sysmon, name) != 0)
+        if (!fm && (!name || strcmp(ecs_side ? e->ecs : e->sysmon, name) != 0))
             continue;
         if (first < 0)
             first = (int)i;
