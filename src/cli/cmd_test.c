@@ -127,7 +127,9 @@ static sk_status add_fields(sk_event *ev,
         if (!k || !v)
             return SK_ERR_FORMAT;
         char name[1024];
-        snprintf(name, sizeof name, "%s%s%s", prefix, *prefix ? "." : "", k);
+        int w = snprintf(name, sizeof name, "%s%s%s", prefix, *prefix ? "." : "", k);
+        if (w < 0 || (size_t)w >= sizeof name)
+            return SK_ERR_LIMIT; // a field path no event could carry
         bool sys = !*prefix && (strcmp(k, "EventID") == 0 || strcmp(k, "Channel") == 0 ||
                                 strcmp(k, "Computer") == 0 || strcmp(k, "EventRecordID") == 0 ||
                                 strcmp(k, "TimeCreated") == 0 || strcmp(k, "Provider_Name") == 0);
