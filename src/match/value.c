@@ -124,11 +124,14 @@ struct sk_vm {
 struct sk_vm_scratch {
     uint8_t *fold; // folding buffer: grows to the longest value folded so far
     size_t fold_cap;
-    // What the buffer holds (sk_vm_scratch_values): the folded form of memo[0..memo_n) of values
-    // epoch memo_epoch; epoch 0: nothing is remembered.
+    // What is known of the last whole value looked at, memo[0..memo_n) (sk_vm_scratch_values):
+    // whether the buffer holds its folded form, and whether it has a byte >= 0x80 (-1: not
+    // known yet). Valid while memo_epoch == epoch; epoch 0: nothing is remembered.
     uint64_t epoch, memo_epoch;
     const char *memo;
     size_t memo_n;
+    bool memo_folded;
+    int memo_high;
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     pcre2_jit_stack *jit_stack; // NULL when it could not be mapped (the JIT then uses 32 KiB)
@@ -174,7 +177,7 @@ static pcre2_general_context *pcre_gctx_new(void)
 static const uint8_t *fold_into(sk_vm_scratch *s, const char *v, size_t n)
 {
     assert(s && "case-insensitive non-ASCII and glob predicates need a scratch");
-    s->memo_epoch = 0; // the buffer is about to change
+    s->memo_folded = false; // the buffer is about to change
     if (n == 0)
         return (const uint8_t *)"";
     if (n > s->fold_cap) {
@@ -189,37 +192,53 @@ static const uint8_t *fold_into(sk_vm_scratch *s, const char *v, size_t n)
     return s->fold;
 }
 
-// fold_into for a whole value: while the caller vouches that its values stay put
-// (sk_vm_scratch_values), the last value folded is remembered, so the thirty one-character
-// homoglyph patterns of a SigmaHQ rule (or a rule's case-insensitive globs) fold a command line
-// once, not once each.
-static const uint8_t *fold_whole(sk_vm_scratch *s, const char *v, size_t n)
+// True when the caller vouches that values stay put (sk_vm_scratch_values): the memo then
+// describes v[0..n), afresh when it described another value.
+static bool memo_on(sk_vm_scratch *s, const char *v, size_t n)
 {
-    assert(s && "case-insensitive non-ASCII and glob predicates need a scratch");
-    if (s->epoch && s->memo_epoch == s->epoch && s->memo == v && s->memo_n == n)
-        return n ? s->fold : (const uint8_t *)"";
-    const uint8_t *t = fold_into(s, v, n);
-    if (s->epoch) {
+    if (!s->epoch)
+        return false;
+    if (s->memo_epoch != s->epoch || s->memo != v || s->memo_n != n) {
         s->memo_epoch = s->epoch;
         s->memo = v;
         s->memo_n = n;
+        s->memo_folded = false;
+        s->memo_high = -1;
     }
+    return true;
+}
+
+// fold_into for a whole value, remembered (memo_on): the thirty one-character homoglyph patterns
+// of a SigmaHQ rule, or a rule's case-insensitive globs, fold a command line once, not once each.
+static const uint8_t *fold_whole(sk_vm_scratch *s, const char *v, size_t n)
+{
+    assert(s && "case-insensitive non-ASCII and glob predicates need a scratch");
+    bool on = memo_on(s, v, n);
+    if (on && s->memo_folded)
+        return n ? s->fold : (const uint8_t *)"";
+    const uint8_t *t = fold_into(s, v, n);
+    s->memo_folded = on;
     return t;
 }
 
-static bool has_high_byte(const char *v, size_t n)
+// v[0..n) has a byte >= 0x80; remembered like fold_whole.
+static bool has_high_byte(sk_vm_scratch *s, const char *v, size_t n)
 {
+    bool on = s && memo_on(s, v, n);
+    if (on && s->memo_high >= 0)
+        return s->memo_high;
+    bool high = false;
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
+    for (; i + 8 <= n && !high; i += 8) {
         uint64_t w;
         memcpy(&w, v + i, 8);
-        if (w & 0x8080808080808080ull)
-            return true;
+        high = (w & 0x8080808080808080ull) != 0;
     }
-    for (; i < n; i++)
-        if ((unsigned char)v[i] >= 0x80)
-            return true;
-    return false;
+    for (; i < n && !high; i++)
+        high = (unsigned char)v[i] >= 0x80;
+    if (on)
+        s->memo_high = high;
+    return high;
 }
 
 // a[0..n) equals the pre-folded b[0..n) under ASCII case folding.
@@ -508,7 +527,7 @@ static bool match_lit(const sk_vm *vm, const char *value, size_t n, sk_vm_scratc
             return find_ascii_ci(t, n, p, m, vm->u.lit.shift);
         // The pattern has a character beyond ASCII, and folding never maps to or from ASCII:
         // an ASCII value cannot hold it.
-        if (!has_high_byte(value, n))
+        if (!has_high_byte(s, value, n))
             return false;
         return memmem(fold_whole(s, value, n), n, p, m) != NULL;
     }

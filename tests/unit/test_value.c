@@ -1230,6 +1230,16 @@ Test(value, folded_values_are_remembered_only_when_vouched_for)
     memcpy(buf, "\xd0\x96x", 4); // "Жx": folds to "жx"
     cr_expect(sk_vm_match(cyr, buf, 3, s));
     cr_expect(!sk_vm_match(cyr, "plain", 5, s)); // ASCII text cannot hold a Cyrillic letter
+    memcpy(buf, "abc", 4); // same address and length, now ASCII: nothing was remembered
+    cr_expect(!sk_vm_match(cyr, buf, 3, s));
+    memcpy(buf, "\xd0\x96x", 4);
+    cr_expect(sk_vm_match(cyr, buf, 3, s));
+    sk_vm_scratch_values(s);
+    memcpy(buf, "abc", 4);
+    cr_expect(!sk_vm_match(cyr, buf, 3, s)); // ASCII, remembered
+    sk_vm_scratch_values(s);
+    memcpy(buf, "\xd0\x96x", 4);
+    cr_expect(sk_vm_match(cyr, buf, 3, s));
     sk_vm_scratch_free(s);
     sk_vm_free(glob);
     sk_vm_free(cyr);
