@@ -1,13 +1,15 @@
 // Shared helpers for the Criterion unit tests.
 #include "helpers.h"
 
-#include <criterion/criterion.h>
-
 #include <stdio.h>
 #include <string.h>
+
+#include <criterion/criterion.h>
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include "core/buf.h"
+#include "core/mem.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SK_HAVE_LSAN 1
@@ -60,4 +62,34 @@ void sk_test_no_leaks(void)
 #ifdef SK_HAVE_LSAN
     cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "LeakSanitizer found leaks (see above)");
 #endif
+}
+
+static void collect_logs(const char *dir, char ***out, size_t *n, size_t *cap, int depth)
+{
+    if (depth > 8)
+        return;
+    DIR *dp = opendir(dir);
+    if (!dp)
+        return;
+    struct dirent *de;
+    while ((de = readdir(dp))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char p[8192];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        size_t l = strlen(de->d_name);
+        if ((l > 5 && strcmp(de->d_name + l - 5, ".evtx") == 0) ||
+            (l > 5 && strcmp(de->d_name + l - 5, ".json") == 0 && strstr(dir, "/ndjson"))) {
+            sk_xgrow((void **)out, cap, *n + 1, sizeof(char *));
+            (*out)[(*n)++] = sk_xstrdup(p);
+        } else if (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN) {
+            collect_logs(p, out, n, cap, depth + 1);
+        }
+    }
+    closedir(dp);
+}
+
+void sk_test_collect_logs(const char *dir, char ***out, size_t *n, size_t *cap)
+{
+    collect_logs(dir, out, n, cap, 0);
 }

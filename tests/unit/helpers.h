@@ -21,6 +21,10 @@ const char *sk_test_corpus(void);
 // Full path of a file inside the source tree.
 const char *sk_test_src(const char *rel, char *buf, size_t n);
 
+// Appends (heap copies) the event logs under dir, at most 8 folders deep, to *out (*n used, *cap
+// allocated): *.evtx, and *.json inside a folder whose path has "/ndjson".
+void sk_test_collect_logs(const char *dir, char ***out, size_t *n, size_t *cap);
+
 // Calls LeakSanitizer when the test runs under ASan (Criterion ignores leaks in its workers).
 void sk_test_no_leaks(void);
 #define SK_ASSERT_NO_LEAKS() sk_test_no_leaks()

@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include <criterion/criterion.h>
-#include <dirent.h>
 
 #include "core/buf.h"
 #include "core/mem.h"
@@ -767,31 +766,6 @@ static void mutate(const sk_event *src, sk_event *dst, uint64_t *rng, sk_buf *nb
     sk_event_finish(dst);
 }
 
-static void collect(const char *dir, char ***out, size_t *n, size_t *cap, int depth)
-{
-    if (depth > 8)
-        return;
-    DIR *dp = opendir(dir);
-    if (!dp)
-        return;
-    struct dirent *de;
-    while ((de = readdir(dp))) {
-        if (de->d_name[0] == '.')
-            continue;
-        char p[8192];
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        size_t l = strlen(de->d_name);
-        if ((l > 5 && strcmp(de->d_name + l - 5, ".evtx") == 0) ||
-            (l > 5 && strcmp(de->d_name + l - 5, ".json") == 0 && strstr(dir, "/ndjson"))) {
-            sk_xgrow((void **)out, cap, *n + 1, sizeof(char *));
-            (*out)[(*n)++] = sk_xstrdup(p);
-        } else if (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN) {
-            collect(p, out, n, cap, depth + 1);
-        }
-    }
-    closedir(dp);
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -814,9 +788,9 @@ Test(prefilter, mutated_corpus_events_agree_with_full_evaluation, .timeout = 600
     char **files = NULL;
     size_t nfiles = 0, cap = 0;
     snprintf(path, sizeof path, "%s/evtx-attack", corpus);
-    collect(path, &files, &nfiles, &cap, 0);
+    sk_test_collect_logs(path, &files, &nfiles, &cap);
     snprintf(path, sizeof path, "%s/ndjson", corpus);
-    collect(path, &files, &nfiles, &cap, 0);
+    sk_test_collect_logs(path, &files, &nfiles, &cap);
     qsort(files, nfiles, sizeof(char *), cmp_str);
     sk_matcher *m = sk_matcher_new(rs);
     hits fast = { sk_xcalloc(nr + 1, 1) };

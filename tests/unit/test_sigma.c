@@ -698,31 +698,6 @@ mark_hit(void *ctx, const sk_rule *r, const sk_event *ev, const sk_match_item *i
     ((hit_set *)ctx)->hit[sk_rule_index(r)] = 1;
 }
 
-static void collect_evtx(const char *dir, char ***out, size_t *n, size_t *cap, int depth)
-{
-    if (depth > 8)
-        return;
-    DIR *dp = opendir(dir);
-    if (!dp)
-        return;
-    struct dirent *de;
-    while ((de = readdir(dp))) {
-        if (de->d_name[0] == '.')
-            continue;
-        char p[8192];
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        size_t l = strlen(de->d_name);
-        if ((l > 5 && strcmp(de->d_name + l - 5, ".evtx") == 0) ||
-            (l > 5 && strcmp(de->d_name + l - 5, ".json") == 0 && strstr(dir, "/ndjson"))) {
-            sk_xgrow((void **)out, cap, *n + 1, sizeof(char *));
-            (*out)[(*n)++] = sk_xstrdup(p);
-        } else if (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN) {
-            collect_evtx(p, out, n, cap, depth + 1);
-        }
-    }
-    closedir(dp);
-}
-
 Test(sigma, index_and_prefilter_never_change_results, .timeout = 600)
 {
     const char *corpus = sk_test_corpus();
@@ -740,11 +715,11 @@ Test(sigma, index_and_prefilter_never_change_results, .timeout = 600)
     char **files = NULL;
     size_t nfiles = 0, cap = 0;
     snprintf(path, sizeof path, "%s/sigma-regression/regression_data", corpus);
-    collect_evtx(path, &files, &nfiles, &cap, 0);
+    sk_test_collect_logs(path, &files, &nfiles, &cap);
     snprintf(path, sizeof path, "%s/evtx-attack", corpus);
-    collect_evtx(path, &files, &nfiles, &cap, 0);
+    sk_test_collect_logs(path, &files, &nfiles, &cap);
     snprintf(path, sizeof path, "%s/ndjson", corpus);
-    collect_evtx(path, &files, &nfiles, &cap, 0);
+    sk_test_collect_logs(path, &files, &nfiles, &cap);
     qsort(files, nfiles, sizeof(char *), cmp_str);
     sk_matcher *m = sk_matcher_new(rs);
     hit_set fast = { sk_xcalloc(nr + 1, 1) }, slow = { sk_xcalloc(nr + 1, 1) };
