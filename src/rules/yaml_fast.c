@@ -217,6 +217,10 @@ static bool indicator(char c)
     return strchr("-?:,[]{}#&*!|>'\"%@`", c) != NULL;
 }
 
+// YAML allows an implicit key of at most 1024 characters up to its ':' (libyaml: "could not find
+// expected ':'"). Counted in bytes here, which is never fewer: a longer key goes to libyaml.
+#define KEY_MAX 1024u
+
 // If a mapping key starts at i: its end (exclusive, trailing spaces dropped) and where its value
 // starts (after ": " or at the end of the line). Plain keys only (quoted keys: the caller).
 static bool plain_key(const fp *p, size_t i, size_t *kend, size_t *vstart)
@@ -228,6 +232,8 @@ static bool plain_key(const fp *p, size_t i, size_t *kend, size_t *vstart)
         if (c == '#' && p->s[j - 1] == ' ')
             return false;
         if (c == ':' && (j + 1 == p->le || p->s[j + 1] == ' ')) {
+            if (j - i > KEY_MAX)
+                return false; // then no reading of the line is ours: libyaml says what it is
             size_t e = j;
             while (e > i && p->s[e - 1] == ' ')
                 e--;
@@ -474,7 +480,8 @@ static yn *parse_map(fp *p, size_t col, unsigned depth)
             size_t j = end;
             while (j < p->le && p->s[j] == ' ')
                 j++;
-            if (j >= p->le || p->s[j] != ':' || (j + 1 < p->le && p->s[j + 1] != ' '))
+            if (j >= p->le || p->s[j] != ':' || (j + 1 < p->le && p->s[j + 1] != ' ') ||
+                j - i > KEY_MAX)
                 return NULL;
             k = scalar(p, i, text, len, false);
             vstart = j + 1;

@@ -212,6 +212,31 @@ static const struct {
     { "a: x #c\nb: 'q' #c\nc: -enc\n", true },
 };
 
+// Implicit keys of 1024 characters and more (found by fuzz_yaml_fast: libyaml refuses a key whose
+// ':' is more than 1024 characters after its start, and the fast reader read it).
+Test(yaml_fast, long_keys_go_to_libyaml)
+{
+    static const char *const forms[] = { "%s: v\n", "'%s': v\n", "\"%s\": v\n", "- %s: v\n" };
+    for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++) {
+        for (size_t len = 1020; len <= 1030; len++) {
+            char key[1100], doc[1200], where[64];
+            memset(key, 'k', len);
+            key[len] = '\0';
+            snprintf(doc, sizeof doc, forms[f], key);
+            snprintf(where, sizeof where, "form %zu, key of %zu", f, len);
+            bool quoted = f == 1 || f == 2;
+            // the distance from the key's first character to its ':'
+            size_t span = len + (quoted ? 2 : 0);
+            bool got = check(doc, strlen(doc), where);
+            if (span > 1024)
+                cr_expect(!got, "%s: the fast reader read it", where);
+            else
+                cr_expect(got, "%s: the fast reader left it", where);
+        }
+    }
+    SK_ASSERT_NO_LEAKS();
+}
+
 Test(yaml_fast, hand_made_documents)
 {
     for (size_t i = 0; i < sizeof DOCS / sizeof DOCS[0]; i++) {
