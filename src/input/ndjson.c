@@ -85,6 +85,11 @@ typedef struct ndjson_reader {
     size_t pos;
     size_t len;
     bool eof;
+    uint64_t data_off;   // file offset of data[0]
+    uint64_t next_off;   // file offset of the next byte fill reads
+    uint64_t range_end;  // a part (ndjson_end): stop before a line that starts here; 0: none
+    uint64_t line_start; // file offset where the current line starts (parts only)
+    bool skip_partial;   // a part after the first: its first bytes end a line of the part before
     sk_buf carry;  // the current record when it straddles chunks (bounded by SK_MAX_LINE_BYTES)
     uint64_t line; // newlines consumed so far
     uint64_t col;  // bytes consumed since the last newline (splitter and start modes)
@@ -660,6 +665,8 @@ static sk_status fill(ndjson_reader *r)
         }
         r->data = r->chunk;
     }
+    r->data_off = r->next_off;
+    r->next_off += n;
     r->len = n;
     r->seg = 0;
     r->base.stats.bytes += n;
@@ -697,6 +704,7 @@ static void scan_start(ndjson_reader *r)
         if (c == '\n') {
             r->line++;
             r->col = 0;
+            r->line_start = r->data_off + r->pos + 1;
             sk_buf_reset(&r->carry);
         } else if (c == ' ' || c == '\t' || c == '\r') {
             // kept so that the columns of the first line stay right if it is a line
@@ -739,6 +747,19 @@ static bool scan_line(ndjson_reader *r)
         const char *p = r->data + r->pos;
         size_t avail = r->len - r->pos;
         const char *nl = memchr(p, '\n', avail);
+        if (r->skip_partial) { // the end of the line before the part: the part before reads it
+            r->pos = nl ? r->pos + (size_t)(nl - p) + 1 : r->len;
+            if (nl) {
+                r->line++;
+                r->line_start = r->data_off + r->pos;
+                r->skip_partial = false;
+            }
+            continue;
+        }
+        if (r->range_end && r->line_start >= r->range_end) {
+            r->mode = M_DONE; // a line that starts past the part: the next part's
+            return false;
+        }
         if (!nl) {
             if (!r->discard && sk_buf_add(&r->carry, p, avail) != SK_OK) {
                 report_too_long(r, r->line + 1);
@@ -751,6 +772,7 @@ static bool scan_line(ndjson_reader *r)
         size_t n = (size_t)(nl - p);
         uint64_t line = ++r->line, col = r->rec_col;
         r->pos += n + 1;
+        r->line_start = r->data_off + r->pos;
         r->rec_col = 1;
         r->col = 0;
         if (r->discard) {
@@ -1056,6 +1078,34 @@ sk_status sk_reader_open_ndjson(sk_reader **out,
     r->fm = sk_fieldmap_new();
     r->mode = M_START;
     r->rec_col = 1;
+    if (opts && (opts->ndjson_first || opts->ndjson_end)) {
+        // A part of a file in line layout (fp is at ndjson_first - 1, or at 0 for the first).
+        r->range_end = opts->ndjson_end;
+        if (opts->ndjson_first) {
+            r->next_off = opts->ndjson_first - 1;
+            r->line = opts->ndjson_newlines;
+            r->skip_partial = true;
+            r->seen_line = true; // a lone "{" line no longer means pretty-printed objects
+            r->bom_done = true;
+            enter_line_mode(r, 1);
+        }
+    }
     *out = &r->base;
     return SK_OK;
+}
+
+bool sk_ndjson_splittable(const unsigned char *head, size_t n)
+{
+    size_t i = 0;
+    if (n >= 3 && head[0] == 0xEF && head[1] == 0xBB && head[2] == 0xBF)
+        i = 3;
+    while (i < n && (head[i] == ' ' || head[i] == '\t' || head[i] == '\r' || head[i] == '\n'))
+        i++;
+    if (i == n || head[i] != '{')
+        return false; // an array, or not JSON objects at all
+    // The first line must hold more than a lone "{" (handle_record's test for pretty-printing).
+    size_t k = i + 1;
+    while (k < n && (head[k] == ' ' || head[k] == '\t' || head[k] == '\r'))
+        k++;
+    return k < n && head[k] != '\n';
 }

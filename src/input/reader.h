@@ -36,6 +36,14 @@ typedef struct sk_reader_opts {
     // parallel scans split one large file into independent parts.
     uint64_t chunk_first;
     uint64_t chunk_count;
+    // NDJSON in line layout only: read the lines that start in [ndjson_first, ndjson_end) of a
+    // regular file (ndjson_end 0 = to the end), ndjson_newlines being the number of newlines in
+    // its first ndjson_first - 1 bytes (line numbers follow from it). 0 = the whole input. A line
+    // is read whole, past ndjson_end if need be, by the part it starts in. Lets parallel scans
+    // split one large NDJSON file (sk_ndjson_splittable says which files may be).
+    uint64_t ndjson_first;
+    uint64_t ndjson_end;
+    uint64_t ndjson_newlines;
 } sk_reader_opts;
 
 typedef struct sk_reader_stats {
@@ -67,6 +75,11 @@ SK_NODISCARD sk_status sk_reader_open_ndjson(sk_reader **out,
                                              const char *display,
                                              const sk_reader_opts *opts,
                                              sk_diags *diags);
+
+// True when head[0..n) (the first bytes of a file, up to 64 KiB) start an NDJSON file in line
+// layout, one document per line, which parts read with ndjson_first/ndjson_end give exactly: not
+// a JSON array, not pretty-printed objects (a first line that is a lone "{").
+bool sk_ndjson_splittable(const unsigned char *head, size_t n);
 
 // Next event. *ev is owned by the reader and valid until the next call to next or close.
 SK_NODISCARD sk_status sk_reader_next(sk_reader *r, const sk_event **ev);

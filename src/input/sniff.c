@@ -243,6 +243,23 @@ sk_status sk_input_open(sk_reader **out,
         goto out;
     }
     case SK_FORMAT_NDJSON:
+        if (opts && opts->ndjson_first) { // a part: its reader starts at ndjson_first - 1
+            if (!seekable || fseeko(fp, (off_t)(opts->ndjson_first - 1), SEEK_SET) != 0) {
+                sk_diag_emitf(diags,
+                              SK_SEV_ERROR,
+                              display,
+                              0,
+                              0,
+                              NULL,
+                              "read-error",
+                              "cannot seek to byte %llu: %s",
+                              (unsigned long long)(opts->ndjson_first - 1),
+                              seekable ? strerror(errno) : "not a regular file");
+                st = SK_ERR_IO;
+                goto out;
+            }
+            n = 0;
+        }
         st = sk_reader_open_ndjson(out, fp, head, (size_t)n, display, opts, diags);
         fp = NULL; // taken by the reader, even on failure
         goto out;

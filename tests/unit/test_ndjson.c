@@ -9,12 +9,14 @@
 #include <criterion/criterion.h>
 #include <ftw.h>
 #include <strings.h>
+#include <unistd.h>
 #include <yajl/yajl_tree.h>
 
 #include "core/buf.h"
 #include "core/limits.h"
 #include "event/fieldmap.h"
 #include "helpers.h"
+#include "input/input.h"
 #include "input/reader.h"
 
 // ------------------------------------------------------------------------------------------------
@@ -1272,5 +1274,211 @@ Test(ndjson_corpus, evtx_dump_json_of_the_sigma_regression_data)
     cr_expect_eq(regression.skipped, 0, "first problem: %s", regression.first_problem);
     cr_expect_str_eq(regression.first_problem, "");
     cr_expect_eq(regression.without_eid, 0);
+    SK_ASSERT_NO_LEAKS();
+}
+
+// ------------------------------------------------------------------------------------------------
+// Parts: a large file in line layout is read by several readers, each taking the lines that start
+// in its byte range (src/cli/scan.c splits files so). Read as parts cut at any byte, the events
+// (with their line numbers) and the diagnostics must be those of the whole file.
+
+static void run_path(result *res, const char *path, const sk_reader_opts *opts)
+{
+    sk_buf_init(&res->dump, 1u << 30);
+    sk_test_diags_init(&res->td);
+    sk_reader *r = NULL;
+    cr_assert_eq(sk_input_open(&r, path, opts, &res->td.dl), SK_OK, "%s", res->td.text);
+    const sk_event *ev;
+    while ((res->last = sk_reader_next(r, &ev)) == SK_OK)
+        dump_event(&res->dump, ev);
+    res->stats = *sk_reader_stats_get(r);
+    sk_reader_close(r);
+}
+
+static uint64_t newlines_before(const char *data, size_t end)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < end; i++)
+        n += data[i] == '\n';
+    return n;
+}
+
+// Reads path (holding data) as parts cut at cuts[0..ncuts) (ascending, inside the file); the parts'
+// events and diagnostics, one after another, into *out.
+static void run_parts(result *out,
+                      const char *path,
+                      const char *data,
+                      const size_t *cuts,
+                      size_t ncuts,
+                      size_t chunk)
+{
+    sk_buf_init(&out->dump, 1u << 30);
+    sk_test_diags_init(&out->td);
+    memset(&out->stats, 0, sizeof out->stats);
+    for (size_t k = 0; k <= ncuts; k++) {
+        sk_reader_opts o = { .chunk_size = chunk };
+        o.ndjson_first = k ? cuts[k - 1] : 0;
+        o.ndjson_end = k < ncuts ? cuts[k] : 0;
+        o.ndjson_newlines = k ? newlines_before(data, cuts[k - 1] - 1) : 0;
+        result part;
+        run_path(&part, path, &o);
+        sk_buf_put(&out->dump, sk_buf_str(&part.dump), part.dump.n);
+        cr_assert_lt(out->td.len + part.td.len, sizeof out->td.text);
+        memcpy(out->td.text + out->td.len, part.td.text, part.td.len + 1);
+        out->td.len += part.td.len;
+        out->stats.events += part.stats.events;
+        out->stats.lines_skipped += part.stats.lines_skipped;
+        result_fini(&part);
+    }
+}
+
+// Every cut into two parts, and many into three, at three chunk sizes.
+static void expect_parts_equal(const char *data, size_t n, uint64_t events, uint64_t skipped)
+{
+    char path[] = "/tmp/saker-parts-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, data, n), (ssize_t)n);
+    close(fd);
+    result whole;
+    run_path(&whole, path, NULL);
+    cr_assert_eq(whole.stats.events, events);
+    cr_assert_eq(whole.stats.lines_skipped, skipped);
+    for (size_t chunk = 3; chunk <= 4096; chunk = chunk * 16 + 1) { // 3, 49, 785
+        for (size_t c = 1; c < n; c++) {
+            result parts;
+            run_parts(&parts, path, data, &c, 1, chunk);
+            cr_assert_str_eq(sk_buf_str(&parts.dump),
+                             sk_buf_str(&whole.dump),
+                             "cut at %zu, chunk %zu: events differ",
+                             c,
+                             chunk);
+            cr_assert_str_eq(parts.td.text,
+                             whole.td.text,
+                             "cut at %zu, chunk %zu: diagnostics differ",
+                             c,
+                             chunk);
+            cr_assert_eq(parts.stats.events, whole.stats.events);
+            cr_assert_eq(parts.stats.lines_skipped, whole.stats.lines_skipped);
+            result_fini(&parts);
+        }
+        // Three parts, the middle one inside a single line or holding several.
+        for (size_t a = 1; a < n; a += 5) {
+            for (size_t b = a + 1; b < n; b += 7) {
+                size_t cuts[2] = { a, b };
+                result parts;
+                run_parts(&parts, path, data, cuts, 2, chunk);
+                cr_assert_str_eq(sk_buf_str(&parts.dump),
+                                 sk_buf_str(&whole.dump),
+                                 "cuts at %zu and %zu, chunk %zu: events differ",
+                                 a,
+                                 b,
+                                 chunk);
+                cr_assert_str_eq(parts.td.text, whole.td.text);
+                result_fini(&parts);
+            }
+        }
+    }
+    result_fini(&whole);
+    unlink(path);
+}
+
+Test(ndjson_parts, any_cut_gives_the_events_of_the_whole_file)
+{
+    static const char data[] =
+            "\xEF\xBB\xBF{\"event_id\":1,\"x\":\"a\"}\n"
+            "\n"
+            "{\"event_id\":2,\"x\":\"b\"}\r\n"
+            "{\n" // not pretty-printing here: invalid
+            "{\"event_id\":3,\"x\":\"c\"}\n"
+            "   \n"
+            "[1,2]\n" // not an object
+            "{\"event_id\":4,\"x\":\"a much longer value that crosses more cuts\"}\n"
+            "{\"event_id\":5,\"x\":}\n" // invalid
+            "{\"event_id\":6}\n"
+            "\n"
+            "{\"event_id\":7,\"x\":\"last, without a newline\"}";
+    expect_parts_equal(data, sizeof data - 1, 6, 3);
+    // Blank lines first (the reader's start state counts them), and a file that ends in one.
+    static const char blank_first[] = "\n \t\n\r\n{\"event_id\":1}\n{\"event_id\":2}\n\n";
+    expect_parts_equal(blank_first, sizeof blank_first - 1, 2, 0);
+    SK_ASSERT_NO_LEAKS();
+}
+
+Test(ndjson_parts, which_files_may_be_split)
+{
+#define SPLITTABLE(s) sk_ndjson_splittable((const unsigned char *)(s), sizeof(s) - 1)
+    cr_expect(SPLITTABLE("{\"a\":1}\n{\"a\":2}\n"));
+    cr_expect(SPLITTABLE("\xEF\xBB\xBF\n\n  {\"a\":1}\n"));
+    cr_expect(SPLITTABLE("{ \"a\": 1 }"));
+    cr_expect(!SPLITTABLE("[{\"a\":1}]\n"));      // a JSON array
+    cr_expect(!SPLITTABLE("{\n  \"a\": 1\n}\n")); // pretty-printed objects
+    cr_expect(!SPLITTABLE("{ \t\r\n\"a\": 1}\n"));
+    cr_expect(!SPLITTABLE("{  ")); // cannot tell yet
+    cr_expect(!SPLITTABLE("\n\n"));
+    cr_expect(!SPLITTABLE("\x1f\x8b\x08")); // gzip
+    cr_expect(!SPLITTABLE("ElfFile"));
+#undef SPLITTABLE
+}
+
+// The corpus's NDJSON files (real Winlogbeat documents: long lines, escapes, CRLF in values), cut
+// into two to five parts at pseudo-random bytes, lines straddling the cuts.
+Test(ndjson_corpus, parts_at_random_cuts_give_the_events_of_the_whole_file, .timeout = 240)
+{
+    const char *corpus = sk_test_corpus();
+    if (!corpus)
+        cr_skip_test("../shared/corpus is absent (set -Dcorpus=PATH to run the corpus tests)");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/ndjson/otrf", corpus);
+    char **files = NULL;
+    size_t nfiles = 0, cap = 0;
+    sk_test_collect_logs(dir, &files, &nfiles, &cap);
+    cr_assert_geq(nfiles, 10);
+    uint64_t seed = 0x9E3779B97F4A7C15ull, events = 0, runs = 0;
+    for (size_t k = 0; k < nfiles; k++) {
+        size_t n;
+        char *data = slurp(files[k], &n);
+        cr_assert(sk_ndjson_splittable((const unsigned char *)data, n < 65536 ? n : 65536),
+                  "%s",
+                  files[k]);
+        result whole;
+        run_path(&whole, files[k], NULL);
+        events += whole.stats.events;
+        for (int round = 0; round < 8; round++) {
+            size_t cuts[4], ncuts = 1 + (size_t)round % 4;
+            for (size_t c = 0; c < ncuts; c++) {
+                seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+                cuts[c] = 1 + (size_t)(seed >> 33) % (n - 1);
+            }
+            for (size_t a = 1; a < ncuts; a++) // ascending
+                for (size_t b = a; b > 0 && cuts[b - 1] > cuts[b]; b--) {
+                    size_t t = cuts[b - 1];
+                    cuts[b - 1] = cuts[b];
+                    cuts[b] = t;
+                }
+            size_t m = 1; // no two alike
+            for (size_t c = 1; c < ncuts; c++)
+                if (cuts[c] != cuts[m - 1])
+                    cuts[m++] = cuts[c];
+            ncuts = m;
+            runs++;
+            result parts;
+            run_parts(&parts, files[k], data, cuts, ncuts, 65536);
+            cr_assert_str_eq(sk_buf_str(&parts.dump),
+                             sk_buf_str(&whole.dump),
+                             "%s, %zu cuts from %zu: events differ",
+                             files[k],
+                             ncuts,
+                             cuts[0]);
+            cr_assert_str_eq(parts.td.text, whole.td.text);
+            result_fini(&parts);
+        }
+        result_fini(&whole);
+        free(data);
+        free(files[k]);
+    }
+    free(files);
+    cr_expect_eq(events, 7220, "%llu events", (unsigned long long)events);
+    cr_expect_eq(runs, 8 * nfiles);
     SK_ASSERT_NO_LEAKS();
 }
