@@ -2,6 +2,8 @@
 // input order. See scan.h for the contract.
 #include "scan.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,14 @@ typedef struct task {
     uint64_t chunk_first, chunk_count; // a part of a large evtx file (native reader); 0, 0: all
     unsigned part;                     // 0 for a whole file or its first part
     bool last_part;
+    // A part of a large NDJSON file: the lines that start in [nd_first, nd_end) (nd_end 0: to the
+    // end), part_bytes long. Its line numbers need the newlines before it, which come down the
+    // chain of parts: each counts its own bytes first (nl_next: the newlines before the next
+    // part, set with nl_ready under the lock; nl_ok false when they could not be counted).
+    bool nd_part;
+    uint64_t nd_first, nd_end, part_bytes;
+    uint64_t nl_next;
+    bool nl_ready, nl_ok;
     // Produced by the worker while it runs; read by the emitter only under the lock, and only by
     // another thread once the task is done.
     sk_buf recs;      // [sk_sort_key][uint64_t n][n bytes] ...
@@ -275,6 +285,93 @@ sk_status sk_scan_out_add(sk_scan_out *o, const sk_sort_key *key, const char *da
 // ---------------------------------------------------------------------------------------------
 // Workers
 
+// Newlines in bytes [from, to) of path (to: at most the end of the file) into *out; false on a
+// read error (reported).
+static bool
+count_newlines(const char *path, uint64_t from, uint64_t to, uint64_t *out, sk_diags *dl)
+{
+    *out = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        sk_diag_emitf(dl,
+                      SK_SEV_ERROR,
+                      path,
+                      0,
+                      0,
+                      NULL,
+                      "open-failed",
+                      "cannot open: %s",
+                      strerror(errno));
+        return false;
+    }
+    enum {
+        BLOCK = 1 << 20
+    };
+    char *buf = sk_xmalloc(BLOCK);
+    bool ok = true;
+    while (from < to) {
+        size_t want = to - from < BLOCK ? (size_t)(to - from) : BLOCK;
+        ssize_t got = pread(fd, buf, want, (off_t)from);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            sk_diag_emitf(dl,
+                          SK_SEV_ERROR,
+                          path,
+                          0,
+                          0,
+                          NULL,
+                          "read-error",
+                          "read error: %s",
+                          strerror(errno));
+            ok = false;
+            break;
+        }
+        if (got == 0)
+            break; // the file is shorter than it was
+        for (const char *p = buf, *end = buf + got; (p = memchr(p, '\n', (size_t)(end - p))); p++)
+            (*out)++;
+        from += (uint64_t)got;
+    }
+    free(buf);
+    close(fd);
+    return ok;
+}
+
+// The line numbering of NDJSON part ti: waits for the newlines before it (from the part before),
+// counts its own for the next part, and sets the reader's range. False when the part cannot be
+// numbered (the part before could not be counted).
+static bool nd_part_lines(scan_rt *rt, size_t ti, sk_reader_opts *ro, sk_diags *dl)
+{
+    task *t = &rt->tasks[ti];
+    uint64_t before = 0, own = 0;
+    bool base_ok = true, own_ok = true;
+    if (t->part > 0) {
+        task *prev = &rt->tasks[ti - 1];
+        pthread_mutex_lock(&rt->mu);
+        while (!prev->nl_ready && !rt->stopping)
+            pthread_cond_wait(&rt->cv, &rt->mu);
+        base_ok = prev->nl_ready && prev->nl_ok;
+        before = prev->nl_next;
+        pthread_mutex_unlock(&rt->mu);
+    }
+    // The reader of part k starts at byte nd_first - 1 (the last byte of the part before), so
+    // the newlines before part k + 1 are those before nd_end - 1.
+    if (base_ok && !t->last_part)
+        own_ok =
+                count_newlines(t->path, t->nd_first ? t->nd_first - 1 : 0, t->nd_end - 1, &own, dl);
+    pthread_mutex_lock(&rt->mu);
+    t->nl_next = before + own;
+    t->nl_ok = base_ok && own_ok;
+    t->nl_ready = true;
+    pthread_cond_broadcast(&rt->cv);
+    pthread_mutex_unlock(&rt->mu);
+    ro->ndjson_first = t->nd_first;
+    ro->ndjson_end = t->nd_end;
+    ro->ndjson_newlines = before;
+    return base_ok;
+}
+
 static void run_task(scan_rt *rt, size_t ti, void *w)
 {
     sk_scan *s = rt->s;
@@ -286,6 +383,10 @@ static void run_task(scan_rt *rt, size_t ti, void *w)
     sk_reader_opts ro = s->reader_opts;
     ro.chunk_first = t->chunk_first;
     ro.chunk_count = t->chunk_count;
+    if (t->nd_part && !nd_part_lines(rt, ti, &ro, &dl)) {
+        t->failed = t->damaged = true; // the part before reported why
+        return;
+    }
     sk_status st = sk_input_open(&r, t->path, &ro, &dl);
     if (st != SK_OK) {
         t->failed = true;
@@ -311,6 +412,8 @@ static void run_task(scan_rt *rt, size_t ti, void *w)
             break;
     }
     t->rstats = *sk_reader_stats_get(r);
+    if (t->nd_part) // parts read past their end to finish a line: count each byte once
+        t->rstats.bytes = t->part_bytes;
     t->damaged = t->rstats.damaged || (rst != SK_OK && rst != SK_DONE);
     sk_reader_close(r);
 }
@@ -362,6 +465,10 @@ typedef struct collect {
 // every core busy.
 #define SPLIT_BYTES ((uint64_t)32 << 20)
 #define PART_CHUNKS 256u
+// NDJSON files of at least SPLIT_BYTES in line layout are split into parts of this many bytes
+// (each line read by the part it starts in); ND_HEAD_BYTES of the start tell the layout.
+#define ND_PART_BYTES ((uint64_t)16 << 20)
+#define ND_HEAD_BYTES ((size_t)64 << 10)
 
 static task *new_task(scan_rt *rt, const char *path)
 {
@@ -393,13 +500,48 @@ static uint64_t splittable_chunks(const char *path)
     return ((uint64_t)sb.st_size - 4096 + 65535) / 65536;
 }
 
+// Size of a regular NDJSON file in line layout of at least SPLIT_BYTES; 0 otherwise (gzip, a JSON
+// array, pretty-printed objects, evtx, a stream).
+static uint64_t splittable_ndjson(const char *path)
+{
+    struct stat sb;
+    if (strcmp(path, "-") == 0 || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+        (uint64_t)sb.st_size < SPLIT_BYTES)
+        return 0;
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return 0;
+    unsigned char *head = sk_xmalloc(ND_HEAD_BYTES);
+    size_t n = fread(head, 1, ND_HEAD_BYTES, fp);
+    fclose(fp);
+    bool ok = sk_ndjson_splittable(head, n);
+    free(head);
+    return ok ? (uint64_t)sb.st_size : 0;
+}
+
 static sk_status add_task(void *ctx, const char *path, bool named)
 {
     scan_rt *rt = ((collect *)ctx)->rt;
     (void)named;
-    uint64_t nchunks = 0;
+    uint64_t nchunks = 0, ndsize = 0;
     if (rt->jobs > 1 && rt->s->reader_opts.evtx_reader == SK_EVTX_READER_NATIVE)
         nchunks = splittable_chunks(path);
+    if (rt->jobs > 1 && nchunks == 0)
+        ndsize = splittable_ndjson(path);
+    if (ndsize) {
+        unsigned part = 0;
+        for (uint64_t first = 0; first < ndsize; first += ND_PART_BYTES) {
+            task *t = new_task(rt, path);
+            t->nd_part = true;
+            t->nd_first = first;
+            // The last part reads to the end of the file, whatever it holds by then.
+            t->nd_end = first + ND_PART_BYTES < ndsize ? first + ND_PART_BYTES : 0;
+            t->part_bytes = (t->nd_end ? t->nd_end : ndsize) - first;
+            t->part = part++;
+            t->last_part = t->nd_end == 0;
+        }
+        return SK_OK;
+    }
     if (nchunks <= PART_CHUNKS) {
         (void)new_task(rt, path);
         return SK_OK;
@@ -448,10 +590,12 @@ sk_status sk_scan_run(sk_scan *s, const char *const *paths, size_t npaths)
     if (s->progress) {
         for (size_t i = 0; i < rt.ntasks; i++) {
             struct stat sb;
+            if (rt.tasks[i].part > 0)
+                continue; // the parts of one file count once
             if (stat(rt.tasks[i].path, &sb) == 0 && S_ISREG(sb.st_mode))
                 s->total_bytes += (uint64_t)sb.st_size;
+            s->total_files++;
         }
-        s->total_files = rt.ntasks;
     }
     pthread_mutex_init(&rt.mu, NULL);
     pthread_cond_init(&rt.cv, NULL);

@@ -46,6 +46,23 @@ rules=(-r tests/e2e/rules -r tests/e2e/bad_rules)
 [ -d "$corpus/sigma-rules" ] && rules+=(-r "$corpus/sigma-rules/rules/windows" -r "$corpus/elastic-rules")
 run hunt_rule_folders hunt --stats -f jsonl "${rules[@]}"
 
+# One large NDJSON file (40 MiB: three parts of at most 16 MiB at -j > 1), the samples repeated,
+# with a line that ends just before the first cut and an invalid one across the second: line
+# numbers, warnings and counts must not depend on where the parts split.
+python3 tests/e2e/big_ndjson.py "$tmp/big.ndjson" samples/*.ndjson
+inputs=("$tmp/big.ndjson")
+run big_ndjson_hunt hunt --stats -f jsonl --builtin -r tests/e2e/rules
+run big_ndjson_dump dump --stats
+grep -q "^$tmp/big.ndjson:[0-9]*:[0-9]*: warning: invalid JSON" "$tmp/big_ndjson_dump.1.err" ||
+  { echo "big_ndjson_dump: no warning for the invalid lines:"; head -3 "$tmp/big_ndjson_dump.1.err"; exit 1; }
+# The progress line counts the file once, whatever its parts (it said 3 files and 3 x the bytes).
+"$saker" dump -q --progress always -j 2 "$tmp/big.ndjson" 2> "$tmp/progress" > /dev/null || [ $? = 4 ]
+mb=$(python3 -c "import os, sys; print(f'{os.path.getsize(sys.argv[1]) / 1e6:.1f}')" "$tmp/big.ndjson")
+grep -q "/1 files\] [0-9.]*/$mb MB" "$tmp/progress" ||
+  { echo "big_ndjson: the progress line does not count one file of $mb MB:"; tr '\r' '\n' < "$tmp/progress" | head -3; exit 1; }
+echo "big_ndjson: progress counts one file of $mb MB"
+rm -f "$tmp/big.ndjson"
+
 # One large evtx file (40 MiB, 640 chunks: three parts of at most 256 chunks at -j > 1), built from
 # the corpus's real chunks, with a chunk whose CRC fails (part 1) and a record claiming a huge
 # size (part 2): hits, events and the per-chunk accounting must not depend on where the parts split.
