@@ -384,7 +384,8 @@ static void run_task(scan_rt *rt, size_t ti, void *w)
     ro.chunk_first = t->chunk_first;
     ro.chunk_count = t->chunk_count;
     if (t->nd_part && !nd_part_lines(rt, ti, &ro, &dl)) {
-        t->failed = t->damaged = true; // the part before reported why
+        if (!is_stopping(rt))
+            t->failed = t->damaged = true; // the part before reported why
         return;
     }
     sk_status st = sk_input_open(&r, t->path, &ro, &dl);
@@ -482,8 +483,9 @@ static task *new_task(scan_rt *rt, const char *path)
     return t;
 }
 
-// Chunk slots of a plain (uncompressed) evtx file of at least SPLIT_BYTES; 0 otherwise.
-static uint64_t splittable_chunks(const char *path)
+// The first cap bytes of a regular file of at least SPLIT_BYTES into head, and the file's size;
+// returns how many were read (0: not such a file).
+static size_t split_head(const char *path, unsigned char *head, size_t cap, uint64_t *size)
 {
     struct stat sb;
     if (strcmp(path, "-") == 0 || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode) ||
@@ -492,31 +494,32 @@ static uint64_t splittable_chunks(const char *path)
     FILE *fp = fopen(path, "rb");
     if (!fp)
         return 0;
-    unsigned char head[8];
-    size_t n = fread(head, 1, sizeof head, fp);
+    size_t n = fread(head, 1, cap, fp);
     fclose(fp);
-    if (n != 8 || memcmp(head, "ElfFile\0", 8) != 0)
+    *size = (uint64_t)sb.st_size;
+    return n;
+}
+
+// Chunk slots of a plain (uncompressed) evtx file of at least SPLIT_BYTES; 0 otherwise.
+static uint64_t splittable_chunks(const char *path)
+{
+    unsigned char head[8];
+    uint64_t size = 0;
+    if (split_head(path, head, sizeof head, &size) != 8 || memcmp(head, "ElfFile\0", 8) != 0)
         return 0;
-    return ((uint64_t)sb.st_size - 4096 + 65535) / 65536;
+    return (size - 4096 + 65535) / 65536;
 }
 
 // Size of a regular NDJSON file in line layout of at least SPLIT_BYTES; 0 otherwise (gzip, a JSON
 // array, pretty-printed objects, evtx, a stream).
 static uint64_t splittable_ndjson(const char *path)
 {
-    struct stat sb;
-    if (strcmp(path, "-") == 0 || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode) ||
-        (uint64_t)sb.st_size < SPLIT_BYTES)
-        return 0;
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return 0;
     unsigned char *head = sk_xmalloc(ND_HEAD_BYTES);
-    size_t n = fread(head, 1, ND_HEAD_BYTES, fp);
-    fclose(fp);
-    bool ok = sk_ndjson_splittable(head, n);
+    uint64_t size = 0;
+    size_t n = split_head(path, head, ND_HEAD_BYTES, &size);
+    bool ok = n > 0 && sk_ndjson_splittable(head, n);
     free(head);
-    return ok ? (uint64_t)sb.st_size : 0;
+    return ok ? size : 0;
 }
 
 static sk_status add_task(void *ctx, const char *path, bool named)

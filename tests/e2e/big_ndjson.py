@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Writes a large NDJSON file for the -j tests: the sample lines repeated to about 40 MiB, so that
+"""Writes a large NDJSON file for the -j tests: the sample lines repeated to about 56 MiB, so that
 a parallel scan splits it into parts of 16 MiB (src/cli/scan.c, ND_PART_BYTES), with what the cut
 between two parts must not change placed on the cuts:
   - at 16 MiB a line ends exactly before the cut (the next line starts on it);
-  - at 32 MiB an invalid line straddles the cut (reported once, with its line number);
+  - from 20 MiB a line longer than the reader's limit (16 MiB, SK_MAX_LINE_BYTES) runs past the
+    32 MiB cut (reported once; the part after the cut reads on to its end and starts after it);
+  - at 48 MiB an invalid line straddles the cut (reported once, with its line number);
 and spread through the file: blank lines, CRLF line ends, invalid JSON, a JSON array line, and a
 last line without a newline. Usage: big_ndjson.py OUT SAMPLE.ndjson..."""
 import sys
@@ -52,9 +54,12 @@ def pad_to(target):
 
 filler(PART)
 pad_to(PART)  # the next line starts on the cut
-filler(2 * PART)
-pad_to(2 * PART - 100)
+filler(PART + (4 << 20))
+add(b'{"event_id":1,"long":"' + b"z" * ((16 << 20) + 4096) + b'"}')  # over-long, across 2 * PART
+assert len(buf) > 2 * PART
+filler(3 * PART)
+pad_to(3 * PART - 100)
 add(b'{"event_id":1,"straddles":"' + b"y" * 300 + b'",}')  # invalid, across the cut
-filler(40 << 20)
+filler(56 << 20)
 add(lines[1], b"")  # the last line has no newline
 open(out_path, "wb").write(buf)

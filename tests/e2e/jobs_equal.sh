@@ -46,15 +46,18 @@ rules=(-r tests/e2e/rules -r tests/e2e/bad_rules)
 [ -d "$corpus/sigma-rules" ] && rules+=(-r "$corpus/sigma-rules/rules/windows" -r "$corpus/elastic-rules")
 run hunt_rule_folders hunt --stats -f jsonl "${rules[@]}"
 
-# One large NDJSON file (40 MiB: three parts of at most 16 MiB at -j > 1), the samples repeated,
-# with a line that ends just before the first cut and an invalid one across the second: line
-# numbers, warnings and counts must not depend on where the parts split.
+# One large NDJSON file (56 MiB: four parts of at most 16 MiB at -j > 1), the samples repeated,
+# with a line that ends just before the first cut, an over-long one across the second and an
+# invalid one across the third: line numbers, warnings and counts must not depend on where the
+# parts split.
 python3 tests/e2e/big_ndjson.py "$tmp/big.ndjson" samples/*.ndjson
 inputs=("$tmp/big.ndjson")
 run big_ndjson_hunt hunt --stats -f jsonl --builtin -r tests/e2e/rules
 run big_ndjson_dump dump --stats
 grep -q "^$tmp/big.ndjson:[0-9]*:[0-9]*: warning: invalid JSON" "$tmp/big_ndjson_dump.1.err" ||
   { echo "big_ndjson_dump: no warning for the invalid lines:"; head -3 "$tmp/big_ndjson_dump.1.err"; exit 1; }
+[ "$(grep -c "^$tmp/big.ndjson:[0-9]*: warning: line longer than" "$tmp/big_ndjson_dump.1.err")" = 1 ] ||
+  { echo "big_ndjson_dump: the over-long line is not reported once:"; grep "longer" "$tmp/big_ndjson_dump.1.err"; exit 1; }
 # The progress line counts the file once, whatever its parts (it said 3 files and 3 x the bytes).
 "$saker" dump -q --progress always -j 2 "$tmp/big.ndjson" 2> "$tmp/progress" > /dev/null || [ $? = 4 ]
 mb=$(python3 -c "import os, sys; print(f'{os.path.getsize(sys.argv[1]) / 1e6:.1f}')" "$tmp/big.ndjson")
