@@ -2,6 +2,7 @@
 #include "helpers.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -64,32 +65,77 @@ void sk_test_no_leaks(void)
 #endif
 }
 
-static void collect_logs(const char *dir, char ***out, size_t *n, size_t *cap, int depth)
+static int cmp_names(const void *a, const void *b)
 {
-    if (depth > 8)
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void sk_test_list_files(
+        const char *dir, int max_depth, const char *suffix, char ***out, size_t *n, size_t *cap)
+{
+    if (max_depth < 0)
         return;
     DIR *dp = opendir(dir);
     if (!dp)
         return;
+    char **names = NULL;
+    size_t nn = 0, ncap = 0;
     struct dirent *de;
     while ((de = readdir(dp))) {
         if (de->d_name[0] == '.')
             continue;
-        char p[8192];
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        size_t l = strlen(de->d_name);
-        if ((l > 5 && strcmp(de->d_name + l - 5, ".evtx") == 0) ||
-            (l > 5 && strcmp(de->d_name + l - 5, ".json") == 0 && strstr(dir, "/ndjson"))) {
-            sk_xgrow((void **)out, cap, *n + 1, sizeof(char *));
-            (*out)[(*n)++] = sk_xstrdup(p);
-        } else if (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN) {
-            collect_logs(p, out, n, cap, depth + 1);
-        }
+        sk_xgrow((void **)&names, &ncap, nn + 1, sizeof(char *));
+        names[nn++] = sk_xstrdup(de->d_name);
     }
     closedir(dp);
+    qsort(names, nn, sizeof(char *), cmp_names);
+    for (size_t i = 0; i < nn; i++) {
+        char p[8192];
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        struct stat sb;
+        if (stat(p, &sb) != 0) {
+            free(names[i]);
+            continue;
+        }
+        if (S_ISDIR(sb.st_mode)) {
+            sk_test_list_files(p, max_depth - 1, suffix, out, n, cap);
+        } else if (S_ISREG(sb.st_mode) && (!suffix || sk_test_has_suffix(names[i], suffix))) {
+            sk_xgrow((void **)out, cap, *n + 1, sizeof(char *));
+            (*out)[(*n)++] = sk_xstrdup(p);
+        }
+        free(names[i]);
+    }
+    free(names);
+}
+
+void sk_test_free_files(char **files, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(files[i]);
+    free(files);
+}
+
+bool sk_test_has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
 void sk_test_collect_logs(const char *dir, char ***out, size_t *n, size_t *cap)
 {
-    collect_logs(dir, out, n, cap, 0);
+    char **all = NULL;
+    size_t nall = 0, acap = 0;
+    sk_test_list_files(dir, 8, NULL, &all, &nall, &acap);
+    for (size_t i = 0; i < nall; i++) {
+        const char *slash = strrchr(all[i], '/');
+        bool ndjson = slash && memmem(all[i], (size_t)(slash - all[i]), "/ndjson", 7);
+        if (sk_test_has_suffix(all[i], ".evtx") ||
+            (ndjson && sk_test_has_suffix(all[i], ".json"))) {
+            sk_xgrow((void **)out, cap, *n + 1, sizeof(char *));
+            (*out)[(*n)++] = all[i];
+        } else {
+            free(all[i]);
+        }
+    }
+    free(all);
 }

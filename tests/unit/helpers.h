@@ -21,6 +21,16 @@ const char *sk_test_corpus(void);
 // Full path of a file inside the source tree.
 const char *sk_test_src(const char *rel, char *buf, size_t n);
 
+// Appends (heap copies) the regular files under dir whose names end with suffix (NULL: all), at
+// most max_depth folders deep (names that start with '.' left out), to *out (*n used, *cap
+// allocated), each folder's in name order.
+void sk_test_list_files(
+        const char *dir, int max_depth, const char *suffix, char ***out, size_t *n, size_t *cap);
+// Frees what sk_test_list_files made.
+void sk_test_free_files(char **files, size_t n);
+// s ends with suffix.
+bool sk_test_has_suffix(const char *s, const char *suffix);
+
 // Appends (heap copies) the event logs under dir, at most 8 folders deep, to *out (*n used, *cap
 // allocated): *.evtx, and *.json inside a folder whose path has "/ndjson".
 void sk_test_collect_logs(const char *dir, char ***out, size_t *n, size_t *cap);

@@ -1778,30 +1778,13 @@ static void compare_file(const char *path, diffstats *ds)
 
 static void walk_evtx(const char *dir, diffstats *ds)
 {
-    DIR *d = opendir(dir);
-    cr_assert_not_null(d, "cannot open %s", dir);
-    struct dirent *de;
-    char **names = NULL;
-    size_t n = 0;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        names = realloc(names, (n + 1) * sizeof *names);
-        names[n++] = strdup(de->d_name);
-    }
-    closedir(d);
-    for (size_t i = 0; i < n; i++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        struct stat sb;
-        size_t len = strlen(names[i]);
-        if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-            walk_evtx(path, ds);
-        else if (len > 5 && strcmp(names[i] + len - 5, ".evtx") == 0)
-            compare_file(path, ds);
-        free(names[i]);
-    }
-    free(names);
+    char **paths = NULL;
+    size_t n = 0, cap = 0;
+    sk_test_list_files(dir, 16, ".evtx", &paths, &n, &cap);
+    cr_assert_gt(n, 0, "no evtx files under %s", dir);
+    for (size_t i = 0; i < n; i++)
+        compare_file(paths[i], ds);
+    sk_test_free_files(paths, n);
 }
 
 Test(evtx_native, same_events_as_libevtx, .timeout = 900)
@@ -1836,28 +1819,16 @@ Test(evtx_native, same_events_as_libevtx, .timeout = 900)
 // Every EVTX-ATTACK-SAMPLES file reads cleanly: no skip, no diagnostic.
 static void walk_clean(const char *dir, unsigned long *files, unsigned long *events)
 {
-    DIR *d = opendir(dir);
-    cr_assert_not_null(d);
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        struct stat sb;
-        if (stat(path, &sb) != 0)
-            continue;
-        if (S_ISDIR(sb.st_mode)) {
-            walk_clean(path, files, events);
-            continue;
-        }
-        size_t len = strlen(de->d_name);
-        if (len < 5 || strcmp(de->d_name + len - 5, ".evtx") != 0)
-            continue;
+    char **paths = NULL;
+    size_t n = 0, cap = 0;
+    sk_test_list_files(dir, 16, ".evtx", &paths, &n, &cap);
+    cr_assert_gt(n, 0, "no evtx files under %s", dir);
+    for (size_t i = 0; i < n; i++) {
+        const char *path = paths[i], *name = strrchr(path, '/') + 1;
         sk_test_diags td;
         sk_test_diags_init(&td);
         sk_reader *r = NULL;
-        cr_assert_eq(sk_reader_open_evtx_native(&r, path, de->d_name, NULL, &td.dl), SK_OK);
+        cr_assert_eq(sk_reader_open_evtx_native(&r, path, name, NULL, &td.dl), SK_OK);
         tally t;
         cr_expect_eq(drain(r, &t), SK_DONE);
         cr_expect_eq(sk_reader_stats_get(r)->records_skipped, 0u, "%s", path);
@@ -1866,7 +1837,7 @@ static void walk_clean(const char *dir, unsigned long *files, unsigned long *eve
         (*files)++;
         sk_reader_close(r);
     }
-    closedir(d);
+    sk_test_free_files(paths, n);
 }
 
 Test(evtx_native, evtx_attack_samples_read_cleanly, .timeout = 120)

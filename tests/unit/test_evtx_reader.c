@@ -205,28 +205,16 @@ Test(evtx_reader, sysmon_file_every_record)
 // Every Sysmon sample of EVTX-ATTACK-SAMPLES reads cleanly: no skip, no diagnostic.
 static void walk(const char *dir, unsigned long *files, unsigned long *events)
 {
-    DIR *d = opendir(dir);
-    cr_assert_not_null(d, "cannot open %s", dir);
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        struct stat sb;
-        if (stat(path, &sb) != 0)
-            continue;
-        if (S_ISDIR(sb.st_mode)) {
-            walk(path, files, events);
-            continue;
-        }
-        size_t len = strlen(de->d_name);
-        if (len < 5 || strcmp(de->d_name + len - 5, ".evtx") != 0)
-            continue;
+    char **paths = NULL;
+    size_t n = 0, cap = 0;
+    sk_test_list_files(dir, 16, ".evtx", &paths, &n, &cap);
+    cr_assert_gt(n, 0, "no evtx files under %s", dir);
+    for (size_t i = 0; i < n; i++) {
+        const char *path = paths[i], *name = strrchr(path, '/') + 1;
         sk_test_diags td;
         sk_test_diags_init(&td);
         sk_reader *r = NULL;
-        cr_assert_eq(sk_reader_open_evtx(&r, path, de->d_name, NULL, &td.dl), SK_OK, "%s", td.text);
+        cr_assert_eq(sk_reader_open_evtx(&r, path, name, NULL, &td.dl), SK_OK, "%s", td.text);
         tally t;
         cr_expect_eq(drain(r, &t), SK_DONE);
         const sk_reader_stats *s = sk_reader_stats_get(r);
@@ -238,7 +226,7 @@ static void walk(const char *dir, unsigned long *files, unsigned long *events)
         (*files)++;
         sk_reader_close(r);
     }
-    closedir(d);
+    sk_test_free_files(paths, n);
 }
 
 Test(evtx_reader, evtx_attack_samples_read_cleanly, .timeout = 120)

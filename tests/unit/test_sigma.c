@@ -513,29 +513,6 @@ count_hit(void *ctx, const sk_rule *r, const sk_event *ev, const sk_match_item *
     ((reg_count *)ctx)->hits++;
 }
 
-static void find_info_files(const char *dir, char ***out, size_t *n, size_t *cap, int depth)
-{
-    if (depth > 8)
-        return;
-    DIR *dp = opendir(dir);
-    if (!dp)
-        return;
-    struct dirent *de;
-    while ((de = readdir(dp))) {
-        if (de->d_name[0] == '.')
-            continue;
-        char p[8192];
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        if (strcmp(de->d_name, "info.yml") == 0) {
-            sk_xgrow((void **)out, cap, *n + 1, sizeof(char *));
-            (*out)[(*n)++] = sk_xstrdup(p);
-        } else if (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN) {
-            find_info_files(p, out, n, cap, depth + 1);
-        }
-    }
-    closedir(dp);
-}
-
 // Minimal reader for the regression info.yml: rule id, evtx path and match_count.
 static bool read_info(const char *path, char *id, size_t idn, char *evtx, size_t evn, long *count)
 {
@@ -606,7 +583,7 @@ Test(sigma, sigmahq_regression_data, .timeout = 600)
     sk_ruleset *rs = sk_rule_loader_finish(l);
     char **infos = NULL;
     size_t ninfo = 0, cap = 0;
-    find_info_files(reg, &infos, &ninfo, &cap, 0);
+    sk_test_list_files(reg, 8, "info.yml", &infos, &ninfo, &cap); // no other name ends so
     qsort(infos, ninfo, sizeof(char *), cmp_str);
     size_t pass = 0, fail = 0, missing = 0, unreadable = 0, not_evtx = 0, exact = 0;
     sk_matcher *m = sk_matcher_new(rs);

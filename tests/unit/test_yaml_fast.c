@@ -80,26 +80,16 @@ static bool check(const char *data, size_t n, const char *where)
 }
 
 // Rule files under dir; rule test files (*.tests.yml, written in flow style) are only counted.
-static void walk(const char *dir, size_t *files, size_t *fast, size_t *tests, int depth)
+static void walk(const char *dir, size_t *files, size_t *fast, size_t *tests)
 {
-    if (depth > 10)
-        return;
-    DIR *dp = opendir(dir);
-    if (!dp)
-        return;
-    struct dirent *de;
-    while ((de = readdir(dp))) {
-        if (de->d_name[0] == '.')
-            continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-        size_t l = strlen(de->d_name);
-        if (l > 10 && strcmp(de->d_name + l - 10, ".tests.yml") == 0) {
+    char **paths = NULL;
+    size_t np = 0, cap = 0;
+    sk_test_list_files(dir, 10, NULL, &paths, &np, &cap);
+    for (size_t i = 0; i < np; i++) {
+        const char *path = paths[i];
+        if (sk_test_has_suffix(path, ".tests.yml")) {
             (*tests)++;
-            continue;
-        }
-        if (l > 4 && (strcmp(de->d_name + l - 4, ".yml") == 0 ||
-                      (l > 5 && strcmp(de->d_name + l - 5, ".yaml") == 0))) {
+        } else if (sk_test_has_suffix(path, ".yml") || sk_test_has_suffix(path, ".yaml")) {
             FILE *fp = fopen(path, "rb");
             cr_assert_not_null(fp, "%s", path);
             char *buf = sk_xmalloc(1u << 20);
@@ -108,17 +98,15 @@ static void walk(const char *dir, size_t *files, size_t *fast, size_t *tests, in
             (*files)++;
             *fast += check(buf, n, path);
             free(buf);
-        } else if (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN) {
-            walk(path, files, fast, tests, depth + 1);
         }
     }
-    closedir(dp);
+    sk_test_free_files(paths, np);
 }
 
 Test(yaml_fast, project_rules)
 {
     size_t files = 0, fast = 0, tests = 0;
-    walk(SK_TEST_SRCDIR "/rules", &files, &fast, &tests, 0);
+    walk(SK_TEST_SRCDIR "/rules", &files, &fast, &tests);
     cr_assert_gt(files, 30);
     cr_assert_gt(tests, 30);
     cr_assert_gt(fast * 100,
@@ -137,7 +125,7 @@ Test(yaml_fast, sigmahq_rules)
         cr_skip_test("%s is absent (no ../shared/corpus): SigmaHQ differential skipped", dir);
     closedir(dp);
     size_t files = 0, fast = 0, tests = 0;
-    walk(dir, &files, &fast, &tests, 0);
+    walk(dir, &files, &fast, &tests);
     cr_assert_gt(files, 3000);
     fprintf(stderr, "yaml_fast: SigmaHQ: %zu of %zu files read by the fast reader\n", fast, files);
     cr_assert_gt(fast * 100,
