@@ -8,6 +8,10 @@
 
 #include "mem.h"
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 struct sk_arena_block {
     sk_arena_block *next;
     size_t size;
@@ -19,6 +23,30 @@ void sk_arena_init(sk_arena *a, size_t block_size)
 {
     a->head = NULL;
     a->block_size = block_size ? block_size : 16384;
+    a->huge = false;
+}
+
+void sk_arena_init_huge(sk_arena *a)
+{
+    a->head = NULL;
+    a->block_size = SK_ARENA_HUGE;
+    a->huge = true;
+}
+
+// A block of sz bytes in all (header included).
+static sk_arena_block *new_block(const sk_arena *a, size_t sz)
+{
+    if (a->huge && sz % SK_ARENA_HUGE == 0) {
+        sk_arena_block *b = aligned_alloc(SK_ARENA_HUGE, sz);
+        if (b) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+            // Advice only: without transparent huge pages the block is an ordinary one.
+            (void)madvise(b, sz, MADV_HUGEPAGE);
+#endif
+            return b;
+        }
+    }
+    return sk_xmalloc(sz);
 }
 
 void sk_arena_fini(sk_arena *a)
@@ -61,11 +89,13 @@ void *sk_arena_alloc(sk_arena *a, size_t n)
         n = align;
     sk_arena_block *b = a->head;
     if (!b || b->size - b->used < n) {
+        // A huge arena's blocks are whole huge pages, the header inside; others add the header.
+        size_t hdr = a->huge ? sizeof(*b) : 0;
         size_t sz = a->block_size;
-        while (sz < n)
+        while (sz - hdr < n)
             sz *= 2;
-        b = sk_xmalloc(sizeof(*b) + sz);
-        b->size = sz;
+        b = new_block(a, sz + sizeof(*b) - hdr);
+        b->size = sz - hdr;
         b->used = 0;
         b->next = a->head;
         a->head = b;

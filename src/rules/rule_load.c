@@ -13,9 +13,11 @@
 #include <string.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "builtin.h"
 #include "core/limits.h"
@@ -518,13 +520,15 @@ load_buffer(sk_rule_loader *l, const char *name, const char *data, size_t n, sk_
 static sk_status read_file(const char *path, char **out, size_t *outn, bool *too_big)
 {
     *too_big = false;
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return SK_ERR_IO;
-    // Sized by the file (plus one byte to see its end), not a fixed 64 KiB per file.
+    // Sized by the file (plus one byte to see its end), not a fixed 64 KiB per file. Plain read(2),
+    // not stdio: no stream buffer to fill and copy, and no second fstat (3 system calls per file
+    // of a 2,400-file rule folder instead of 6).
     struct stat sb;
     size_t cap = 4096, n = 0;
-    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 0 &&
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 0 &&
         (unsigned long long)sb.st_size < SK_MAX_RULE_FILE_BYTES)
         cap = (size_t)sb.st_size + 1;
     char *buf = sk_xmalloc(cap);
@@ -538,15 +542,20 @@ static sk_status read_file(const char *path, char **out, size_t *outn, bool *too
             cap *= 2;
             buf = sk_xrealloc(buf, cap);
         }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) {
-            if (ferror(f))
-                st = SK_ERR_IO;
+        ssize_t got = read(fd, buf + n, cap - n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            st = SK_ERR_IO;
             break;
         }
+        if (got == 0)
+            break;
+        n += (size_t)got;
     }
-    fclose(f);
+    int saved = errno;
+    close(fd);
+    errno = saved;
     if (st != SK_OK || *too_big) {
         free(buf);
         return st;
@@ -732,9 +741,10 @@ static bool is_rule_name(const char *name)
            (n > 5 && strcasecmp(name + n - 5, ".toml") == 0);
 }
 
-static int cmp_str(const void *a, const void *b)
+// Folder entries ("<type byte><name>", see add_dir) in name order.
+static int cmp_name(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(*(char *const *)a + 1, *(char *const *)b + 1);
 }
 
 static sk_status add_dir(sk_rule_loader *l, const char *path, sk_diags *d, unsigned depth)
@@ -766,30 +776,47 @@ static sk_status add_dir(sk_rule_loader *l, const char *path, sk_diags *d, unsig
                       strerror(errno));
         return SK_ERR_IO;
     }
+    // Each name is kept with its type byte in front ('d' folder, 'f' regular file, '?' unknown:
+    // stat decides), so that the walk needs no stat for what readdir already told.
     char **names = NULL;
     size_t n = 0, cap = 0;
     struct dirent *de;
     while ((de = readdir(dir)) != NULL) {
         if (de->d_name[0] == '.')
             continue;
+        char type = '?';
+#ifdef DT_DIR
+        if (de->d_type == DT_DIR)
+            type = 'd';
+        else if (de->d_type == DT_REG)
+            type = 'f';
+#endif
+        size_t len = strlen(de->d_name);
+        char *e = sk_xmalloc(len + 2);
+        e[0] = type;
+        memcpy(e + 1, de->d_name, len + 1);
         sk_xgrow((void **)&names, &cap, n + 1, sizeof(char *));
-        names[n++] = sk_xstrdup(de->d_name);
+        names[n++] = e;
     }
     closedir(dir);
     if (n)
-        qsort(names, n, sizeof(char *), cmp_str);
+        qsort(names, n, sizeof(char *), cmp_name);
     sk_status result = SK_OK;
     size_t plen = strlen(path);
     bool slash = plen && path[plen - 1] == '/';
     for (size_t i = 0; i < n; i++) {
-        size_t len = plen + 1 + strlen(names[i]) + 1;
+        const char *name = names[i] + 1;
+        size_t len = plen + 1 + strlen(name) + 1;
         char *full = sk_xmalloc(len);
-        snprintf(full, len, "%s%s%s", path, slash ? "" : "/", names[i]);
+        snprintf(full, len, "%s%s%s", path, slash ? "" : "/", name);
         struct stat st;
         sk_status s = SK_OK;
-        if (stat(full, &st) != 0) {
+        bool known = names[i][0] != '?';
+        if (known)
+            st.st_mode = names[i][0] == 'd' ? S_IFDIR : S_IFREG;
+        if (!known && stat(full, &st) != 0) {
             // dangling symlink or race: ignore silently only if it is not a rule name
-            if (is_rule_name(names[i])) {
+            if (is_rule_name(name)) {
                 (void)flush_pending(l, d);
                 sk_diag_emitf(d,
                               SK_SEV_ERROR,
@@ -804,7 +831,7 @@ static sk_status add_dir(sk_rule_loader *l, const char *path, sk_diags *d, unsig
             }
         } else if (S_ISDIR(st.st_mode)) {
             s = add_dir(l, full, d, depth + 1);
-        } else if (S_ISREG(st.st_mode) && is_rule_name(names[i])) {
+        } else if (S_ISREG(st.st_mode) && is_rule_name(name)) {
             s = walk_file(l, full, d);
         }
         if (s != SK_OK)

@@ -222,7 +222,7 @@ uint32_t rs_intern_chan(sk_ruleset *rs, const char *s, size_t n)
 sk_ruleset *rs_new(void)
 {
     sk_ruleset *rs = sk_xcalloc(1, sizeof(*rs));
-    sk_arena_init(&rs->arena, 256 * 1024);
+    sk_arena_init_huge(&rs->arena);
     return rs;
 }
 

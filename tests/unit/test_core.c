@@ -1,5 +1,6 @@
 // Unit tests for src/core: bounded buffer, arena, diagnostics rendering, UTF-16/UTF-8, time.
 #include <criterion/criterion.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "core/arena.h"
@@ -41,6 +42,38 @@ Test(core, arena_keeps_strings_until_reset)
     sk_arena_reset(&a);
     char *r = sk_arena_strndup(&a, "again", 5);
     cr_assert_str_eq(r, "again");
+    sk_arena_fini(&a);
+}
+
+Test(core, arena_huge_blocks_are_aligned_huge_pages)
+{
+    // A huge arena's blocks are whole 2 MiB units aligned to 2 MiB (what transparent huge pages
+    // need), its header inside; an allocation larger than a block gets a block of its own.
+    sk_arena a;
+    sk_arena_init_huge(&a);
+    cr_assert(a.huge);
+    cr_assert_eq(a.block_size, SK_ARENA_HUGE);
+    char *p = sk_arena_alloc(&a, 128); // a multiple of any max_align_t: no rounding
+    uintptr_t base = (uintptr_t)p & ~(uintptr_t)(SK_ARENA_HUGE - 1);
+    cr_assert_lt((uintptr_t)p - base, 64u, "the first allocation follows the block header");
+    memset(p, 'a', 128);
+    // Filling the rest of the block: the next allocation starts a new aligned block.
+    size_t room = SK_ARENA_HUGE - (size_t)((uintptr_t)p - base) - 128;
+    char *fill = sk_arena_alloc(&a, room);
+    memset(fill, 'b', room);
+    cr_assert_eq(fill, p + 128, "the rest of the first block");
+    char *q = sk_arena_alloc(&a, 64);
+    cr_assert_eq(((uintptr_t)q & ~(uintptr_t)(SK_ARENA_HUGE - 1)) != base, true);
+    cr_assert_lt((uintptr_t)q % SK_ARENA_HUGE, 64u);
+    char *big = sk_arena_alloc(&a, 3 * SK_ARENA_HUGE); // 4 MiB blocks cannot hold it: 8 MiB
+    memset(big, 'c', 3 * SK_ARENA_HUGE);
+    cr_assert_lt((uintptr_t)big % SK_ARENA_HUGE, 64u);
+    cr_assert_eq(p[127], 'a');
+    cr_assert_eq(fill[room - 1], 'b');
+    sk_arena_reset(&a); // keeps the biggest block
+    char *r = sk_arena_strndup(&a, "again", 5);
+    cr_assert_str_eq(r, "again");
+    cr_assert_lt((uintptr_t)r % SK_ARENA_HUGE, 64u);
     sk_arena_fini(&a);
 }
 

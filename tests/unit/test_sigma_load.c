@@ -604,6 +604,52 @@ Test(sigma_load, read_ahead_threads_keep_order_and_diagnostics)
     SK_ASSERT_NO_LEAKS();
 }
 
+Test(sigma_load, symlinks_to_rules_and_folders_are_followed)
+{
+    // The folder walk takes an entry's type from readdir where it can; a symbolic link has to be
+    // followed to know what it is: a link to a rule file loads that rule, a link to a folder walks
+    // it, a link named like a rule to a folder is a folder, a link to a non-rule file is ignored.
+    char dir[] = "/tmp/saker_links_XXXXXX", out[] = "/tmp/saker_links_out_XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_not_null(mkdtemp(out));
+    char text[1024], path[4096], target[4096];
+    snprintf(text, sizeof text, proc_rule, "plain", "a.exe");
+    write_file(dir, "a_plain.yml", text);
+    snprintf(text, sizeof text, proc_rule, "outside file", "b.exe");
+    write_file(out, "outside.yml", text);
+    write_file(out, "notes.txt", "not a rule");
+    snprintf(path, sizeof path, "%s/sub", out);
+    cr_assert_eq(mkdir(path, 0700), 0);
+    snprintf(text, sizeof text, proc_rule, "outside folder", "c.exe");
+    write_file(path, "inner.yml", text);
+    struct {
+        const char *link, *to;
+    } links[] = { { "b_file.yml", "outside.yml" },
+                  { "c_folder", "sub" },
+                  { "d_folder.yml", "sub" },
+                  { "e_notes.yml.txt", "notes.txt" } };
+    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, links[i].link);
+        snprintf(target, sizeof target, "%s/%s", out, links[i].to);
+        cr_assert_eq(symlink(target, path), 0, "%s", path);
+    }
+    sk_test_diags td;
+    sk_test_diags_init(&td);
+    sk_status st;
+    sk_ruleset *rs = load_dir_jobs(dir, 1, &td, &st);
+    cr_expect_eq(st, SK_OK, "%s", td.text);
+    cr_expect_str_eq(td.text, "");
+    cr_assert_eq(sk_ruleset_count(rs), 4);
+    const char *want[] = { "plain", "outside file", "outside folder", "outside folder" };
+    for (size_t i = 0; i < 4; i++)
+        cr_expect_str_eq(sk_rule_title(sk_ruleset_rule(rs, i)), want[i]);
+    sk_ruleset_free(rs);
+    char cmd[8400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", dir, out);
+    cr_assert_eq(system(cmd), 0);
+    SK_ASSERT_NO_LEAKS();
+}
+
 Test(sigma_load, find_id_first_rule_wins_among_many)
 {
     sk_buf b;
