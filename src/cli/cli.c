@@ -114,12 +114,6 @@ bool sk_cli_want_color(const char *when, int fd)
 bool sk_cli_scan_filter(const sk_cli_opts *o, sk_event_filter *f)
 {
     memset(f, 0, sizeof *f);
-    if (o->recovered && o->evtx_reader_named && !o->libevtx) {
-        fprintf(stderr,
-                "saker: error: --recovered needs the libevtx reader (the native reader does "
-                "not carve deleted records); drop --evtx-reader native\n");
-        return false;
-    }
     if (o->from)
         f->has_from = sk_cli_parse_time(o->from, false, &f->from);
     if (o->to)
@@ -142,9 +136,7 @@ void sk_cli_scan_setup(sk_scan *scan,
 {
     memset(scan, 0, sizeof *scan);
     scan->reader_opts.recovered = o->recovered;
-    // --recovered reads deleted records, which only libevtx carves: it selects that reader.
-    scan->reader_opts.evtx_reader =
-            o->libevtx || o->recovered ? SK_EVTX_READER_LIBEVTX : SK_EVTX_READER_NATIVE;
+    scan->reader_opts.evtx_reader = o->libevtx ? SK_EVTX_READER_LIBEVTX : SK_EVTX_READER_NATIVE;
     scan->walk_opts.exts = o->nexts ? o->exts : NULL;
     scan->walk_opts.nexts = o->nexts;
     scan->walk_opts.include = o->include;
@@ -249,7 +241,6 @@ static const char *apply(void *ctx, sk_opt_id id, const char *v)
         break;
     }
     case OPT_EVTX_READER:
-        o->evtx_reader_named = true;
         if (strcmp(v, "native") == 0)
             o->libevtx = false;
         else if (strcmp(v, "libevtx") == 0)

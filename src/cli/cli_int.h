@@ -39,9 +39,8 @@ typedef struct sk_cli_opts {
     const char **exclude;
     size_t nexclude;
     const char *junit;
-    unsigned jobs;          // 0: one per CPU
-    bool libevtx;           // --evtx-reader libevtx
-    bool evtx_reader_named; // --evtx-reader given (else --recovered picks libevtx)
+    unsigned jobs; // 0: one per CPU
+    bool libevtx;  // --evtx-reader libevtx
     const char *sort;
     const char *timezone;
     const char *color;

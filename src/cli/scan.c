@@ -45,7 +45,7 @@ typedef struct task {
     size_t ndiags, dcap, diag_done;
     bool opened, failed, damaged, done;
     sk_reader_stats rstats;
-    uint64_t events, evtx, ndjson, filtered;
+    uint64_t events, evtx, ndjson, recovered, filtered;
 } task;
 
 typedef struct scan_rt {
@@ -226,6 +226,7 @@ static void account(scan_rt *rt, task *t)
     st->events += t->events;
     st->events_evtx += t->evtx;
     st->events_ndjson += t->ndjson;
+    st->events_recovered += t->recovered;
     st->events_filtered += t->filtered;
     st->records_skipped += t->rstats.records_skipped;
     st->lines_skipped += t->rstats.lines_skipped;
@@ -405,6 +406,7 @@ static void run_task(scan_rt *rt, size_t ti, void *w)
             t->evtx++;
         else
             t->ndjson++;
+        t->recovered += ev->recovered;
         if (!event_ok(&s->filter, ev)) {
             t->filtered++;
             continue;
@@ -667,10 +669,13 @@ void sk_scan_print_stats(const sk_scan *s, FILE *fp)
             (unsigned long long)(t->files_failed + t->unreadable),
             (unsigned long long)t->passed_over);
     fprintf(fp,
-            "saker: events: %llu (evtx %llu, ndjson %llu)\n",
+            "saker: events: %llu (evtx %llu, ndjson %llu)",
             (unsigned long long)t->events,
             (unsigned long long)t->events_evtx,
             (unsigned long long)t->events_ndjson);
+    if (t->events_recovered) // --recovered: how many of the evtx events are deleted records
+        fprintf(fp, "; %llu recovered", (unsigned long long)t->events_recovered);
+    fputc('\n', fp);
     if (t->events_filtered)
         fprintf(fp,
                 "saker: events left out by --from/--to/--channel/--event-id: %llu\n",

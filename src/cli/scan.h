@@ -41,6 +41,7 @@ typedef struct sk_scan_stats {
     uint64_t events_filtered; // events read but left out by the event filter
     uint64_t events_evtx;
     uint64_t events_ndjson;
+    uint64_t events_recovered; // evtx events from deleted records (--recovered)
     uint64_t records_skipped;
     uint64_t lines_skipped;
     uint64_t bytes;

@@ -37,6 +37,8 @@
 #define RECORD_MIN_BYTES 32u
 // EventRecordIDs one chunk can list: a record takes at least RECORD_MIN_BYTES.
 #define MAX_CHUNK_RANGE 2048u
+// Records one chunk can hold.
+#define MAX_CHUNK_RECORDS (SK_EVTX_CHUNK_BYTES / RECORD_MIN_BYTES)
 // File header flag: the file carries no CRC32s (seen on Windows 10 2004 and later).
 #define FILE_FLAG_NO_CRC 0x4u
 
@@ -82,6 +84,15 @@ struct sk_evtx_chunk {
     size_t pos; // next record
     size_t end; // end of the records data
     bool done;
+    // SK_EVTX_CHUNK_RECOVER: after the records, the chunk is carved for records that are not
+    // its own, everywhere but in the byte ranges of its records (live[0..nlive), in offset
+    // order: the walk only moves forward).
+    bool carve;
+    bool carving; // the records are done; pos walks the chunk for others
+    size_t nlive;
+    size_t klive; // carving: the first live range that ends after pos
+    uint16_t live_lo[MAX_CHUNK_RECORDS];
+    uint32_t live_hi[MAX_CHUNK_RECORDS];
     bool have_range; // the header's EventRecordID range is usable for accounting
     uint64_t first_id;
     uint64_t last_id;
@@ -243,6 +254,9 @@ sk_status sk_evtx_chunk_begin(sk_evtx_chunk *c,
     c->have_range = false;
     c->nseen = 0;
     c->pos = c->end = 0;
+    c->carve = (flags & SK_EVTX_CHUNK_RECOVER) != 0;
+    c->carving = false;
+    c->nlive = c->klive = 0;
 
     bool magic = n >= 8 && memcmp(data, "ElfChnk\0", 8) == 0;
     if (!magic) {
@@ -390,16 +404,119 @@ static void record_skipped(sk_evtx_chunk *c, uint64_t id)
     mark_seen(c, id);
 }
 
+// Bytes [from, to) hold one of the chunk's own records (or the header of a damaged one): the
+// carving passes over them.
+static void live_range(sk_evtx_chunk *c, size_t from, size_t to)
+{
+    if (!c->carve || c->nlive == MAX_CHUNK_RECORDS)
+        return;
+    c->live_lo[c->nlive] = (uint16_t)from;
+    c->live_hi[c->nlive] = (uint32_t)to;
+    c->nlive++;
+}
+
+// Reports a decoded record's truncated values and hands its event out.
+static void record_event(sk_evtx_chunk *c, uint64_t id, bool recovered, const sk_event **out)
+{
+    const char *tname;
+    size_t ntrunc = sk_binxml_truncated(c->bx, &tname);
+    if (ntrunc)
+        chunk_diag(c,
+                   true,
+                   id,
+                   "evtx-value-truncated",
+                   "%zu value(s) longer than %u bytes truncated (first: %s)",
+                   ntrunc,
+                   (unsigned)SK_MAX_VALUE_BYTES,
+                   tname);
+    c->ev.file = c->display;
+    c->ev.format = SK_FORMAT_EVTX;
+    c->ev.line = 0;
+    c->ev.recovered = recovered;
+    *out = &c->ev;
+}
+
+// The next record of an earlier use of the chunk in its free space (SK_EVTX_CHUNK_RECOVER).
+static sk_status carve_next(sk_evtx_chunk *c, const sk_event **out)
+{
+    const uint8_t *d = c->c;
+    while (c->pos + RECORD_HEADER_BYTES <= c->n) {
+        // Up to the next of the chunk's own records: carve there, then jump past it.
+        while (c->klive < c->nlive && c->live_hi[c->klive] <= c->pos)
+            c->klive++;
+        size_t limit = c->n;
+        if (c->klive < c->nlive) {
+            if (c->live_lo[c->klive] <= c->pos) {
+                c->pos = c->live_hi[c->klive];
+                continue;
+            }
+            limit = c->live_lo[c->klive];
+        }
+        const uint8_t *hit =
+                c->pos + 4 <= limit ? memmem(d + c->pos, limit - c->pos, "**\0\0", 4) : NULL;
+        if (!hit) {
+            c->pos = limit; // the next live record, or the end
+            continue;
+        }
+        size_t q = (size_t)(hit - d);
+        uint32_t size;
+        if (!record_at(d, q, limit, &size) || d[q + 24] != 0x0f || d[q + 25] != 0x01 ||
+            d[q + 26] != 0x01) {
+            c->pos = q + 1;
+            continue;
+        }
+        c->pos = q + size;
+        char err[256];
+        if (sk_binxml_record(c->bx,
+                             q + RECORD_HEADER_BYTES,
+                             size - RECORD_HEADER_BYTES - 4,
+                             &c->ev,
+                             err,
+                             sizeof err) != SK_OK) {
+            c->stats.recovered_failed++;
+            continue;
+        }
+        c->stats.recovered++;
+        record_event(c, rd64(d + q + 8), true, out);
+        return SK_OK;
+    }
+    c->done = true;
+    c->carving = false;
+    uint64_t failed = c->stats.recovered_failed, found = failed + c->stats.recovered;
+    if (failed) {
+        char where[40];
+        snprintf(where, sizeof where, "chunk %llu", (unsigned long long)c->index);
+        sk_diag_emitf(c->diags,
+                      SK_SEV_NOTE,
+                      c->display,
+                      0,
+                      0,
+                      where,
+                      "evtx-recovered-unreadable",
+                      "%llu of the %llu recovered record%s found in it could not be decoded",
+                      (unsigned long long)failed,
+                      (unsigned long long)found,
+                      found == 1 ? "" : "s");
+    }
+    return SK_DONE;
+}
+
 sk_status sk_evtx_chunk_next(sk_evtx_chunk *c, const sk_event **out)
 {
     const uint8_t *d = c->c;
     for (;;) {
+        if (c->carving)
+            return carve_next(c, out);
         if (c->done)
             return SK_DONE;
         size_t p = c->pos;
         if (p + RECORD_HEADER_BYTES > c->end) {
             chunk_finish(c);
-            return SK_DONE;
+            if (c->carve) {
+                c->carving = true;
+                c->pos = CHUNK_HEADER_BYTES;
+            }
+            continue;
         }
         if (memcmp(d + p, "**\0\0", 4) != 0) {
             // Not a record: damaged or overwritten data. Its records are accounted for as
@@ -453,10 +570,14 @@ sk_status sk_evtx_chunk_next(sk_evtx_chunk *c, const sk_event **out)
                                "records); record skipped",
                                (unsigned)size);
                 record_skipped(c, id);
+                // Only its header is known to be the record's: what follows may be records of
+                // another use of the chunk, which the carving is to find.
+                live_range(c, p, p + RECORD_HEADER_BYTES);
                 c->pos = q;
                 continue;
             }
         }
+        live_range(c, p, p + size);
         c->pos = p + size;
         char err[256];
         sk_status st = sk_binxml_record(c->bx,
@@ -475,25 +596,10 @@ sk_status sk_evtx_chunk_next(sk_evtx_chunk *c, const sk_event **out)
             record_skipped(c, id);
             continue;
         }
-        const char *tname;
-        size_t ntrunc = sk_binxml_truncated(c->bx, &tname);
-        if (ntrunc)
-            chunk_diag(c,
-                       true,
-                       id,
-                       "evtx-value-truncated",
-                       "%zu value(s) longer than %u bytes truncated (first: %s)",
-                       ntrunc,
-                       (unsigned)SK_MAX_VALUE_BYTES,
-                       tname);
         c->stats.records++;
         c->stats.events++;
         mark_seen(c, id);
-        c->ev.file = c->display;
-        c->ev.format = SK_FORMAT_EVTX;
-        c->ev.line = 0;
-        c->ev.recovered = false;
-        *out = &c->ev;
+        record_event(c, id, false, out);
         return SK_OK;
     }
 }
@@ -679,6 +785,8 @@ static sk_status open_common(native_reader *r, const uint8_t *h, size_t hn)
     }
     uint32_t fflags = rd32(h + 120);
     bool first_part = r->base.opts.chunk_first == 0; // file-level warnings belong to part one
+    if (r->base.opts.recovered)
+        r->chunk_flags |= SK_EVTX_CHUNK_RECOVER;
     r->header_chunks = rd16(h + 42);
     r->count_trusted = true;
     if (fflags & FILE_FLAG_NO_CRC) {

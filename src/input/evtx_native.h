@@ -38,7 +38,15 @@
 // Accounting: for every chunk, events + records skipped = the records found in it plus those its
 // header lists that are not there (a torn chunk's lost tail is counted, not hidden).
 // stats.damaged is set by any chunk or file-header damage, not by a single undecodable record.
-// opts->recovered is not supported yet (no carving of deleted records from chunk slack): ignored.
+//
+// Deleted records (opts->recovered): a chunk is reused when the log wraps or is cleared, and the
+// records of its earlier use stay in its free space until they are overwritten. With
+// opts->recovered, each chunk's free space is carved after its records: every complete record
+// there (signature, a size whose trailing copy matches, a BinXML fragment header) is decoded with
+// the chunk's template cache and given as an event marked recovered, right after the chunk's own
+// events. A record that does not decode is not a skip (it is old data, often half overwritten):
+//   file: chunk N: note: K of the L recovered records found in it could not be decoded
+// (code evtx-recovered-unreadable).
 #ifndef SK_INPUT_EVTX_NATIVE_H
 #define SK_INPUT_EVTX_NATIVE_H
 
@@ -81,6 +89,10 @@ enum {
     SK_EVTX_CHUNK_BEYOND_COUNT = 1u,
     // The file header says the file carries no CRC32s (flag 0x4): chunk CRCs are not checked.
     SK_EVTX_CHUNK_NO_CRC = 2u,
+    // After the chunk's records, carve its free space (the bytes from the free space offset to
+    // the end of the chunk) for the records of an earlier use of the chunk: deleted records,
+    // given as events marked recovered (sk_reader_opts.recovered).
+    SK_EVTX_CHUNK_RECOVER = 4u,
 };
 
 typedef struct sk_evtx_chunk_stats {
@@ -88,6 +100,11 @@ typedef struct sk_evtx_chunk_stats {
     uint64_t events;          // records decoded into events
     uint64_t records_skipped; // found but undecodable, plus missing ones (records - events)
     bool damaged;             // chunk-level damage was reported
+    // SK_EVTX_CHUNK_RECOVER: records found in the free space, decoded (events marked recovered,
+    // not counted in records or events above) or not (summed up in one note for the chunk: a
+    // fragment of old data is not a loss of the log's content).
+    uint64_t recovered;
+    uint64_t recovered_failed;
 } sk_evtx_chunk_stats;
 
 typedef struct sk_evtx_chunk sk_evtx_chunk;

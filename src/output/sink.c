@@ -322,6 +322,8 @@ static void csv_hit(const sk_sink *s, sk_buf *b, const sk_rule *rule, const sk_e
     // details: up to four key fields as "Name: value" joined by " | "
     sk_buf d;
     sk_buf_init(&d, 1u << 20);
+    if (ev->recovered) // a deleted record (--recovered): said first, as the table says it
+        sk_buf_puts(&d, "(recovered) ");
     unsigned shown = 0;
     for (size_t i = 0; i < sizeof detail_keys / sizeof *detail_keys && shown < 4; i++) {
         const char *v = sk_event_get(ev, detail_keys[i]);
@@ -457,8 +459,18 @@ static void table_hit(const sk_sink *s, sk_buf *b, const sk_rule *rule, const sk
     char lab[64] = "";
     if (label)
         snprintf(lab, sizeof lab, "%s: ", label);
-    size_t ll = strlen(lab);
     size_t room = s->w_details;
+    // A deleted record (--recovered) says so before its details.
+    static const char rec_mark[] = "(recovered) ";
+    if (ev->recovered && sizeof rec_mark - 1 + 4 < room) {
+        if (s->o.color)
+            sk_buf_puts(b, "\x1b[2m");
+        sk_buf_puts(b, rec_mark);
+        if (s->o.color)
+            sk_buf_puts(b, "\x1b[0m");
+        room -= sizeof rec_mark - 1;
+    }
+    size_t ll = strlen(lab);
     if (ll && ll + 4 < room) {
         if (s->o.color)
             sk_buf_puts(b, "\x1b[2m");

@@ -40,6 +40,7 @@ run hunt_jsonl hunt --stats -f jsonl --builtin -r tests/e2e/rules
 run hunt_table hunt -f table --color never --builtin -r tests/e2e/rules
 run hunt_csv_sorted hunt -f csv --sort time --builtin -r tests/e2e/rules
 run dump dump --stats
+run dump_recovered dump --stats --recovered
 # Rule folders are read and parsed on -j threads: the load report (bad rules included) and the
 # hits keep their order.
 rules=(-r tests/e2e/rules -r tests/e2e/bad_rules)
@@ -79,6 +80,10 @@ if [ -f "$corpus/benchmark/evtx_concat.py" ] && [ -d "$corpus/evtx-attack" ]; th
   inputs=("$tmp/big.evtx")
   run big_evtx_hunt hunt --stats -f jsonl --builtin -r tests/e2e/rules
   run big_evtx_dump dump --stats
+  # Deleted records are carved chunk by chunk: the same ones whatever the parts.
+  run big_evtx_recovered dump --stats --recovered
+  grep -q "^saker: events: [0-9]* (evtx [0-9]*, ndjson 0); [1-9][0-9]* recovered$" "$tmp/big_evtx_recovered.1.err" ||
+    { echo "big_evtx_recovered: no recovered events:"; cat "$tmp/big_evtx_recovered.1.err"; exit 1; }
   grep -q "damaged files (evtx-chunk-crc ×1, evtx-record-size-recovered ×1)" "$tmp/big_evtx_dump.1.err" ||
     { echo "big_evtx_dump: the damage is not accounted:"; cat "$tmp/big_evtx_dump.1.err"; exit 1; }
 else

@@ -1,6 +1,7 @@
 // fuzz_evtx_chunk: one chunk image for the native decoder's chunk level (sk_evtx_chunk_decode).
-// The first byte picks the SK_EVTX_CHUNK_* flags; the rest is the chunk (cut to 64 KiB). The same
-// decoder decodes it twice, as a parallel scan reuses one decoder for many chunks.
+// The first byte picks the SK_EVTX_CHUNK_* flags (carving included); the rest is the chunk (cut
+// to 64 KiB). The same decoder decodes it twice, as a parallel scan reuses one decoder for many
+// chunks.
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,7 +19,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
     if (size < 1)
         return 0;
-    unsigned flags = data[0] & (SK_EVTX_CHUNK_BEYOND_COUNT | SK_EVTX_CHUNK_NO_CRC);
+    unsigned flags =
+            data[0] & (SK_EVTX_CHUNK_BEYOND_COUNT | SK_EVTX_CHUNK_NO_CRC | SK_EVTX_CHUNK_RECOVER);
     data++;
     size--;
     if (size > SK_EVTX_CHUNK_BYTES)
@@ -32,8 +34,10 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
                 c, data, size, (uint64_t)pass, flags, "fuzz.evtx", &diags, on_event, &n);
         (void)rc; // any status is fine; the checks are in on_event and below
         const sk_evtx_chunk_stats *st = sk_evtx_chunk_stats_get(c);
-        // The documented accounting: events == the callbacks made; skipped == records - events.
-        if (st->events != n || st->records_skipped + st->events != st->records)
+        // The documented accounting: events + recovered == the callbacks made (recovered ones only
+        // with SK_EVTX_CHUNK_RECOVER); skipped == records - events.
+        if (st->events + st->recovered != n || st->records_skipped + st->events != st->records ||
+            (!(flags & SK_EVTX_CHUNK_RECOVER) && (st->recovered || st->recovered_failed)))
             fuzz_broken("chunk stats do not add up", NULL);
     }
     sk_evtx_chunk_free(c);

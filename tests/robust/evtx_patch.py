@@ -8,6 +8,13 @@ fault remains. Used by the robust_* end-to-end cases (in their setup) and tests/
                                               TEXT gets the code units UNITS (comma-separated hex,
                                               as many as TEXT has characters), e.g. d800,0041
   evtx_patch.py IN OUT chunk-crc N            chunk N's (0-based) records CRC is inverted
+  evtx_patch.py IN OUT free-space N K         chunk N's (0-based) last K records become free
+                                              space, as when a reused chunk's older records
+                                              remain behind its new ones (header record range,
+                                              last record offset and free space offset moved back)
+  evtx_patch.py IN OUT stale-template N       record N (1-based in file order) names another
+                                              template than the one at the offset it gives
+                                              (as when the definition was overwritten)
   evtx_patch.py IN OUT none                   only recomputes the CRCs
 """
 import struct
@@ -76,6 +83,22 @@ def main():
         assert hits, "TEXT not found"
     elif what == "chunk-crc":
         skip = (int(args[0]),)
+    elif what == "free-space":
+        n, k = int(args[0]), int(args[1])
+        off = list(chunks(d))[n]
+        recs = [r for r in records(d) if off <= r < off + CHUNK]
+        assert 0 < k < len(recs), "K must leave at least one record in the chunk"
+        keep = recs[:-k]
+        last = keep[-1]
+        last_id = struct.unpack_from("<Q", d, last + 8)[0]
+        struct.pack_into("<Q", d, off + 0x10, last_id)  # last event record number
+        struct.pack_into("<Q", d, off + 0x20, last_id)  # last event record identifier
+        struct.pack_into("<I", d, off + 0x2C, last - off)  # last event record offset
+        struct.pack_into("<I", d, off + 0x30, recs[-k] - off)  # free space offset
+    elif what == "stale-template":
+        r = list(records(d))[int(args[0]) - 1]
+        assert d[r + 24:r + 30] == b"\x0f\x01\x01\x00\x0c\x01", "not a template instance"
+        d[r + 30] ^= 0xFF
     elif what != "none":
         sys.exit(f"evtx_patch.py: unknown damage '{what}'")
     fix_crcs(d, skip)

@@ -596,6 +596,20 @@ static void inline_system(cb *c, bool depid, unsigned eid, uint64_t id)
     end(c);
 }
 
+// A template-less record with only a System part (EventID 1); returns its offset.
+static size_t inline_record(cb *c, uint64_t id)
+{
+    size_t at = rec_begin(c, id);
+    frag(c);
+    el(c, "Event", false, false);
+    gt(c);
+    inline_system(c, false, 1, id);
+    end(c);
+    u8(c, 0);
+    rec_end(c, at);
+    return at;
+}
+
 typedef struct decoded {
     sk_test_diags td;
     sk_evtx_chunk *ck;
@@ -735,6 +749,8 @@ typedef struct tv {
     bool optional;
 } tv;
 
+static void template_values(cb *c, uint64_t id, const tv *vals, size_t nv);
+
 // Writes a record: template instance (definition inline) of
 //   <Event><System><Provider Name="T"/><EventID>%0</EventID><TimeCreated SystemTime="%1"/>
 //   <EventRecordID>%2</EventRecordID></System><EventData><Data Name="name_i">%(3+i)</Data>...
@@ -790,7 +806,13 @@ static void template_record(cb *c, uint64_t id, const tv *vals, size_t nv, uint3
     end(c);
     u8(c, 0x00);
     put32(c, size_at, (uint32_t)(c->n - body));
-    // values
+    template_values(c, id, vals, nv);
+    rec_end(c, at);
+}
+
+// The substitution values of template_record's template.
+static void template_values(cb *c, uint64_t id, const tv *vals, size_t nv)
+{
     u32(c, (uint32_t)(3 + nv));
     u16(c, 2);
     u8(c, 0x06);
@@ -813,6 +835,19 @@ static void template_record(cb *c, uint64_t id, const tv *vals, size_t nv, uint3
         for (size_t k = 0; k < vals[i].size; k++)
             u8(c, vals[i].bytes[k]);
     u8(c, 0x00);
+}
+
+// A record that instantiates the template defined at chunk offset def (template_record writes
+// its definition 38 bytes into the record), naming it tid.
+static void template_use(cb *c, uint64_t id, uint32_t tid, uint32_t def, const tv *vals, size_t nv)
+{
+    size_t at = rec_begin(c, id);
+    frag(c);
+    u8(c, 0x0c);
+    u8(c, 1);
+    u32(c, tid);
+    u32(c, def);
+    template_values(c, id, vals, nv);
     rec_end(c, at);
 }
 
@@ -1242,14 +1277,7 @@ Test(evtx_native, record_walk_resynchronises)
                 u8(&c, 0xAA);
             continue;
         }
-        size_t at = rec_begin(&c, id);
-        frag(&c);
-        el(&c, "Event", false, false);
-        gt(&c);
-        inline_system(&c, false, 1, id);
-        end(&c);
-        u8(&c, 0);
-        rec_end(&c, at);
+        size_t at = inline_record(&c, id);
         if (id == 2)
             put32(&c, at + 4, 0x10000000);
         if (id == 4) {
@@ -1287,6 +1315,74 @@ Test(evtx_native, record_walk_resynchronises)
     SK_ASSERT_NO_LEAKS();
 }
 
+// Deleted records (SK_EVTX_CHUNK_RECOVER). The chunk's own records 10-12 with damaged bytes and
+// a record of another use (900) between 10 and 11, then in the free space records of the chunk's
+// earlier use: 5 (defines its template), 6 (uses 5's template), 7 (names another template than
+// the one at the offset it gives: the definition there was overwritten) and a torn fragment.
+Test(evtx_native, carving_recovers_deleted_records)
+{
+    static cb c;
+    chunk_init(&c);
+    static const tv val[] = { { "Item", 0x08, { 42, 0, 0, 0 }, 4, false } };
+    for (uint64_t id = 10; id <= 12; id++) {
+        inline_record(&c, id);
+        if (id == 10) {
+            for (int k = 0; k < 50; k++)
+                u8(&c, 0xAA);
+            template_record(&c, 900, val, 1, 0x90909090u);
+        }
+    }
+    chunk_finish(&c, 10, 12);
+    size_t at5 = c.n;
+    template_record(&c, 5, val, 1, 0x05050505u);
+    static const tv val6[] = { { "Item", 0x08, { 43, 0, 0, 0 }, 4, false } };
+    template_use(&c, 6, 0x05050505u, (uint32_t)(at5 + 38), val6, 1);
+    template_use(&c, 7, 0x07070707u, (uint32_t)(at5 + 38), val6, 1);
+    size_t torn = rec_begin(&c, 8);
+    frag(&c);
+    put32(&c, torn + 4, 400); // its end was overwritten: no size copy 400 bytes on
+
+    for (int pass = 0; pass < 2; pass++) {
+        sk_test_diags td;
+        sk_test_diags_init(&td);
+        sk_evtx_chunk *ck = sk_evtx_chunk_new();
+        unsigned flags = pass ? SK_EVTX_CHUNK_RECOVER : 0;
+        cr_assert_eq(sk_evtx_chunk_begin(ck, c.d, sizeof c.d, 0, flags, "t.evtx", &td.dl), SK_OK);
+        const sk_event *ev;
+        char got[256] = "";
+        while (sk_evtx_chunk_next(ck, &ev) == SK_OK) {
+            const char *item = field(ev, "Item", 0);
+            snprintf(got + strlen(got),
+                     sizeof got - strlen(got),
+                     "%s%llu%s%s",
+                     *got ? " " : "",
+                     (unsigned long long)ev->record_id,
+                     ev->recovered ? "r" : "",
+                     item ? item : "");
+        }
+        const sk_evtx_chunk_stats *s = sk_evtx_chunk_stats_get(ck);
+        // The chunk's own records are accounted for as always; recovered ones apart.
+        cr_expect_eq(s->records, 3u);
+        cr_expect_eq(s->events, 3u);
+        cr_expect_eq(s->records_skipped, 0u);
+        cr_expect(!s->damaged);
+        if (pass) {
+            cr_expect_str_eq(got, "10 11 12 900r42 5r42 6r43");
+            cr_expect_eq(s->recovered, 3u);
+            cr_expect_eq(s->recovered_failed, 1u);
+            cr_expect_str_eq(td.text,
+                             "t.evtx: chunk 0: note: 1 of the 4 recovered records found in it "
+                             "could not be decoded\n");
+        } else {
+            cr_expect_str_eq(got, "10 11 12");
+            cr_expect_eq(s->recovered, 0u);
+            cr_expect_str_eq(td.text, "");
+        }
+        sk_evtx_chunk_free(ck);
+    }
+    SK_ASSERT_NO_LEAKS();
+}
+
 // File level: a file header that undercounts its chunks (dirty), a damaged chunk within the
 // count, stale space past it, a file header CRC mismatch.
 static void file_header(cb *f, uint16_t chunks, uint32_t flags, bool good_crc)
@@ -1310,16 +1406,8 @@ static void file_header(cb *f, uint16_t chunks, uint32_t flags, bool good_crc)
 static void simple_chunk(cb *c, uint64_t first, unsigned n)
 {
     chunk_init(c);
-    for (uint64_t id = first; id < first + n; id++) {
-        size_t at = rec_begin(c, id);
-        frag(c);
-        el(c, "Event", false, false);
-        gt(c);
-        inline_system(c, false, 1, id);
-        end(c);
-        u8(c, 0);
-        rec_end(c, at);
-    }
+    for (uint64_t id = first; id < first + n; id++)
+        inline_record(c, id);
     chunk_finish(c, first, first + n - 1);
 }
 
@@ -1526,6 +1614,11 @@ ParameterizedTestParameters(evtx_native, corpus_counts)
     return cr_make_param_array(corpus_case, cases, sizeof cases / sizeof cases[0]);
 }
 
+static uint32_t rd32le(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 static uint64_t rd64(const uint8_t *p)
 {
     uint64_t v = 0;
@@ -1667,6 +1760,7 @@ static dev_class classify(const char *lib, const char *nat)
 
 typedef struct nev {
     uint64_t id;
+    bool recovered;
     size_t n;
     char **names;
     char **values;
@@ -1678,7 +1772,84 @@ typedef struct diffstats {
     unsigned long compared_fields;
     unsigned long dev[DEV_COUNT];
     unsigned long failures;
+    // --recovered: libevtx's recovered events, those the native reader gives too (as a recovered
+    // event, or as a record of the chunk itself, which libevtx calls recovered after damage),
+    // those libevtx decoded with a template that is not the record's (STALE_TEMPLATE), and the
+    // native reader's recovered events.
+    unsigned long lib_recovered;
+    unsigned long recovered_same;
+    unsigned long stale_template;
+    unsigned long native_recovered;
 } diffstats;
+
+// The same fields, names and values, but for the documented deviations (counted in ds).
+static bool same_fields(const nev *x, const sk_event *e, diffstats *ds)
+{
+    if (x->n != sk_event_nfields(e))
+        return false;
+    unsigned long dev[DEV_COUNT] = { 0 };
+    for (size_t i = 0; i < x->n; i++) {
+        const sk_field *f = sk_event_field(e, i);
+        if (strcmp(f->name, x->names[i]) != 0)
+            return false;
+        if (strcmp(f->value, x->values[i]) == 0)
+            continue;
+        dev_class dc = classify(f->value, x->values[i]);
+        if (dc == DEV_NONE)
+            return false;
+        dev[dc]++;
+    }
+    for (int i = 0; i < DEV_COUNT; i++)
+        ds->dev[i] += dev[i];
+    return true;
+}
+
+// STALE_TEMPLATE: a copy of the record with EventRecordID id in the file image holds a template
+// instance (its own, or one in a BinXML value such as its EventData) whose definition offset
+// holds another template, or none that fits in the chunk: the definition was overwritten when
+// the chunk was reused. libevtx decodes such a recovered record with whatever template is there
+// (field names and values that do not belong together) or leaves that part out; the native
+// reader refuses the record.
+static bool stale_template(const uint8_t *img, size_t n, uint64_t id)
+{
+    for (size_t q = 4096; q + 40 <= n; q++) {
+        const uint8_t *hit = memmem(img + q, n - q, "**\0\0", 4);
+        if (!hit)
+            break;
+        q = (size_t)(hit - img);
+        if (q + 40 > n)
+            continue;
+        size_t chunk = q - (q - 4096) % 65536;
+        size_t end = n - chunk < 65536 ? n - chunk : 65536;
+        uint32_t size = rd32le(img + q + 4);
+        if (size < 40 || size > chunk + end - q || rd32le(img + q + size - 4) != size)
+            continue;
+        // A copy of the record: its header says id, or (files whose record headers were
+        // renumbered by the tool that exported them) its values hold id as a 64-bit integer.
+        uint8_t key[8];
+        for (int b = 0; b < 8; b++)
+            key[b] = (uint8_t)(id >> (8 * b));
+        if (rd64(img + q + 8) != id && !memmem(img + q + 24, size - 28, key, 8))
+            continue;
+        // Template instances (token 0x0c 0x01, template id, definition offset) anywhere in the
+        // record whose offset lies in the chunk's records (a random "0c 01" in a value almost
+        // never gives one) but holds another template, or none that fits.
+        for (size_t k = q + 24; k + 10 <= q + size;) {
+            const uint8_t *f = memmem(img + k, q + size - k, "\x0c\x01", 2);
+            if (!f || (size_t)(f - img) + 10 > q + size)
+                break;
+            k = (size_t)(f - img);
+            uint32_t tid = rd32le(img + k + 2), def = rd32le(img + k + 6);
+            k++;
+            if (def < 512 || def >= end)
+                continue;
+            if ((size_t)def + 24 > end || rd32le(img + chunk + def + 4) != tid ||
+                rd32le(img + chunk + def + 20) > end - def - 24)
+                return true;
+        }
+    }
+    return false;
+}
 
 static void compare_file(const char *path, diffstats *ds)
 {
@@ -1686,9 +1857,12 @@ static void compare_file(const char *path, diffstats *ds)
     sk_test_diags_init(&tl);
     sk_test_diags_init(&tn);
     sk_reader *rl = NULL, *rn = NULL;
-    if (sk_reader_open_evtx(&rl, path, path, NULL, &tl.dl) != SK_OK)
+    // Both readers with their recovered records: libevtx's follow its live ones, the native
+    // reader's follow each chunk's records.
+    sk_reader_opts ro = { .recovered = true };
+    if (sk_reader_open_evtx(&rl, path, path, &ro, &tl.dl) != SK_OK)
         return; // nothing libevtx reads, nothing to compare
-    cr_assert_eq(sk_reader_open_evtx_native(&rn, path, path, NULL, &tn.dl), SK_OK, "%s", path);
+    cr_assert_eq(sk_reader_open_evtx_native(&rn, path, path, &ro, &tn.dl), SK_OK, "%s", path);
     ds->files++;
     nev *nv = NULL;
     size_t nn = 0, cap = 0;
@@ -1700,6 +1874,8 @@ static void compare_file(const char *path, diffstats *ds)
         }
         nev *x = &nv[nn++];
         x->id = e->record_id;
+        x->recovered = e->recovered;
+        ds->native_recovered += e->recovered;
         x->n = sk_event_nfields(e);
         x->names = malloc((x->n + 1) * sizeof(char *));
         x->values = malloc((x->n + 1) * sizeof(char *));
@@ -1711,10 +1887,34 @@ static void compare_file(const char *path, diffstats *ds)
     // Events come in the same order (chunks in file order, records in chunk order); the native
     // reader may hold more (records libevtx cannot read) in between.
     size_t j = 0;
+    uint8_t *img = NULL;
+    size_t imgn = 0;
     while (sk_reader_next(rl, &e) == SK_OK) {
+        if (e->recovered) {
+            ds->lib_recovered++;
+            size_t k = 0;
+            while (k < nn && (nv[k].id != e->record_id || !same_fields(&nv[k], e, ds)))
+                k++;
+            if (k < nn) {
+                ds->recovered_same++;
+                continue;
+            }
+            if (!img)
+                img = (uint8_t *)read_file(path, &imgn);
+            if (stale_template(img, imgn, e->record_id)) {
+                ds->stale_template++;
+                continue;
+            }
+            if (ds->failures++ < 20)
+                cr_expect_fail("%s: recovered record %llu read by libevtx is missing from the "
+                               "native events",
+                               path,
+                               (unsigned long long)e->record_id);
+            continue;
+        }
         ds->lib_events++;
         size_t k = j;
-        while (k < nn && nv[k].id != e->record_id)
+        while (k < nn && (nv[k].recovered || nv[k].id != e->record_id))
             k++;
         if (k == nn) {
             if (ds->failures++ < 20)
@@ -1772,6 +1972,7 @@ static void compare_file(const char *path, diffstats *ds)
         free(nv[i].values);
     }
     free(nv);
+    free(img);
     sk_reader_close(rl);
     sk_reader_close(rn);
 }
@@ -1799,16 +2000,27 @@ Test(evtx_native, same_events_as_libevtx, .timeout = 900)
         cr_skip_test("../shared/corpus is absent: only the fixtures were compared");
     walk_evtx(corpus, &ds);
     cr_log_info("compared %lu files, %lu libevtx events, %lu fields; deviations: NON_BMP %lu, "
-                "NEGATIVE %lu, SIZET %lu, HEXSTRING %lu",
+                "NEGATIVE %lu, SIZET %lu, HEXSTRING %lu; recovered: libevtx %lu (%lu the same "
+                "as native events, %lu STALE_TEMPLATE), native %lu",
                 ds.files,
                 ds.lib_events,
                 ds.compared_fields,
                 ds.dev[DEV_NON_BMP],
                 ds.dev[DEV_NEGATIVE],
                 ds.dev[DEV_SIZET],
-                ds.dev[DEV_HEXSTRING]);
+                ds.dev[DEV_HEXSTRING],
+                ds.lib_recovered,
+                ds.recovered_same,
+                ds.stale_template,
+                ds.native_recovered);
     cr_expect_eq(ds.failures, 0u, "%lu unexplained differences", ds.failures);
     cr_expect_gt(ds.lib_events, 20000u);
+    // Recovered records: every one libevtx reads is a native event too, unless libevtx read it
+    // with a template that is not its own; the native reader recovers more (it carves the whole
+    // chunk around its records, libevtx only part of it).
+    cr_expect_gt(ds.recovered_same, 500u);
+    cr_expect_gt(ds.stale_template, 0u);
+    cr_expect_gt(ds.native_recovered, ds.lib_recovered);
     // Each documented deviation occurs in the corpus (so each is exercised, and a fix on either
     // side shows up here).
     for (int i = 0; i < DEV_COUNT; i++)
