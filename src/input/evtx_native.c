@@ -156,6 +156,22 @@ static bool all_zero(const uint8_t *p, size_t n)
     return true;
 }
 
+// The first record signature ("**\0\0") in d[from, end), or NULL. By memchr for '*', which is
+// rare in records and absent from zeroed space: glibc's memmem hashes byte pairs and compares at
+// every "\0\0" of a chunk's zeroed free space, which made carving cost 35% of a file's read.
+static const uint8_t *find_signature(const uint8_t *d, size_t from, size_t end)
+{
+    while (from + 4 <= end) {
+        const uint8_t *p = memchr(d + from, '*', end - from - 3);
+        if (!p)
+            return NULL;
+        if (p[1] == '*' && p[2] == 0 && p[3] == 0)
+            return p;
+        from = (size_t)(p - d) + 1;
+    }
+    return NULL;
+}
+
 // A complete record at p: signature, a size that fits before end, and its trailing copy.
 static bool record_at(const uint8_t *d, size_t p, size_t end, uint32_t *size)
 {
@@ -196,7 +212,7 @@ static size_t resync(const sk_evtx_chunk *c, size_t from)
     const uint8_t *d = c->c;
     size_t q = from;
     while (q + RECORD_HEADER_BYTES <= c->end) {
-        const uint8_t *hit = memmem(d + q, c->end - q, "**\0\0", 4);
+        const uint8_t *hit = find_signature(d, q, c->end);
         if (!hit)
             break;
         q = (size_t)(hit - d);
@@ -219,7 +235,7 @@ static uint64_t count_records(const uint8_t *d, size_t n)
     uint64_t k = 0;
     size_t q = CHUNK_HEADER_BYTES < n ? CHUNK_HEADER_BYTES : n;
     while (q + RECORD_HEADER_BYTES <= n) {
-        const uint8_t *hit = memmem(d + q, n - q, "**\0\0", 4);
+        const uint8_t *hit = find_signature(d, q, n);
         if (!hit)
             break;
         q = (size_t)(hit - d);
@@ -452,8 +468,7 @@ static sk_status carve_next(sk_evtx_chunk *c, const sk_event **out)
             }
             limit = c->live_lo[c->klive];
         }
-        const uint8_t *hit =
-                c->pos + 4 <= limit ? memmem(d + c->pos, limit - c->pos, "**\0\0", 4) : NULL;
+        const uint8_t *hit = find_signature(d, c->pos, limit);
         if (!hit) {
             c->pos = limit; // the next live record, or the end
             continue;
