@@ -332,6 +332,13 @@ struct sk_binxml {
     size_t nsops, sops_cap;
     val *vals; // substitution values of the current record
     size_t nvals, vals_cap;
+    // Recovered records (sk_binxml_recovering): the template definitions stored in the chunk
+    // (an instance followed by its own definition), by template id; found once per chunk, at the
+    // first record that needs one.
+    bool recovering;
+    uint32_t defs_gen; // the chunk generation they were found for (0: none yet)
+    uint32_t *def_tid, *def_off;
+    size_t ndefs, defs_cap;
 
     // Per record.
     sk_event *ev;
@@ -733,6 +740,23 @@ static long get_name(sk_binxml *x, uint32_t off)
         fail(x, SK_ERR_FORMAT, "name at offset %u runs past the chunk", (unsigned)off);
         return -1;
     }
+    if (x->recovering) {
+        // A recovered record may name an offset that its chunk's present use has overwritten:
+        // what is there must be a name, its hash (the low 16 bits of h = h * 65599 + unit over
+        // its UTF-16 units) and terminating NUL intact. Else its elements and attributes would
+        // get whatever names the new data spells (an EventData that is no longer one).
+        uint32_t h = 0;
+        for (size_t k = 0; k < units; k++)
+            h = h * 65599u + rd16(x->c + off + 8 + 2 * k);
+        if ((size_t)off + 10 + 2 * units > x->n || rd16(x->c + off + 8 + 2 * units) != 0 ||
+            (h & 0xffffu) != rd16(x->c + off + 4)) {
+            fail(x,
+                 SK_ERR_FORMAT,
+                 "no name at offset %u (overwritten: its hash or end does not match)",
+                 (unsigned)off);
+            return -1;
+        }
+    }
     obuf *t = &x->vbuf;
     t->n = 0;
     ob_utf16(x, t, x->c + off + 8, units);
@@ -842,6 +866,44 @@ static long get_template(sk_binxml *x, uint32_t def);
 
 static sk_status parse(sk_binxml *x, size_t pos, size_t end, pmode m, size_t *out_end);
 
+// A recovered record's template, when the offset its instance gives holds another one (the
+// chunk was reused and the definition overwritten): the definition of template tid stored
+// elsewhere in the chunk, by a record of the chunk's present or earlier use. Template ids are the
+// first 4 bytes of the template's GUID. -1 when the chunk has none that compiles.
+static long template_by_id(sk_binxml *x, uint32_t tid)
+{
+    if (x->defs_gen != x->gen) {
+        x->defs_gen = x->gen;
+        x->ndefs = 0;
+        // Stored definitions: a 0x0c 0x01 instance whose definition offset is right behind it.
+        for (size_t p = 0; p + 34 <= x->n;) {
+            const uint8_t *h = memchr(x->c + p, 0x0c, x->n - 34 - p + 1);
+            if (!h)
+                break;
+            p = (size_t)(h - x->c);
+            uint32_t id = rd32(h + 2), def = rd32(h + 6);
+            if (h[1] == 0x01 && def == p + 10 && rd32(h + 14) == id) {
+                if (x->ndefs == x->defs_cap) {
+                    size_t cap = x->defs_cap;
+                    sk_xgrow((void **)&x->def_tid, &cap, x->ndefs + 1, sizeof(uint32_t));
+                    sk_xgrow((void **)&x->def_off, &x->defs_cap, x->ndefs + 1, sizeof(uint32_t));
+                }
+                x->def_tid[x->ndefs] = id;
+                x->def_off[x->ndefs++] = def;
+            }
+            p++;
+        }
+    }
+    for (size_t i = 0; i < x->ndefs; i++) {
+        if (x->def_tid[i] != tid)
+            continue;
+        long ti = get_template(x, x->def_off[i]);
+        if (ti >= 0 && x->tmpls[ti].st == SK_OK && x->tmpls[ti].guid4 == tid)
+            return ti;
+    }
+    return -1;
+}
+
 // A template instance at pos (token 0x0c) in a record or BinXml value: emits OP_INSTANCE and
 // records its values. *pos moves past the values.
 static void parse_instance(sk_binxml *x, size_t *pos, size_t end, pmode m)
@@ -854,7 +916,21 @@ static void parse_instance(sk_binxml *x, size_t *pos, size_t end, pmode m)
     uint32_t tid = rd32(x->c + p + 2);
     uint32_t def = rd32(x->c + p + 6);
     p += 10;
-    long ti = get_template(x, def);
+    long ti;
+    if (x->recovering && def != p) {
+        // The definition the instance names may have been overwritten: another stored
+        // definition of the same template will do (a definition stored here must be right).
+        ti = (size_t)def + 24 <= x->n ? get_template(x, def) : -1;
+        if (ti < 0 || x->tmpls[ti].st != SK_OK || x->tmpls[ti].guid4 != tid) {
+            long alt = template_by_id(x, tid);
+            if (alt >= 0)
+                ti = alt;
+            else if (ti < 0)
+                ti = get_template(x, def); // reports why
+        }
+    } else {
+        ti = get_template(x, def);
+    }
     if (ti < 0)
         return;
     tmpl_ent *t = &x->tmpls[ti];
@@ -2089,6 +2165,8 @@ void sk_binxml_free(sk_binxml *x)
     free(x->tops);
     free(x->sops);
     free(x->vals);
+    free(x->def_tid);
+    free(x->def_off);
     free(x->atts);
     ob_free(&x->abuf);
     ob_free(&x->text);
@@ -2114,6 +2192,11 @@ void sk_binxml_begin_chunk(sk_binxml *x, const uint8_t *chunk, size_t n)
     x->nnames = 0;
     x->ntmpls = 0;
     x->ntops = 0;
+}
+
+void sk_binxml_recovering(sk_binxml *x, bool on)
+{
+    x->recovering = on;
 }
 
 sk_status

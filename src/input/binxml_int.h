@@ -9,6 +9,7 @@
 #ifndef SK_INPUT_BINXML_INT_H
 #define SK_INPUT_BINXML_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,13 @@ void sk_binxml_begin_chunk(sk_binxml *b, const uint8_t *chunk, size_t n);
 // err[0..errn) and ev holds no usable event.
 SK_NODISCARD sk_status
 sk_binxml_record(sk_binxml *b, size_t off, size_t len, sk_event *ev, char *err, size_t errn);
+
+// Decodes the records that follow as recovered ones (true) or as the chunk's own (false, the
+// default): a recovered record whose template instance gives the offset of another template (the
+// chunk was reused and the definition overwritten) is decoded with a definition of its template
+// stored elsewhere in the chunk, found by template id; the chunk's own records must name the
+// template at the offset they give.
+void sk_binxml_recovering(sk_binxml *b, bool on);
 
 // How many values the last successful record had cut to SK_MAX_VALUE_BYTES, and the name of the
 // first such field (valid until the next record; NULL when none).

@@ -482,12 +482,15 @@ static sk_status carve_next(sk_evtx_chunk *c, const sk_event **out)
         }
         c->pos = q + size;
         char err[256];
-        if (sk_binxml_record(c->bx,
-                             q + RECORD_HEADER_BYTES,
-                             size - RECORD_HEADER_BYTES - 4,
-                             &c->ev,
-                             err,
-                             sizeof err) != SK_OK) {
+        sk_binxml_recovering(c->bx, true);
+        sk_status st = sk_binxml_record(c->bx,
+                                        q + RECORD_HEADER_BYTES,
+                                        size - RECORD_HEADER_BYTES - 4,
+                                        &c->ev,
+                                        err,
+                                        sizeof err);
+        sk_binxml_recovering(c->bx, false);
+        if (st != SK_OK) {
             c->stats.recovered_failed++;
             continue;
         }

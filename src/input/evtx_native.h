@@ -41,10 +41,15 @@
 //
 // Deleted records (opts->recovered): a chunk is reused when the log wraps or is cleared, and the
 // records of its earlier use stay in its free space until they are overwritten. With
-// opts->recovered, each chunk's free space is carved after its records: every complete record
-// there (signature, a size whose trailing copy matches, a BinXML fragment header) is decoded with
+// opts->recovered, each chunk is carved after its records, everywhere outside them (its free
+// space, and the gaps the record walk passed over after damage): every complete record there
+// (signature, a size whose trailing copy matches, a BinXML fragment header) is decoded with
 // the chunk's template cache and given as an event marked recovered, right after the chunk's own
-// events. A record that does not decode is not a skip (it is old data, often half overwritten):
+// events. Templates and names are referred to by chunk offset, and the chunk's present use may
+// have overwritten them: a template instance must find its template id at the offset it gives, or
+// a definition of that template stored elsewhere in the chunk (binxml_int.h, recovering), and a
+// name must have its hash and end. A record that does not decode is not a skip (it is old data,
+// often half overwritten):
 //   file: chunk N: note: K of the L recovered records found in it could not be decoded
 // (code evtx-recovered-unreadable).
 #ifndef SK_INPUT_EVTX_NATIVE_H

@@ -455,12 +455,17 @@ static void utf16(cb *c, const char *s)
         u16(c, (unsigned char)*s);
 }
 
-// A name stored inline (first use): the offset points right behind itself.
+// A name stored inline (first use): the offset points right behind itself. Its hash is the low
+// 16 bits of h = h * 65599 + unit over its UTF-16 units (the native reader checks it in
+// recovered records).
 static void name(cb *c, const char *s)
 {
+    uint32_t h = 0;
+    for (const char *k = s; *k; k++)
+        h = h * 65599u + (unsigned char)*k;
     u32(c, (uint32_t)(c->n + 4));
     u32(c, 0);
-    u16(c, 0);
+    u16(c, h & 0xffffu);
     u16(c, (unsigned)strlen(s));
     utf16(c, s);
     u16(c, 0);
@@ -1317,8 +1322,9 @@ Test(evtx_native, record_walk_resynchronises)
 
 // Deleted records (SK_EVTX_CHUNK_RECOVER). The chunk's own records 10-12 with damaged bytes and
 // a record of another use (900) between 10 and 11, then in the free space records of the chunk's
-// earlier use: 5 (defines its template), 6 (uses 5's template), 7 (names another template than
-// the one at the offset it gives: the definition there was overwritten) and a torn fragment.
+// earlier use: 5 (stores its template), 6 (uses 5's template), 7 (names another template than
+// the one at the offset it gives, and none of the chunk's: the definition was overwritten), 9, 13
+// (see below) and a torn fragment.
 Test(evtx_native, carving_recovers_deleted_records)
 {
     static cb c;
@@ -1338,6 +1344,15 @@ Test(evtx_native, carving_recovers_deleted_records)
     static const tv val6[] = { { "Item", 0x08, { 43, 0, 0, 0 }, 4, false } };
     template_use(&c, 6, 0x05050505u, (uint32_t)(at5 + 38), val6, 1);
     template_use(&c, 7, 0x07070707u, (uint32_t)(at5 + 38), val6, 1);
+    // 9 names 5's template but gives an offset inside record 10, which holds none: 5's stored
+    // definition is found by its id.
+    static const tv val9[] = { { "Item", 0x08, { 44, 0, 0, 0 }, 4, false } };
+    template_use(&c, 9, 0x05050505u, 600, val9, 1);
+    // 13 stores its own template, but the hash of the template's first name ("Event") is
+    // damaged: a name that is not one (as when a template's names were overwritten).
+    size_t at13 = c.n;
+    template_record(&c, 13, val, 1, 0x0d0d0d0du);
+    c.d[at13 + 81] ^= 0xff;
     size_t torn = rec_begin(&c, 8);
     frag(&c);
     put32(&c, torn + 4, 400); // its end was overwritten: no size copy 400 bytes on
@@ -1367,11 +1382,11 @@ Test(evtx_native, carving_recovers_deleted_records)
         cr_expect_eq(s->records_skipped, 0u);
         cr_expect(!s->damaged);
         if (pass) {
-            cr_expect_str_eq(got, "10 11 12 900r42 5r42 6r43");
-            cr_expect_eq(s->recovered, 3u);
-            cr_expect_eq(s->recovered_failed, 1u);
+            cr_expect_str_eq(got, "10 11 12 900r42 5r42 6r43 9r44");
+            cr_expect_eq(s->recovered, 4u);
+            cr_expect_eq(s->recovered_failed, 2u);
             cr_expect_str_eq(td.text,
-                             "t.evtx: chunk 0: note: 1 of the 4 recovered records found in it "
+                             "t.evtx: chunk 0: note: 2 of the 6 recovered records found in it "
                              "could not be decoded\n");
         } else {
             cr_expect_str_eq(got, "10 11 12");
@@ -1774,11 +1789,11 @@ typedef struct diffstats {
     unsigned long failures;
     // --recovered: libevtx's recovered events, those the native reader gives too (as a recovered
     // event, or as a record of the chunk itself, which libevtx calls recovered after damage),
-    // those libevtx decoded with a template that is not the record's (STALE_TEMPLATE), and the
-    // native reader's recovered events.
+    // those libevtx decoded with a template or names that are not the record's (stale_copy),
+    // and the native reader's recovered events.
     unsigned long lib_recovered;
     unsigned long recovered_same;
-    unsigned long stale_template;
+    unsigned long stale[3]; // by stale_kind
     unsigned long native_recovered;
 } diffstats;
 
@@ -1804,13 +1819,18 @@ static bool same_fields(const nev *x, const sk_event *e, diffstats *ds)
     return true;
 }
 
-// STALE_TEMPLATE: a copy of the record with EventRecordID id in the file image holds a template
-// instance (its own, or one in a BinXML value such as its EventData) whose definition offset
-// holds another template, or none that fits in the chunk: the definition was overwritten when
-// the chunk was reused. libevtx decodes such a recovered record with whatever template is there
-// (field names and values that do not belong together) or leaves that part out; the native
-// reader refuses the record.
-static bool stale_template(const uint8_t *img, size_t n, uint64_t id)
+// Why the native reader may refuse a recovered record that libevtx reads: a copy of the record
+// with EventRecordID id in the file image refers to a template or a name by a chunk offset that
+// the chunk's present use has overwritten. libevtx decodes such a record with whatever is there
+// now (field names and values that do not belong together, or an EventData that is no longer
+// one and is left out); the native reader refuses it.
+//   STALE_TEMPLATE  a template instance (the record's own, or one in a BinXML value such as its
+//                   EventData) whose definition offset holds another template, or none that fits;
+//   STALE_NAME      an element or attribute of a template stored in the record whose name offset
+//                   holds no name.
+typedef enum stale_kind { STALE_NONE, STALE_TEMPLATE, STALE_NAME } stale_kind;
+
+static stale_kind stale_copy(const uint8_t *img, size_t n, uint64_t id)
 {
     for (size_t q = 4096; q + 40 <= n; q++) {
         const uint8_t *hit = memmem(img + q, n - q, "**\0\0", 4);
@@ -1845,10 +1865,36 @@ static bool stale_template(const uint8_t *img, size_t n, uint64_t id)
                 continue;
             if ((size_t)def + 24 > end || rd32le(img + chunk + def + 4) != tid ||
                 rd32le(img + chunk + def + 20) > end - def - 24)
-                return true;
+                return STALE_TEMPLATE;
+        }
+        // Element starts (token 0x01 or 0x41, dependency id 0xffff, size, name offset) and
+        // attributes (0x06 or 0x46, name offset) anywhere in the record whose name offset lies
+        // in the chunk's records but holds no name: its hash (low 16 bits of h * 65599 + unit)
+        // or its terminating NUL does not match.
+        for (size_t k = q + 24; k + 11 <= q + size; k++) {
+            const uint8_t *b = img + k;
+            uint32_t off;
+            if ((b[0] == 0x01 || b[0] == 0x41) && b[1] == 0xff && b[2] == 0xff)
+                off = rd32le(b + 7);
+            else if (b[0] == 0x06 || b[0] == 0x46)
+                off = rd32le(b + 1);
+            else
+                continue;
+            if (off < 512 || (size_t)off + 10 > end)
+                continue;
+            const uint8_t *nm = img + chunk + off;
+            size_t units = (size_t)(nm[6] | nm[7] << 8);
+            if ((size_t)off + 10 + 2 * units > end)
+                continue; // not a name reference at all (a random byte pattern)
+            uint32_t h = 0;
+            for (size_t u = 0; u < units; u++)
+                h = h * 65599u + (uint32_t)(nm[8 + 2 * u] | nm[9 + 2 * u] << 8);
+            if ((h & 0xffffu) != (uint32_t)(nm[4] | nm[5] << 8) ||
+                nm[8 + 2 * units] != 0 || nm[9 + 2 * units] != 0)
+                return STALE_NAME;
         }
     }
-    return false;
+    return STALE_NONE;
 }
 
 static void compare_file(const char *path, diffstats *ds)
@@ -1901,8 +1947,9 @@ static void compare_file(const char *path, diffstats *ds)
             }
             if (!img)
                 img = (uint8_t *)read_file(path, &imgn);
-            if (stale_template(img, imgn, e->record_id)) {
-                ds->stale_template++;
+            stale_kind sk = stale_copy(img, imgn, e->record_id);
+            if (sk != STALE_NONE) {
+                ds->stale[sk]++;
                 continue;
             }
             if (ds->failures++ < 20)
@@ -2001,7 +2048,7 @@ Test(evtx_native, same_events_as_libevtx, .timeout = 900)
     walk_evtx(corpus, &ds);
     cr_log_info("compared %lu files, %lu libevtx events, %lu fields; deviations: NON_BMP %lu, "
                 "NEGATIVE %lu, SIZET %lu, HEXSTRING %lu; recovered: libevtx %lu (%lu the same "
-                "as native events, %lu STALE_TEMPLATE), native %lu",
+                "as native events, %lu STALE_TEMPLATE, %lu STALE_NAME), native %lu",
                 ds.files,
                 ds.lib_events,
                 ds.compared_fields,
@@ -2011,15 +2058,17 @@ Test(evtx_native, same_events_as_libevtx, .timeout = 900)
                 ds.dev[DEV_HEXSTRING],
                 ds.lib_recovered,
                 ds.recovered_same,
-                ds.stale_template,
+                ds.stale[STALE_TEMPLATE],
+                ds.stale[STALE_NAME],
                 ds.native_recovered);
     cr_expect_eq(ds.failures, 0u, "%lu unexplained differences", ds.failures);
     cr_expect_gt(ds.lib_events, 20000u);
     // Recovered records: every one libevtx reads is a native event too, unless libevtx read it
-    // with a template that is not its own; the native reader recovers more (it carves the whole
-    // chunk around its records, libevtx only part of it).
-    cr_expect_gt(ds.recovered_same, 500u);
-    cr_expect_gt(ds.stale_template, 0u);
+    // with a template or names that are not its own; the native reader recovers more (it carves
+    // the whole chunk around its records, libevtx only part of it).
+    cr_expect_gt(ds.recovered_same, 700u);
+    cr_expect_gt(ds.stale[STALE_TEMPLATE], 0u);
+    cr_expect_gt(ds.stale[STALE_NAME], 0u);
     cr_expect_gt(ds.native_recovered, ds.lib_recovered);
     // Each documented deviation occurs in the corpus (so each is exercised, and a fix on either
     // side shows up here).
