@@ -24,7 +24,10 @@ static void count(sk_report *r, const char *code)
 static void emit(void *ctx, const sk_diag *d)
 {
     sk_report *r = ctx;
-    count(r, d->code);
+    // The reasons that --stats lists for skipped input: a note (recovered records that could not
+    // be decoded, a test file without tests) is none.
+    if (d->severity != SK_SEV_NOTE)
+        count(r, d->code);
     if (r->strict && d->severity >= SK_SEV_WARNING)
         r->fatal = true;
     if (r->quiet && d->severity < SK_SEV_ERROR)

@@ -452,7 +452,7 @@ static void record_event(sk_evtx_chunk *c, uint64_t id, bool recovered, const sk
     *out = &c->ev;
 }
 
-// The next record of an earlier use of the chunk in its free space (SK_EVTX_CHUNK_RECOVER).
+// The next record of another use of the chunk, outside its own records (SK_EVTX_CHUNK_RECOVER).
 static sk_status carve_next(sk_evtx_chunk *c, const sk_event **out)
 {
     const uint8_t *d = c->c;
