@@ -18,6 +18,11 @@
 
 #define SNIFF_BYTES 8
 
+static bool is_blank(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 sk_format sk_input_sniff(const unsigned char *p, size_t n)
 {
     if (n >= 8 && memcmp(p, "ElfFile\0", 8) == 0)
@@ -25,11 +30,21 @@ sk_format sk_input_sniff(const unsigned char *p, size_t n)
     size_t i = 0;
     if (n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF)
         i = 3;
-    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+    while (i < n && is_blank(p[i]))
         i++;
-    if (i < n && (p[i] == '{' || p[i] == '['))
+    if (i >= n || (p[i] != '{' && p[i] != '['))
+        return SK_FORMAT_UNKNOWN;
+    // What follows the bracket must be able to continue JSON: a key or '}' after '{'; a value or
+    // ']' after '['. One byte more to look at keeps random data (/dev/urandom starts with '{'
+    // once in 128 reads) from being read as an endless stream of invalid lines. When the head
+    // ends first, it is JSON as far as it goes.
+    char open = (char)p[i++];
+    while (i < n && is_blank(p[i]))
+        i++;
+    if (i == n)
         return SK_FORMAT_NDJSON;
-    return SK_FORMAT_UNKNOWN;
+    const char *next = open == '{' ? "\"}" : "{[]\"-0123456789tfn";
+    return strchr(next, p[i]) && p[i] ? SK_FORMAT_NDJSON : SK_FORMAT_UNKNOWN;
 }
 
 // gzip streams seen through stdio, so the NDJSON reader needs no special case.

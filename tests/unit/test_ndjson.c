@@ -135,6 +135,39 @@ check(const char *data, const char *want_events, const char *want_diags, unsigne
 // ------------------------------------------------------------------------------------------------
 // Document dialects
 
+// Format sniffing: JSON is a '{' or '[' (after a BOM and blanks) that JSON can continue, so
+// that random data starting with a bracket is not read as an endless stream of invalid lines.
+Test(ndjson, sniff_needs_json_after_the_bracket)
+{
+    static const struct {
+        const char *head;
+        size_t n;
+        sk_format want;
+    } cases[] = {
+        { "{\"a\":1}", 8, SK_FORMAT_NDJSON },
+        { "\xEF\xBB\xBF {\"x\"", 8, SK_FORMAT_NDJSON },
+        { "{ \n\t\"ab", 8, SK_FORMAT_NDJSON },
+        { "{}\n{}\n", 6, SK_FORMAT_NDJSON },
+        { "[\n  {\"a", 8, SK_FORMAT_NDJSON },
+        { "[]", 2, SK_FORMAT_NDJSON },
+        { "[-1,2]", 6, SK_FORMAT_NDJSON },
+        { "{      ", 7, SK_FORMAT_NDJSON }, // the head ends before it can tell
+        { "[", 1, SK_FORMAT_NDJSON },
+        { "{\x8f\x12\x00" "abcd", 8, SK_FORMAT_UNKNOWN }, // random bytes after '{'
+        { "{a:1}", 5, SK_FORMAT_UNKNOWN },
+        { "[x", 2, SK_FORMAT_UNKNOWN },
+        { "{\0\0\0", 4, SK_FORMAT_UNKNOWN },
+        { "  hello", 7, SK_FORMAT_UNKNOWN },
+        { "ElfFile", 8, SK_FORMAT_EVTX }, // with its NUL
+        { "", 0, SK_FORMAT_UNKNOWN },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        cr_expect_eq(sk_input_sniff((const unsigned char *)cases[i].head, cases[i].n),
+                     cases[i].want,
+                     "case %zu",
+                     i);
+}
+
 Test(ndjson, winlogbeat7_document_gets_canonical_and_hidden_raw_fields)
 {
     check("{\"@timestamp\":\"2024-05-01T10:22:03.123Z\",\"event\":{\"code\":\"1\"},"
