@@ -277,23 +277,40 @@ sk_status sk_json_hit(
 // ---------------------------------------------------------------------------------------------
 // CSV (RFC 4180)
 
-static void csv_field(sk_buf *b, const char *s, bool comma)
+// A CSV cell. Text from the logs or the rules (text: true) that a spreadsheet would take for a
+// formula (a cell that starts with =, +, -, @, a tab or a carriage return, and has more than that
+// one character) gets a leading apostrophe, so that it is shown as text: a crafted event could
+// otherwise put =HYPERLINK(...) or a DDE call into a cell an analyst opens (CSV injection).
+static void csv_field_as(sk_buf *b, const char *s, bool comma, bool text)
 {
     if (comma)
         sk_buf_putc(b, ',');
     if (!s)
         return;
-    if (strpbrk(s, ",\"\r\n") == NULL) {
+    bool guard = text && s[0] && s[1] && strchr("=+-@\t\r", s[0]);
+    if (!guard && strpbrk(s, ",\"\r\n") == NULL) {
         sk_buf_puts(b, s);
         return;
     }
     sk_buf_putc(b, '"');
+    if (guard)
+        sk_buf_putc(b, '\'');
     for (const char *p = s; *p; p++) {
         if (*p == '"')
             sk_buf_putc(b, '"');
         sk_buf_putc(b, *p);
     }
     sk_buf_putc(b, '"');
+}
+
+static void csv_field(sk_buf *b, const char *s, bool comma)
+{
+    csv_field_as(b, s, comma, false);
+}
+
+static void csv_text(sk_buf *b, const char *s)
+{
+    csv_field_as(b, s, true, true);
 }
 
 static const char csv_header[] =
@@ -305,15 +322,15 @@ static void csv_hit(const sk_sink *s, sk_buf *b, const sk_rule *rule, const sk_e
     format_time(s, ev, ts, sizeof ts, true);
     csv_field(b, ev->has_time ? ts : "", false);
     csv_field(b, sk_level_str(sk_rule_level(rule)), true);
-    csv_field(b, sk_rule_title(rule), true);
-    csv_field(b, sk_rule_id(rule), true);
-    csv_field(b, ev->computer, true);
-    csv_field(b, ev->channel, true);
+    csv_text(b, sk_rule_title(rule));
+    csv_text(b, sk_rule_id(rule));
+    csv_text(b, ev->computer);
+    csv_text(b, ev->channel);
     num[0] = rec[0] = '\0';
     if (ev->has_event_id)
         snprintf(num, sizeof num, "%u", ev->event_id);
     csv_field(b, num, true);
-    csv_field(b, ev->file, true);
+    csv_text(b, ev->file);
     if (ev->format == SK_FORMAT_EVTX && ev->has_record_id)
         snprintf(rec, sizeof rec, "%llu", (unsigned long long)ev->record_id);
     else if (ev->format == SK_FORMAT_NDJSON)
@@ -332,7 +349,7 @@ static void csv_hit(const sk_sink *s, sk_buf *b, const sk_rule *rule, const sk_e
         sk_buf_printf(&d, "%s%s: %s", shown ? " | " : "", detail_keys[i], v);
         shown++;
     }
-    csv_field(b, sk_buf_str(&d), true);
+    csv_text(b, sk_buf_str(&d));
     sk_buf_fini(&d);
     sk_buf_puts(b, "\r\n");
 }
