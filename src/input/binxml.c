@@ -315,6 +315,12 @@ typedef struct attr {
     bool time7;      // a FILETIME already printed with 7 digits (TimeCreated's SystemTime)
 } attr;
 
+// A template definition stored in the chunk (template_by_id).
+typedef struct stored_def {
+    uint32_t tid; // template id (first 4 bytes of its GUID)
+    uint32_t off; // chunk offset of the definition
+} stored_def;
+
 struct sk_binxml {
     const uint8_t *c; // chunk
     size_t n;
@@ -337,7 +343,7 @@ struct sk_binxml {
     // first record that needs one.
     bool recovering;
     uint32_t defs_gen; // the chunk generation they were found for (0: none yet)
-    uint32_t *def_tid, *def_off;
+    stored_def *defs;
     size_t ndefs, defs_cap;
 
     // Per record.
@@ -883,21 +889,16 @@ static long template_by_id(sk_binxml *x, uint32_t tid)
             p = (size_t)(h - x->c);
             uint32_t id = rd32(h + 2), def = rd32(h + 6);
             if (h[1] == 0x01 && def == p + 10 && rd32(h + 14) == id) {
-                if (x->ndefs == x->defs_cap) {
-                    size_t cap = x->defs_cap;
-                    sk_xgrow((void **)&x->def_tid, &cap, x->ndefs + 1, sizeof(uint32_t));
-                    sk_xgrow((void **)&x->def_off, &x->defs_cap, x->ndefs + 1, sizeof(uint32_t));
-                }
-                x->def_tid[x->ndefs] = id;
-                x->def_off[x->ndefs++] = def;
+                sk_xgrow((void **)&x->defs, &x->defs_cap, x->ndefs + 1, sizeof *x->defs);
+                x->defs[x->ndefs++] = (stored_def){ id, def };
             }
             p++;
         }
     }
     for (size_t i = 0; i < x->ndefs; i++) {
-        if (x->def_tid[i] != tid)
+        if (x->defs[i].tid != tid)
             continue;
-        long ti = get_template(x, x->def_off[i]);
+        long ti = get_template(x, x->defs[i].off);
         if (ti >= 0 && x->tmpls[ti].st == SK_OK && x->tmpls[ti].guid4 == tid)
             return ti;
     }
@@ -2165,8 +2166,7 @@ void sk_binxml_free(sk_binxml *x)
     free(x->tops);
     free(x->sops);
     free(x->vals);
-    free(x->def_tid);
-    free(x->def_off);
+    free(x->defs);
     free(x->atts);
     ob_free(&x->abuf);
     ob_free(&x->text);
