@@ -16,6 +16,7 @@
 #include "fieldmap.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -319,9 +320,10 @@ typedef struct param_item {
     uint32_t leaf;
 } param_item;
 
-struct sk_fieldmap {
-    alias_slot *alias;
-    size_t alias_cap; // power of two
+// The lookup tables: built once (the first reader to open), then read-only and shared by every
+// reader on every thread (a triage folder of 100,000 small files opens as many readers).
+typedef struct fm_tables {
+    alias_slot alias[512]; // power of two, kept half empty
     size_t nalias;
     uint32_t sys_hash[NSYS];
     uint32_t sys_len[NSYS];
@@ -329,6 +331,15 @@ struct sk_fieldmap {
     int16_t ecs_next[NECS]; // next ecs_map entry with the same ECS name; -1
     uint32_t ecs_sysmon_len[NECS];
     uint32_t user_hash, hashes_hash, hash_hash;
+    char lower_keys[96][24]; // the dotless system aliases in lower case (alias keys point here)
+    size_t nlower;
+} fm_tables;
+
+static fm_tables tables;
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+struct sk_fieldmap {
+    const fm_tables *tab;
     leaf_info *li;
     size_t li_cap;
     name_slot *names;
@@ -336,8 +347,6 @@ struct sk_fieldmap {
     uint32_t gen;
     param_item *params;
     size_t params_cap;
-    char lower_keys[96][24]; // the dotless system aliases in lower case (alias keys point here)
-    size_t nlower;
 };
 
 // Hash of a short key, eight bytes at a time (a multiply-xorshift mix per word): every leaf of
@@ -360,16 +369,16 @@ static uint32_t hash_bytes(const char *p, size_t n)
     return (uint32_t)h;
 }
 
-static void alias_put(sk_fieldmap *fm, const char *key, uint8_t kind, uint8_t rank, uint16_t idx)
+static void alias_put(fm_tables *t, const char *key, uint8_t kind, uint8_t rank, uint16_t idx)
 {
     uint32_t len = (uint32_t)strlen(key), h = hash_bytes(key, len);
-    size_t mask = fm->alias_cap - 1;
+    size_t mask = sizeof t->alias / sizeof t->alias[0] - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
-        alias_slot *s = &fm->alias[i];
+        alias_slot *s = &t->alias[i];
         if (!s->key) {
             *s = (alias_slot){ key, len, h, kind, rank, idx };
-            fm->nalias++;
-            assert(fm->nalias * 2 <= fm->alias_cap); // a fixed table: keep it half empty
+            t->nalias++;
+            assert(t->nalias * 2 <= sizeof t->alias / sizeof t->alias[0]); // keep it half empty
             return;
         }
         if (s->len == len && memcmp(s->key, key, len) == 0)
@@ -379,9 +388,9 @@ static void alias_put(sk_fieldmap *fm, const char *key, uint8_t kind, uint8_t ra
 
 static const alias_slot *alias_get(const sk_fieldmap *fm, const char *key, uint32_t len, uint32_t h)
 {
-    size_t mask = fm->alias_cap - 1;
+    size_t mask = sizeof fm->tab->alias / sizeof fm->tab->alias[0] - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
-        const alias_slot *s = &fm->alias[i];
+        const alias_slot *s = &fm->tab->alias[i];
         if (!s->key)
             return NULL;
         if (s->hash == h && s->len == len && memcmp(s->key, key, len) == 0)
@@ -389,16 +398,14 @@ static const alias_slot *alias_get(const sk_fieldmap *fm, const char *key, uint3
     }
 }
 
-sk_fieldmap *sk_fieldmap_new(void)
+static void build_tables(void)
 {
+    fm_tables *t = &tables;
     assert(strcmp(sys_fields[SYS_EVENTID].name, "EventID") == 0);
     assert(strcmp(sys_fields[SYS_TIMECREATED].name, "TimeCreated") == 0);
-    sk_fieldmap *fm = sk_xcalloc(1, sizeof(*fm));
-    fm->alias_cap = 512;
-    fm->alias = sk_xcalloc(fm->alias_cap, sizeof(alias_slot));
     for (size_t i = 0; i < NSYS; i++) {
         for (size_t r = 0; sys_fields[i].aliases[r]; r++)
-            alias_put(fm, sys_fields[i].aliases[r], K_SYS, (uint8_t)r, (uint16_t)i);
+            alias_put(t, sys_fields[i].aliases[r], K_SYS, (uint8_t)r, (uint16_t)i);
     }
     // Flat exports disagree on the case of their top-level keys ("eventid", "CHANNEL"): the
     // dotless aliases also answer in lower case (looked up after an exact miss, lowest rank).
@@ -406,36 +413,43 @@ sk_fieldmap *sk_fieldmap_new(void)
         for (size_t r = 0; sys_fields[i].aliases[r]; r++) {
             const char *a = sys_fields[i].aliases[r];
             size_t len = strlen(a);
-            if (memchr(a, '.', len) || len >= sizeof fm->lower_keys[0])
+            if (memchr(a, '.', len) || len >= sizeof t->lower_keys[0])
                 continue;
-            assert(fm->nlower < sizeof fm->lower_keys / sizeof fm->lower_keys[0]);
-            char *lk = fm->lower_keys[fm->nlower++];
+            assert(t->nlower < sizeof t->lower_keys / sizeof t->lower_keys[0]);
+            char *lk = t->lower_keys[t->nlower++];
             for (size_t k = 0; k <= len; k++)
                 lk[k] = (char)(a[k] >= 'A' && a[k] <= 'Z' ? a[k] + 32 : a[k]);
-            alias_put(fm, lk, K_SYS, RANK_ANY_CASE, (uint16_t)i);
+            alias_put(t, lk, K_SYS, RANK_ANY_CASE, (uint16_t)i);
         }
     }
     for (size_t i = 0; i < NSYS; i++) {
-        fm->sys_len[i] = (uint32_t)strlen(sys_fields[i].name);
-        fm->sys_renamed_len[i] = (uint32_t)strlen(sys_fields[i].renamed);
-        fm->sys_hash[i] = hash_bytes(sys_fields[i].name, fm->sys_len[i]);
+        t->sys_len[i] = (uint32_t)strlen(sys_fields[i].name);
+        t->sys_renamed_len[i] = (uint32_t)strlen(sys_fields[i].renamed);
+        t->sys_hash[i] = hash_bytes(sys_fields[i].name, t->sys_len[i]);
     }
     for (size_t i = 0; i < NECS; i++) {
-        alias_put(fm, ecs_map[i].ecs, K_ECS, 0, (uint16_t)i);
-        fm->ecs_sysmon_len[i] = (uint32_t)strlen(ecs_map[i].sysmon);
-        fm->ecs_next[i] = -1;
+        alias_put(t, ecs_map[i].ecs, K_ECS, 0, (uint16_t)i);
+        t->ecs_sysmon_len[i] = (uint32_t)strlen(ecs_map[i].sysmon);
+        t->ecs_next[i] = -1;
         for (size_t k = i + 1; k < NECS; k++)
             if (strcmp(ecs_map[k].ecs, ecs_map[i].ecs) == 0) {
-                fm->ecs_next[i] = (int16_t)k;
+                t->ecs_next[i] = (int16_t)k;
                 break;
             }
     }
     for (size_t i = 0; i < NCOMP; i++)
-        alias_put(fm, comp_paths[i], K_COMP, 0, (uint16_t)i);
-    alias_put(fm, "event.module", K_MODULE, 0, 0);
-    fm->user_hash = hash_bytes("User", 4);
-    fm->hashes_hash = hash_bytes("Hashes", 6);
-    fm->hash_hash = hash_bytes("Hash", 4);
+        alias_put(t, comp_paths[i], K_COMP, 0, (uint16_t)i);
+    alias_put(t, "event.module", K_MODULE, 0, 0);
+    t->user_hash = hash_bytes("User", 4);
+    t->hashes_hash = hash_bytes("Hashes", 6);
+    t->hash_hash = hash_bytes("Hash", 4);
+}
+
+sk_fieldmap *sk_fieldmap_new(void)
+{
+    pthread_once(&tables_once, build_tables);
+    sk_fieldmap *fm = sk_xcalloc(1, sizeof(*fm));
+    fm->tab = &tables;
     return fm;
 }
 
@@ -443,7 +457,6 @@ void sk_fieldmap_free(sk_fieldmap *fm)
 {
     if (!fm)
         return;
-    free(fm->alias);
     free(fm->li);
     free(fm->names);
     free(fm->params);
@@ -453,7 +466,7 @@ void sk_fieldmap_free(sk_fieldmap *fm)
 // A top-level key that only a lower-case system alias knows ("EVENTID", "eventId"); NULL otherwise.
 static const alias_slot *alias_any_case(const sk_fieldmap *fm, const char *key, uint32_t len)
 {
-    char low[sizeof fm->lower_keys[0]];
+    char low[sizeof fm->tab->lower_keys[0]];
     if (len >= sizeof low || memchr(key, '.', len))
         return NULL;
     for (uint32_t k = 0; k < len; k++)
@@ -575,7 +588,7 @@ static bool eid_listed(const ecs_entry *e, long eid)
 static int ecs_pick(const sk_fieldmap *fm, const char *name, size_t from, long eid, bool ecs_side)
 {
     int first = -1, generic = -1, specific = -1;
-    for (int i = (int)from; i >= 0 && i < (int)NECS; i = fm ? fm->ecs_next[i] : i + 1) {
+    for (int i = (int)from; i >= 0 && i < (int)NECS; i = fm ? fm->tab->ecs_next[i] : i + 1) {
         const ecs_entry *e = &ecs_map[i];
         if (!fm && (!name || strcmp(ecs_side ? e->ecs : e->sysmon, name) != 0))
             continue;
@@ -679,7 +692,7 @@ static bool
 emit_user(sk_fieldmap *fm, const sk_json_leaf *leaves, const int32_t *comp, sk_event *ev)
 {
     int32_t ni = comp[COMP_USER_NAME], di = comp[COMP_USER_DOMAIN];
-    if (ni < 0 || slot_has_data(fm, fm->user_hash, "User", 4))
+    if (ni < 0 || slot_has_data(fm, fm->tab->user_hash, "User", 4))
         return true;
     const sk_json_leaf *N = &leaves[ni];
     size_t len = N->value_len;
@@ -707,7 +720,7 @@ static bool emit_hashes(
 {
     const char *name = eid == 15 ? "Hash" : "Hashes";
     uint32_t nlen = eid == 15 ? 4 : 6;
-    if (slot_has_data(fm, eid == 15 ? fm->hash_hash : fm->hashes_hash, name, nlen))
+    if (slot_has_data(fm, eid == 15 ? fm->tab->hash_hash : fm->tab->hashes_hash, name, nlen))
         return true;
     int32_t pick[NALGO];
     size_t len = 0, count = 0;
@@ -804,7 +817,7 @@ sk_status sk_fieldmap_apply(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t 
                 I->cls = CLS_SYS;
                 I->prio = PRIO(2, a->rank);
                 I->cname = sys_fields[a->idx].name;
-                I->cname_len = fm->sys_len[a->idx];
+                I->cname_len = fm->tab->sys_len[a->idx];
             } else if (a && a->kind == K_ECS) {
                 I->ecs = a->idx;
             } else if (a && a->kind == K_COMP) {
@@ -827,7 +840,7 @@ sk_status sk_fieldmap_apply(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t 
 
     // Pass 2: the ECS names of Elastic-processed Sysmon documents, which need the event ID.
     if (ecs_sysmon) {
-        int32_t s = name_find(fm, "EventID", 7, fm->sys_hash[SYS_EVENTID]);
+        int32_t s = name_find(fm, "EventID", 7, fm->tab->sys_hash[SYS_EVENTID]);
         if (s >= 0 && fm->names[s].sys_leaf >= 0) {
             const sk_json_leaf *E = &leaves[fm->names[s].sys_leaf];
             if (!parse_long(E->value, E->value_len, &eid))
@@ -848,7 +861,7 @@ sk_status sk_fieldmap_apply(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t 
             I->cls = CLS_DATA;
             I->prio = PRIO(3, e);
             I->cname = ecs_map[e].sysmon;
-            I->cname_len = fm->ecs_sysmon_len[e];
+            I->cname_len = fm->tab->ecs_sysmon_len[e];
             candidate(fm, i, leaves[i].path);
         }
     }
@@ -856,13 +869,13 @@ sk_status sk_fieldmap_apply(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t 
     // System fields, in evtx order. A system name that event data also has becomes System.<name>.
     for (size_t k = 0; k < NSYS; k++) {
         const sys_field *sf = &sys_fields[k];
-        int32_t s = name_find(fm, sf->name, fm->sys_len[k], fm->sys_hash[k]);
+        int32_t s = name_find(fm, sf->name, fm->tab->sys_len[k], fm->tab->sys_hash[k]);
         if (s < 0 || fm->names[s].best_sys == PRIO_NONE)
             continue;
         const name_slot *ns = &fm->names[s];
         bool renamed = ns->best_data != PRIO_NONE;
         const char *name = renamed ? sf->renamed : sf->name;
-        size_t nlen = renamed ? fm->sys_renamed_len[k] : fm->sys_len[k];
+        size_t nlen = renamed ? fm->tab->sys_renamed_len[k] : fm->tab->sys_len[k];
         // The winner is one path: one leaf, or the items of one array of scalars, which follow
         // each other and share their path pointer.
         const char *wpath = leaves[ns->sys_leaf].path;
