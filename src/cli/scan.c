@@ -14,9 +14,12 @@
 
 #include "core/mem.h"
 
-// Bytes of records a task that is not yet at the head of the output may hold before its worker
-// waits for its turn. jobs x this bounds the buffered output.
-#define TASK_BUFFER_CAP ((size_t)4 << 20)
+// Output (records and diagnostics) that the tasks behind the head of the input order may hold,
+// per job up to a total that keeps the peak RSS well under 64 MiB on a machine with many cores,
+// unless sk_scan.buffer_bytes says otherwise. A worker runs ahead of the head as far as this
+// allows: a slow file does not hold the others back, however many small files follow it.
+#define BUFFER_PER_JOB ((size_t)8 << 20)
+#define BUFFER_MAX ((size_t)32 << 20)
 
 typedef struct cdiag {
     sk_diag d;      // pointers into the task's text buffer (fixed up at replay)
@@ -44,6 +47,8 @@ typedef struct task {
     cdiag *diags;
     size_t ndiags, dcap, diag_done;
     bool opened, failed, damaged, done;
+    size_t held;       // bytes of records and diagnostics in scan_rt.buffered for this task
+    size_t diag_bytes; // of those, the diagnostics' (until they are emitted)
     sk_reader_stats rstats;
     uint64_t events, evtx, ndjson, recovered, filtered;
 } task;
@@ -55,8 +60,9 @@ typedef struct scan_rt {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     size_t next;   // next task to take
-    size_t head;   // first task not yet fully emitted
-    size_t window; // most tasks taken ahead of head (bounds buffered output)
+    size_t head;     // first task not yet fully emitted
+    size_t buffered; // bytes captured and not yet emitted, all tasks (atomic)
+    size_t budget;   // a worker waits while buffered is at least this, unless it is the head
     unsigned jobs;
     bool damaged_acc; // damage seen in the parts of the file being accounted
     int stopping;  // read without the lock through __atomic loads
@@ -138,8 +144,35 @@ static bool event_ok(const sk_event_filter *f, const sk_event *ev)
 // Diagnostics captured per task (replayed through the report in input order)
 
 typedef struct capture {
-    task *t;
+    scan_rt *rt;
+    size_t ti;
 } capture;
+
+// n more bytes held by task t (its own worker, while it runs).
+static void hold(scan_rt *rt, task *t, size_t n)
+{
+    t->held += n;
+    __atomic_add_fetch(&rt->buffered, n, __ATOMIC_RELAXED);
+}
+
+static bool over_budget(scan_rt *rt)
+{
+    return __atomic_load_n(&rt->buffered, __ATOMIC_RELAXED) >= rt->budget;
+}
+
+// Task t now holds only what is still to emit (lock held). Wakes the workers that wait for room
+// when there is some again (the head's own records count until it emits them).
+static void release(scan_rt *rt, task *t)
+{
+    size_t still = t->recs.n - t->rec_off + (t->diag_done < t->ndiags ? t->diag_bytes : 0);
+    if (still < t->held) {
+        bool was_over = over_budget(rt);
+        __atomic_sub_fetch(&rt->buffered, t->held - still, __ATOMIC_RELAXED);
+        t->held = still;
+        if (was_over && !over_budget(rt))
+            pthread_cond_broadcast(&rt->cv);
+    }
+}
 
 static size_t put_str(sk_buf *b, const char *s)
 {
@@ -150,9 +183,13 @@ static size_t put_str(sk_buf *b, const char *s)
     return off;
 }
 
+static sk_status deliver(scan_rt *rt, size_t ti);
+
 static void capture_diag(void *ctx, const sk_diag *d)
 {
-    task *t = ((capture *)ctx)->t;
+    capture *cp = ctx;
+    task *t = &cp->rt->tasks[cp->ti];
+    size_t text0 = t->text.n;
     sk_xgrow((void **)&t->diags, &t->dcap, t->ndiags + 1, sizeof *t->diags);
     cdiag *c = &t->diags[t->ndiags++];
     c->d = *d;
@@ -161,6 +198,10 @@ static void capture_diag(void *ctx, const sk_diag *d)
     c->where_off = put_str(&t->text, d->where);
     c->src_off = put_str(&t->text, d->source_line);
     c->code_off = put_str(&t->text, d->code);
+    size_t n = sizeof *c + (t->text.n - text0);
+    t->diag_bytes += n;
+    hold(cp->rt, t, n);
+    (void)deliver(cp->rt, cp->ti); // a stop shows in the reader loop
 }
 
 static const char *at(const sk_buf *b, size_t off)
@@ -190,6 +231,7 @@ static void emit_task(scan_rt *rt, task *t)
     }
     if (t->diag_done == t->ndiags) {
         t->ndiags = t->diag_done = 0;
+        t->diag_bytes = 0;
         sk_buf_reset(&t->text);
     }
     while (!rt->stopping && t->rec_off < t->recs.n) {
@@ -211,6 +253,7 @@ static void emit_task(scan_rt *rt, task *t)
         sk_buf_reset(&t->recs);
         t->rec_off = 0;
     }
+    release(rt, t);
 }
 
 // Accounts a finished task (in input order).
@@ -248,6 +291,8 @@ static void advance(scan_rt *rt)
         task *t = &rt->tasks[rt->head];
         emit_task(rt, t);
         account(rt, t);
+        __atomic_sub_fetch(&rt->buffered, t->held, __ATOMIC_RELAXED); // left when stopping
+        t->held = 0;
         sk_buf_fini(&t->recs);
         sk_buf_fini(&t->text);
         free(t->diags);
@@ -257,6 +302,24 @@ static void advance(scan_rt *rt)
             rt->s->progress(rt->s->progress_ctx, rt->s, false);
     }
     pthread_cond_broadcast(&rt->cv);
+}
+
+// Task ti (on its worker) has just held more output, a record or a diagnostic: streams it when ti
+// is the head; otherwise leaves it buffered, or waits for ti's turn once the tasks behind the head
+// hold their budget. SK_DONE when the scan is stopping.
+static sk_status deliver(scan_rt *rt, size_t ti)
+{
+    bool head = __atomic_load_n(&rt->head, __ATOMIC_ACQUIRE) == ti;
+    if (!head && !over_budget(rt))
+        return is_stopping(rt) ? SK_DONE : SK_OK;
+    pthread_mutex_lock(&rt->mu);
+    while (rt->head != ti && !rt->stopping)
+        pthread_cond_wait(&rt->cv, &rt->mu);
+    if (!rt->stopping)
+        emit_task(rt, &rt->tasks[ti]);
+    sk_status st = rt->stopping ? SK_DONE : SK_OK;
+    pthread_mutex_unlock(&rt->mu);
+    return st;
 }
 
 sk_status sk_scan_out_add(sk_scan_out *o, const sk_sort_key *key, const char *data, size_t n)
@@ -269,18 +332,8 @@ sk_status sk_scan_out_add(sk_scan_out *o, const sk_sort_key *key, const char *da
     sk_buf_put(&t->recs, data, n);
     if (t->recs.full)
         return SK_ERR_LIMIT;
-    // Stream when this task is at the head; otherwise buffer, and wait once the buffer is full.
-    bool head = __atomic_load_n(&rt->head, __ATOMIC_ACQUIRE) == o->ti;
-    if (!head && t->recs.n - t->rec_off < TASK_BUFFER_CAP)
-        return is_stopping(rt) ? SK_DONE : SK_OK;
-    pthread_mutex_lock(&rt->mu);
-    while (rt->head != o->ti && !rt->stopping)
-        pthread_cond_wait(&rt->cv, &rt->mu);
-    if (!rt->stopping)
-        emit_task(rt, t);
-    sk_status st = rt->stopping ? SK_DONE : SK_OK;
-    pthread_mutex_unlock(&rt->mu);
-    return st;
+    hold(rt, t, sizeof *key + sizeof len + n);
+    return deliver(rt, o->ti);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -377,7 +430,7 @@ static void run_task(scan_rt *rt, size_t ti, void *w)
 {
     sk_scan *s = rt->s;
     task *t = &rt->tasks[ti];
-    capture cap = { t };
+    capture cap = { rt, ti };
     sk_diags dl;
     sk_diags_init(&dl, capture_diag, &cap);
     sk_reader *r = NULL;
@@ -435,8 +488,9 @@ static void *worker_main(void *arg)
     wk->state = s->hooks.worker_new ? s->hooks.worker_new(s->hooks.ctx) : NULL;
     for (;;) {
         pthread_mutex_lock(&rt->mu);
-        // Finished tasks wait, buffered, for the ones before them: do not run too far ahead.
-        while (!rt->stopping && rt->next < rt->ntasks && rt->next - rt->head >= rt->window)
+        // Finished tasks wait, buffered, for the ones before them: run ahead only while their
+        // output fits the budget (with nothing ahead of the head, buffered is 0).
+        while (!rt->stopping && rt->next < rt->ntasks && rt->next > rt->head && over_budget(rt))
             pthread_cond_wait(&rt->cv, &rt->mu);
         size_t ti = rt->next;
         bool stop = rt->stopping || ti >= rt->ntasks;
@@ -485,54 +539,36 @@ static task *new_task(scan_rt *rt, const char *path)
     return t;
 }
 
-// The first cap bytes of a regular file of at least SPLIT_BYTES into head, and the file's size;
-// returns how many were read (0: not such a file).
-static size_t split_head(const char *path, unsigned char *head, size_t cap, uint64_t *size)
+// Chunk slots of a plain (uncompressed) evtx file (head: its first n bytes); 0 otherwise.
+static uint64_t splittable_chunks(const unsigned char *head, size_t n, uint64_t size)
 {
-    struct stat sb;
-    if (strcmp(path, "-") == 0 || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode) ||
-        (uint64_t)sb.st_size < SPLIT_BYTES)
-        return 0;
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return 0;
-    size_t n = fread(head, 1, cap, fp);
-    fclose(fp);
-    *size = (uint64_t)sb.st_size;
-    return n;
-}
-
-// Chunk slots of a plain (uncompressed) evtx file of at least SPLIT_BYTES; 0 otherwise.
-static uint64_t splittable_chunks(const char *path)
-{
-    unsigned char head[8];
-    uint64_t size = 0;
-    if (split_head(path, head, sizeof head, &size) != 8 || memcmp(head, "ElfFile\0", 8) != 0)
+    if (n < 8 || memcmp(head, "ElfFile\0", 8) != 0)
         return 0;
     return (size - 4096 + 65535) / 65536;
 }
 
-// Size of a regular NDJSON file in line layout of at least SPLIT_BYTES; 0 otherwise (gzip, a JSON
-// array, pretty-printed objects, evtx, a stream).
-static uint64_t splittable_ndjson(const char *path)
-{
-    unsigned char *head = sk_xmalloc(ND_HEAD_BYTES);
-    uint64_t size = 0;
-    size_t n = split_head(path, head, ND_HEAD_BYTES, &size);
-    bool ok = n > 0 && sk_ndjson_splittable(head, n);
-    free(head);
-    return ok ? size : 0;
-}
-
-static sk_status add_task(void *ctx, const char *path, bool named)
+static sk_status add_task(void *ctx, const char *path, const struct stat *sb, bool named)
 {
     scan_rt *rt = ((collect *)ctx)->rt;
     (void)named;
     uint64_t nchunks = 0, ndsize = 0;
-    if (rt->jobs > 1 && rt->s->reader_opts.evtx_reader == SK_EVTX_READER_NATIVE)
-        nchunks = splittable_chunks(path);
-    if (rt->jobs > 1 && nchunks == 0)
-        ndsize = splittable_ndjson(path);
+    // Regular files of at least SPLIT_BYTES, read by several threads: evtx (native reader) and
+    // NDJSON in line layout (not gzip, a JSON array, pretty-printed objects) are split in parts.
+    if (rt->jobs > 1 && sb && S_ISREG(sb->st_mode) && (uint64_t)sb->st_size >= SPLIT_BYTES) {
+        unsigned char *head = sk_xmalloc(ND_HEAD_BYTES);
+        size_t n = 0;
+        FILE *fp = fopen(path, "rb");
+        if (fp) {
+            n = fread(head, 1, ND_HEAD_BYTES, fp);
+            fclose(fp);
+        }
+        uint64_t size = (uint64_t)sb->st_size;
+        if (rt->s->reader_opts.evtx_reader == SK_EVTX_READER_NATIVE)
+            nchunks = splittable_chunks(head, n, size);
+        if (nchunks == 0 && n > 0 && sk_ndjson_splittable(head, n))
+            ndsize = size;
+        free(head);
+    }
     if (ndsize) {
         unsigned part = 0;
         for (uint64_t first = 0; first < ndsize; first += ND_PART_BYTES) {
@@ -607,7 +643,9 @@ sk_status sk_scan_run(sk_scan *s, const char *const *paths, size_t npaths)
     if (s->stop != SK_OK)
         rt.stopping = 1;
     unsigned jobs = s->jobs ? s->jobs : 1;
-    rt.window = (size_t)jobs * 4;
+    rt.budget = s->buffer_bytes ? s->buffer_bytes : (size_t)jobs * BUFFER_PER_JOB;
+    if (!s->buffer_bytes && rt.budget > BUFFER_MAX)
+        rt.budget = BUFFER_MAX;
     if (jobs > rt.ntasks)
         jobs = rt.ntasks ? (unsigned)rt.ntasks : 1;
     worker *ws = sk_xcalloc(jobs, sizeof *ws);

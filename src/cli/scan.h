@@ -6,8 +6,10 @@
 // reader and its own per-thread state (a matcher). Workers turn events into records (formatted
 // output) with on_event; records and diagnostics reach `put` and the report in input order, one
 // at a time, so the output of -j N is identical, line for line, to -j 1. The task at the head of
-// the input order streams its records straight out; a later task buffers up to a cap and then
-// waits for its turn, so memory stays bounded whatever the input.
+// the input order streams its records straight out; the tasks after it buffer theirs, and the
+// workers run ahead (a slow file does not hold up the files after it) until the buffered output
+// reaches a budget (buffer_bytes). Then a worker waits for its task's turn, or for the head to
+// catch up before it takes a new one, so memory stays bounded whatever the input.
 #ifndef SK_CLI_SCAN_H
 #define SK_CLI_SCAN_H
 
@@ -81,6 +83,7 @@ struct sk_scan {
     sk_report *report;
     sk_scan_hooks hooks;
     unsigned jobs;                // worker threads (0 or 1: the calling thread only)
+    size_t buffer_bytes;          // output buffered behind the head; 0: 8 MiB a job, 32 MiB at most
     sk_scan_progress_fn progress; // NULL: no progress reports
     void *progress_ctx;
     uint64_t total_bytes;         // measured before the scan

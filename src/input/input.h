@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "core/diag.h"
 #include "reader.h"
@@ -25,9 +26,10 @@ typedef struct sk_walk_stats {
     uint64_t unreadable;  // folders or paths that could not be read (reported)
 } sk_walk_stats;
 
-// Called for every file to open, in deterministic order. named: given on the command line (or
-// "-"). A non-OK return stops the walk and is returned by sk_walk.
-typedef sk_status (*sk_walk_fn)(void *ctx, const char *path, bool named);
+// Called for every file to open, in deterministic order. sb: what stat said of it (NULL for "-").
+// named: given on the command line (or "-"). A non-OK return stops the walk and is returned by
+// sk_walk.
+typedef sk_status (*sk_walk_fn)(void *ctx, const char *path, const struct stat *sb, bool named);
 
 // Walks one command-line path: "-" and files are passed as they are (a named file is always
 // opened); folders are walked recursively in byte order of names. Missing paths, unreadable

@@ -101,7 +101,7 @@ static sk_status visit(walker *w, const char *path, const char *name)
         return SK_OK;
     }
     w->stats->files++;
-    return w->fn(w->ctx, path, false);
+    return w->fn(w->ctx, path, &sb, false);
 }
 
 static sk_status walk_dir(walker *w, const char *dir)
@@ -178,7 +178,7 @@ sk_status sk_walk(const char *path,
     walker w = { .opts = opts, .stats = stats, .diags = diags, .fn = fn, .ctx = ctx, .depth = 0 };
     if (strcmp(path, "-") == 0) {
         stats->files++;
-        return fn(ctx, path, true);
+        return fn(ctx, path, NULL, true);
     }
     struct stat sb;
     if (stat(path, &sb) != 0) {
@@ -190,5 +190,5 @@ sk_status sk_walk(const char *path,
     if (S_ISDIR(sb.st_mode))
         return walk_dir(&w, path);
     stats->files++;
-    return fn(ctx, path, true);
+    return fn(ctx, path, &sb, true);
 }

@@ -535,9 +535,10 @@ Test(limits, catastrophic_regex_hits_the_match_limit_and_does_not_match)
 // ------------------------------------------------------------------------------------------------
 // Folder walks: SK_MAX_WALK_DEPTH
 
-static sk_status count_file(void *ctx, const char *path, bool named)
+static sk_status count_file(void *ctx, const char *path, const struct stat *sb, bool named)
 {
     (void)path;
+    (void)sb;
     (void)named;
     (*(unsigned *)ctx)++;
     return SK_OK;
@@ -632,8 +633,9 @@ static void scan_input(peaks *pk, const char *path)
     }
 }
 
-static sk_status scan_cb(void *ctx, const char *path, bool named)
+static sk_status scan_cb(void *ctx, const char *path, const struct stat *sb, bool named)
 {
+    (void)sb;
     (void)named;
     scan_input(ctx, path);
     return SK_OK;

@@ -1,0 +1,255 @@
+// The parallel scan loop: input order and the bound on buffered output when the workers run
+// ahead of a slow file.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <criterion/criterion.h>
+#include <unistd.h>
+
+#include "cli/report.h"
+#include "cli/scan.h"
+#include "helpers.h"
+
+#define NFILES 40
+
+typedef struct fixture {
+    char dir[64];
+    char *paths[NFILES];
+} fixture;
+
+// NFILES one-line NDJSON files, file i holding {"n":"i"}.
+static void make_files(fixture *fx)
+{
+    strcpy(fx->dir, "/tmp/sk-scan-XXXXXX");
+    cr_assert_not_null(mkdtemp(fx->dir));
+    for (int i = 0; i < NFILES; i++) {
+        char p[128];
+        snprintf(p, sizeof p, "%s/f%02d.json", fx->dir, i);
+        FILE *fp = fopen(p, "w");
+        cr_assert_not_null(fp);
+        fprintf(fp, "{\"event_id\":1,\"n\":\"%d\"}\n", i);
+        fclose(fp);
+        fx->paths[i] = strdup(p);
+    }
+}
+
+static void drop_files(fixture *fx)
+{
+    for (int i = 0; i < NFILES; i++) {
+        unlink(fx->paths[i]);
+        free(fx->paths[i]);
+    }
+    rmdir(fx->dir);
+}
+
+typedef struct run {
+    unsigned recs_per_file;   // records each file after the first adds
+    size_t rec_len;           // bytes of each record's data
+    bool wait_for_others;     // file 0 waits until every other file's event was seen
+    size_t wait_for_bytes;    // else file 0 waits until the others added this many bytes
+    int others_seen;          // events of files 1.. (atomic)
+    size_t others_bytes;      // bytes they added, counted as the scan counts them (atomic)
+    size_t others_bytes_at_0; // others_bytes when file 0 went on
+    int out[NFILES * 16 + 1]; // file of each record put, in order
+    int out_rec[NFILES * 16 + 1];
+    size_t nout;
+    sk_report *rep;     // the scan's
+    unsigned bad_lines; // invalid lines before file 0's event
+    bool warned_before; // file 0's event came after the report had all their warnings
+} run;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+static run *the_run; // the hooks' worker state is NULL: the test's run is global
+
+static sk_status add_records(const sk_event *ev, sk_scan_out *out)
+{
+    run *r = the_run;
+    const char *n = sk_event_get(ev, "n");
+    cr_assert_not_null(n);
+    int file = atoi(n);
+    if (file == 0) {
+        r->warned_before = r->bad_lines == 0 ||
+                           (r->rep->nreasons == 1 && r->rep->reasons[0].n == r->bad_lines);
+        double t0 = now();
+        for (;;) {
+            if (r->wait_for_others &&
+                __atomic_load_n(&r->others_seen, __ATOMIC_SEQ_CST) == NFILES - 1)
+                break;
+            if (!r->wait_for_others &&
+                __atomic_load_n(&r->others_bytes, __ATOMIC_SEQ_CST) >= r->wait_for_bytes)
+                break;
+            if (now() - t0 > 10)
+                break;
+            sleep_ms(5);
+        }
+        if (!r->wait_for_others)
+            sleep_ms(300); // time for the other worker to go past its budget, if it would
+        r->others_bytes_at_0 = __atomic_load_n(&r->others_bytes, __ATOMIC_SEQ_CST);
+    }
+    unsigned nrec = file == 0 ? 1 : r->recs_per_file;
+    char *data = calloc(1, r->rec_len);
+    cr_assert_not_null(data);
+    sk_status st = SK_OK;
+    for (unsigned i = 0; i < nrec && st == SK_OK; i++) {
+        snprintf(data, r->rec_len, "%d %u", file, i);
+        sk_sort_key key = { 0 };
+        if (file != 0)
+            __atomic_add_fetch(
+                    &r->others_bytes, sizeof key + sizeof(uint64_t) + r->rec_len, __ATOMIC_SEQ_CST);
+        st = sk_scan_out_add(out, &key, data, r->rec_len);
+    }
+    free(data);
+    if (file != 0)
+        __atomic_add_fetch(&r->others_seen, 1, __ATOMIC_SEQ_CST);
+    return st;
+}
+
+static sk_status put(void *ctx, const sk_sort_key *key, const char *data, size_t n)
+{
+    (void)key;
+    run *r = ctx;
+    cr_assert(n > 0);
+    int file = 0;
+    unsigned rec = 0;
+    cr_assert_eq(sscanf(data, "%d %u", &file, &rec), 2);
+    cr_assert_lt(r->nout, sizeof r->out / sizeof r->out[0]);
+    r->out[r->nout] = file;
+    r->out_rec[r->nout] = (int)rec;
+    r->nout++;
+    return SK_OK;
+}
+
+static sk_status on_event(void *w, const sk_event *ev, sk_scan_out *out)
+{
+    (void)w;
+    return add_records(ev, out);
+}
+
+static void scan(fixture *fx, run *r, unsigned jobs, size_t buffer_bytes)
+{
+    sk_report rep;
+    sk_report_init(&rep, true, false);
+    r->rep = &rep;
+    sk_scan s;
+    memset(&s, 0, sizeof s);
+    s.report = &rep;
+    s.jobs = jobs;
+    s.buffer_bytes = buffer_bytes;
+    s.hooks.on_event = on_event;
+    s.hooks.put = put;
+    s.hooks.ctx = r;
+    the_run = r;
+    cr_assert_eq(sk_scan_run(&s, (const char *const *)fx->paths, NFILES), SK_OK);
+    cr_assert_eq(s.stats.files_read, NFILES);
+    cr_assert_eq(s.stats.events, NFILES);
+    cr_assert_eq(s.stats.lines_skipped, r->bad_lines);
+    r->rep = NULL;
+    sk_report_fini(&rep);
+}
+
+// Records reach put in input order: file by file, each file's in the order added.
+static void assert_in_order(const run *r)
+{
+    cr_assert_eq(r->nout, 1 + (NFILES - 1) * (size_t)r->recs_per_file);
+    cr_assert_eq(r->out[0], 0);
+    for (size_t i = 1; i < r->nout; i++) {
+        int want_file = 1 + (int)((i - 1) / r->recs_per_file);
+        int want_rec = (int)((i - 1) % r->recs_per_file);
+        cr_assert_eq(
+                r->out[i], want_file, "record %zu: file %d, expected %d", i, r->out[i], want_file);
+        cr_assert_eq(r->out_rec[i], want_rec);
+    }
+}
+
+static run *new_run(unsigned recs_per_file, size_t rec_len)
+{
+    run *r = calloc(1, sizeof *r);
+    cr_assert_not_null(r);
+    r->recs_per_file = recs_per_file;
+    r->rec_len = rec_len;
+    return r;
+}
+
+static void done(fixture *fx, run *r)
+{
+    assert_in_order(r);
+    free(r);
+    drop_files(fx);
+}
+
+Test(scan, a_slow_file_does_not_hold_back_the_files_after_it)
+{
+    // File 0 goes on only once the other worker has read all 39 files after it: with a window
+    // of a few tasks ahead of the head (the old rule), it would stop at the eighth and file 0
+    // would give up waiting after 10 s with fewer seen.
+    fixture fx;
+    make_files(&fx);
+    run *r = new_run(1, 16);
+    r->wait_for_others = true;
+    scan(&fx, r, 2, 0);
+    cr_assert_eq(r->others_bytes_at_0, (NFILES - 1) * (sizeof(sk_sort_key) + 8 + 16));
+    cr_assert_eq(r->others_seen, NFILES - 1);
+    done(&fx, r);
+    SK_ASSERT_NO_LEAKS();
+}
+
+Test(scan, buffered_output_stays_within_its_budget)
+{
+    // 39 files of 16 records of 1 KiB behind a slow file 0, with a 64 KiB budget: the other
+    // worker adds records until the buffered bytes reach the budget, then waits for its turn.
+    // It must have added at least the budget (it ran ahead) and less than one record more.
+    fixture fx;
+    make_files(&fx);
+    run *r = new_run(16, 1024);
+    size_t budget = 64 << 10;
+    r->wait_for_bytes = budget;
+    scan(&fx, r, 2, budget);
+    size_t rec = sizeof(sk_sort_key) + 8 + 1024;
+    cr_assert_geq(r->others_bytes_at_0, budget);
+    cr_assert_lt(r->others_bytes_at_0,
+                 budget + rec,
+                 "buffered %zu bytes, budget %zu",
+                 r->others_bytes_at_0,
+                 budget);
+    cr_assert_eq(r->others_seen, NFILES - 1);
+    done(&fx, r);
+    SK_ASSERT_NO_LEAKS();
+}
+
+Test(scan, the_head_file_reports_its_diagnostics_as_they_come)
+{
+    // File 0 (the head, with one thread or two) starts with 1000 invalid lines: each warning
+    // reaches the report before the scan goes on, instead of waiting in memory for a record or
+    // the end of the file (a file of millions of bad lines would otherwise hold them all).
+    for (unsigned jobs = 1; jobs <= 2; jobs++) {
+        fixture fx;
+        make_files(&fx);
+        FILE *fp = fopen(fx.paths[0], "w");
+        cr_assert_not_null(fp);
+        for (int i = 0; i < 1000; i++)
+            fputs("{\"event_id\": 1, broken}\n", fp);
+        fputs("{\"event_id\":1,\"n\":\"0\"}\n", fp);
+        fclose(fp);
+        run *r = new_run(1, 16);
+        r->wait_for_others = jobs > 1;
+        r->bad_lines = 1000;
+        scan(&fx, r, jobs, 0);
+        cr_assert(r->warned_before, "-j %u: the warnings waited", jobs);
+        done(&fx, r);
+    }
+    SK_ASSERT_NO_LEAKS();
+}
