@@ -7,7 +7,9 @@ Winlogbeat 8 layout), then times each command on the same input in the same run 
 every command once per round) and prints MB/s, events/s, peak RSS, the ratios against the
 reference tools (evtxexport -f xml; a jq select written for each NDJSON layout) and the speed-up
 of -j 2 over -j 1 on each input (one large file: its parts are read in parallel), each ratio from
-the best times and as the median of the ratios within each round.
+the best times and as the median of the ratios within each round. Two folders stand for triage
+collections of many files: evtx-many (every corpus evtx file copied 8 times; no reference tool)
+and ndjson-many (the Winlogbeat 6 events, one file each; jq reads them as arguments).
 Not a test: figures only.
 
 With --rss it measures peak memory instead: saker hunt with the SigmaHQ rules at the default -j on
@@ -86,29 +88,49 @@ def main():
     if a.rss:
         return rss_mode(a, wlb8)
     inputs = [("evtx", evtx), ("ndjson-wlb6", wlb6), ("ndjson-wlb8", wlb8)]
+    many = os.path.join(a.work, "evtx", "many")
+    if os.path.isdir(many):  # a triage collection: thousands of files of all sizes, no reference
+        inputs.append(("evtx-many", many))
+    nd_many = os.path.join(a.work, "ndjson", "many")
+    if not os.path.isdir(nd_many):  # the Winlogbeat 6 events, one small file each
+        os.makedirs(nd_many + ".tmp", exist_ok=True)
+        with open(wlb6, "rb") as f:
+            for i, line in enumerate(f):
+                with open(os.path.join(nd_many + ".tmp", f"{i // 1000:02d}-{i:06d}.json"), "wb") as o:
+                    o.write(line)
+        os.rename(nd_many + ".tmp", nd_many)
+    inputs.append(("ndjson-many", nd_many))
     selects = {"ndjson-wlb6": "select(.event_id == 1)",
-               "ndjson-wlb8": 'select(.winlog.event_id == "1")'}
+               "ndjson-wlb8": 'select(.winlog.event_id == "1")',
+               "ndjson-many": "select(.event_id == 1)"}
     print(f"saker: {a.saker}; {a.runs} rounds, each command once per round; best time shown"
           f" (median last); stdout to /dev/null; -j {a.jobs}")
     print(f"{'input':<12} {'command':<36} {'seconds':>8} {'MB/s':>8} {'events/s':>10} {'RSS MiB':>8}"
           f" {'median':>8}")
     for kind, path in inputs:
-        size = os.path.getsize(path) / 1e6
+        if os.path.isdir(path):
+            size = sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path)) / 1e6
+        else:
+            size = os.path.getsize(path) / 1e6
         n = count_events(a.saker, path)
         j = ["-j", str(a.jobs)]
+        # jq reads a file on its standard input, a folder's files (in name order) as arguments
+        jq_args = sorted(os.path.join(path, f) for f in os.listdir(path)) if os.path.isdir(path) else []
+        jq_in = None if jq_args else path
         rows = []
         if a.only in (None, "dump"):
             rows.append(("saker dump", [a.saker, "dump", "-q"] + j + [path], None))
             if kind == "evtx":
                 rows.append(("evtxexport -f xml", ["evtxexport", "-f", "xml", path], None))
-            else:
-                rows.append(("jq -c .", ["jq", "-c", "."], path))
+            elif kind in selects:
+                rows.append(("jq -c .", ["jq", "-c", "."] + jq_args, jq_in))
         if a.only in (None, "hunt") and os.path.isdir(a.rules):
             rows.append(("saker hunt (SigmaHQ windows)",
                          [a.saker, "hunt", "-q", "-f", "jsonl"] + j + ["-r", a.rules, path], None))
             rows.append(("saker hunt (built-in pack)", [a.saker, "hunt", "-q", "-f", "jsonl"] + j + [path], None))
-            if kind != "evtx":
-                rows.append((f"jq -c '{selects[kind]}'", ["jq", "-c", selects[kind]], path))
+            if kind in selects:
+                rows.append((f"jq -c '{selects[kind]}'", ["jq", "-c", selects[kind]] + jq_args,
+                             jq_in))
             if a.jobs == 1:
                 rows.append(("saker hunt (SigmaHQ windows) -j 2",
                              [a.saker, "hunt", "-q", "-f", "jsonl", "-j", "2", "-r", a.rules, path],
@@ -147,7 +169,8 @@ def main():
             if ref_name and ref_name.startswith("jq -c '"):  # jq has one thread: for the record
                 print(f"{kind:<12}   saker hunt (SigmaHQ windows) -j 2 is {ratios(ref_name, j2)}"
                       f" the throughput of {ref_name} (one thread)")
-        print(f"{kind:<12} {size:.1f} MB, {n} events")
+        files = f", {len(os.listdir(path))} files" if os.path.isdir(path) else ""
+        print(f"{kind:<12} {size:.1f} MB, {n} events{files}")
     return 0
 
 
