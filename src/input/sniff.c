@@ -11,16 +11,31 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <yajl/yajl_parse.h>
 #include <zlib.h>
 
 #include "core/mem.h"
 #include "evtx_native.h"
 
-#define SNIFF_BYTES 8
+#define SNIFF_BYTES 16
 
 static bool is_blank(unsigned char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+// The n bytes at p read as the start of JSON text (or of several, one after the other): yajl, fed
+// them alone, finds nothing wrong (strings are not checked for UTF-8: a head may cut a character).
+static bool json_start(const unsigned char *p, size_t n)
+{
+    yajl_handle h = yajl_alloc(NULL, NULL, NULL);
+    if (!h)
+        return true; // out of memory: cannot tell, as when the head ends first
+    yajl_config(h, yajl_allow_multiple_values, 1);
+    yajl_config(h, yajl_dont_validate_strings, 1);
+    bool ok = yajl_parse(h, p, n) == yajl_status_ok;
+    yajl_free(h);
+    return ok;
 }
 
 sk_format sk_input_sniff(const unsigned char *p, size_t n)
@@ -34,17 +49,11 @@ sk_format sk_input_sniff(const unsigned char *p, size_t n)
         i++;
     if (i >= n || (p[i] != '{' && p[i] != '['))
         return SK_FORMAT_UNKNOWN;
-    // What follows the bracket must be able to continue JSON: a key or '}' after '{'; a value or
-    // ']' after '['. One byte more to look at keeps random data (/dev/urandom starts with '{'
-    // once in 128 reads) from being read as an endless stream of invalid lines. When the head
-    // ends first, it is JSON as far as it goes.
-    char open = (char)p[i++];
-    while (i < n && is_blank(p[i]))
-        i++;
-    if (i == n)
-        return SK_FORMAT_NDJSON;
-    const char *next = open == '{' ? "\"}" : "{[]\"-0123456789tfn";
-    return strchr(next, p[i]) && p[i] ? SK_FORMAT_NDJSON : SK_FORMAT_UNKNOWN;
+    // The whole head must be able to start JSON, not only its first bracket: random data
+    // (/dev/urandom starts with '{' or '[' once in 128 reads, and then with "[5" or "{\"" often
+    // enough) must not be read as an endless stream of invalid lines. When the head ends first,
+    // it is JSON as far as it goes.
+    return json_start(p + i, n - i) ? SK_FORMAT_NDJSON : SK_FORMAT_UNKNOWN;
 }
 
 // gzip streams seen through stdio, so the NDJSON reader needs no special case.
