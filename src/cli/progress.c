@@ -43,10 +43,11 @@ void sk_progress_report(void *ctx, const sk_scan *s, bool final)
     double el = t - s->t0 > 1e-6 ? t - s->t0 : 1e-6;
     double rate = (double)s->done_bytes / el;
     char eta[32] = "--:--";
-    if (s->total_bytes > s->done_bytes && rate > 1) {
+    // No ETA while the walk runs: the totals still grow.
+    if (s->walked && s->total_bytes > s->done_bytes && rate > 1) {
         unsigned long left = (unsigned long)((double)(s->total_bytes - s->done_bytes) / rate);
         snprintf(eta, sizeof eta, "%lu:%02lu", left / 60, left % 60);
-    } else if (s->total_bytes && s->done_bytes >= s->total_bytes) {
+    } else if (s->walked && s->total_bytes && s->done_bytes >= s->total_bytes) {
         snprintf(eta, sizeof eta, "0:00");
     }
     unsigned long long done_files = s->stats.files_read + s->stats.files_failed;

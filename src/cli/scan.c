@@ -19,15 +19,21 @@
 // unless sk_scan.buffer_bytes says otherwise. A worker runs ahead of the head as far as this
 // allows: a slow file does not hold the others back, however many small files follow it.
 #define BUFFER_PER_JOB ((size_t)8 << 20)
-#define BUFFER_MAX ((size_t)32 << 20)
+#define BUFFER_MAX     ((size_t)32 << 20)
+
+// Tasks the walk may add ahead of the output (the head), unless sk_scan.pending_tasks says
+// otherwise: the walk runs beside the scan, so memory does not grow with the number of files.
+#define PENDING_TASKS 1024
 
 typedef struct cdiag {
-    sk_diag d;      // pointers into the task's text buffer (fixed up at replay)
+    sk_diag d; // pointers into the task's text buffer (fixed up at replay)
+    bool msg;  // a message about the run (sk_report_msg), not about an input
     size_t file_off, msg_off, where_off, src_off, code_off; // offsets into text (SIZE_MAX: NULL)
 } cdiag;
 
 typedef struct task {
-    char *path;
+    char *path;                        // NULL for a note
+    bool note;                         // only diagnostics of the walk, done when added
     uint64_t chunk_first, chunk_count; // a part of a large evtx file (native reader); 0, 0: all
     unsigned part;                     // 0 for a whole file or its first part
     bool last_part;
@@ -41,9 +47,9 @@ typedef struct task {
     bool nl_ready, nl_ok;
     // Produced by the worker while it runs; read by the emitter only under the lock, and only by
     // another thread once the task is done.
-    sk_buf recs;      // [sk_sort_key][uint64_t n][n bytes] ...
-    size_t rec_off;   // bytes of recs already emitted
-    sk_buf text;      // strings of captured diagnostics
+    sk_buf recs;    // [sk_sort_key][uint64_t n][n bytes] ...
+    size_t rec_off; // bytes of recs already emitted
+    sk_buf text;    // strings of captured diagnostics
     cdiag *diags;
     size_t ndiags, dcap, diag_done;
     bool opened, failed, damaged, done;
@@ -53,19 +59,27 @@ typedef struct task {
     uint64_t events, evtx, ndjson, recovered, filtered;
 } task;
 
+struct worker;
+
 typedef struct scan_rt {
     sk_scan *s;
-    task *tasks;
-    size_t ntasks, cap;
+    // Tasks [head, ntasks) live in a ring (slot ti & ring_mask); the walk adds a task only while
+    // fewer than `window` are pending, one less than the ring holds, so the part before a task
+    // keeps its slot while that task runs (NDJSON parts read their predecessor's line count).
+    task *ring;
+    size_t ring_mask, window;
+    size_t ntasks;           // tasks added so far
+    bool walk_done;          // no more tasks will be added
+    struct worker *inline_w; // -j 1: the walk runs the tasks itself, on this worker's state
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    size_t next;   // next task to take
+    size_t next;     // next task to take
     size_t head;     // first task not yet fully emitted
     size_t buffered; // bytes captured and not yet emitted, all tasks (atomic)
     size_t budget;   // a worker waits while buffered is at least this, unless it is the head
     unsigned jobs;
     bool damaged_acc; // damage seen in the parts of the file being accounted
-    int stopping;  // read without the lock through __atomic loads
+    int stopping;     // read without the lock through __atomic loads
     unsigned long records_since_progress;
 } scan_rt;
 
@@ -73,6 +87,11 @@ struct sk_scan_out {
     scan_rt *rt;
     size_t ti;
 };
+
+static task *T(scan_rt *rt, size_t ti)
+{
+    return &rt->ring[ti & rt->ring_mask];
+}
 
 static double now(void)
 {
@@ -185,10 +204,9 @@ static size_t put_str(sk_buf *b, const char *s)
 
 static sk_status deliver(scan_rt *rt, size_t ti);
 
-static void capture_diag(void *ctx, const sk_diag *d)
+// Keeps a copy of d in task t.
+static void keep_diag(scan_rt *rt, task *t, const sk_diag *d)
 {
-    capture *cp = ctx;
-    task *t = &cp->rt->tasks[cp->ti];
     size_t text0 = t->text.n;
     sk_xgrow((void **)&t->diags, &t->dcap, t->ndiags + 1, sizeof *t->diags);
     cdiag *c = &t->diags[t->ndiags++];
@@ -198,9 +216,16 @@ static void capture_diag(void *ctx, const sk_diag *d)
     c->where_off = put_str(&t->text, d->where);
     c->src_off = put_str(&t->text, d->source_line);
     c->code_off = put_str(&t->text, d->code);
+    c->msg = false;
     size_t n = sizeof *c + (t->text.n - text0);
     t->diag_bytes += n;
-    hold(cp->rt, t, n);
+    hold(rt, t, n);
+}
+
+static void capture_diag(void *ctx, const sk_diag *d)
+{
+    capture *cp = ctx;
+    keep_diag(cp->rt, T(cp->rt, cp->ti), d);
     (void)deliver(cp->rt, cp->ti); // a stop shows in the reader loop
 }
 
@@ -225,7 +250,10 @@ static void emit_task(scan_rt *rt, task *t)
         d.where = at(&t->text, c->where_off);
         d.source_line = at(&t->text, c->src_off);
         d.code = at(&t->text, c->code_off);
-        sk_diag_emit(&s->report->dl, &d);
+        if (c->msg)
+            sk_report_msg(s->report, d.severity, "%s", d.message);
+        else
+            sk_diag_emit(&s->report->dl, &d);
         if (s->report->fatal)
             stop_with(rt, SK_ERR_FORMAT);
     }
@@ -287,12 +315,14 @@ static void account(scan_rt *rt, task *t)
 // Emits every finished task at the head (lock held).
 static void advance(scan_rt *rt)
 {
-    while (rt->head < rt->ntasks && rt->tasks[rt->head].done) {
-        task *t = &rt->tasks[rt->head];
+    while (rt->head < rt->ntasks && T(rt, rt->head)->done) {
+        task *t = T(rt, rt->head);
         emit_task(rt, t);
         account(rt, t);
         __atomic_sub_fetch(&rt->buffered, t->held, __ATOMIC_RELAXED); // left when stopping
         t->held = 0;
+        free(t->path);
+        t->path = NULL;
         sk_buf_fini(&t->recs);
         sk_buf_fini(&t->text);
         free(t->diags);
@@ -316,7 +346,7 @@ static sk_status deliver(scan_rt *rt, size_t ti)
     while (rt->head != ti && !rt->stopping)
         pthread_cond_wait(&rt->cv, &rt->mu);
     if (!rt->stopping)
-        emit_task(rt, &rt->tasks[ti]);
+        emit_task(rt, T(rt, ti));
     sk_status st = rt->stopping ? SK_DONE : SK_OK;
     pthread_mutex_unlock(&rt->mu);
     return st;
@@ -325,7 +355,7 @@ static sk_status deliver(scan_rt *rt, size_t ti)
 sk_status sk_scan_out_add(sk_scan_out *o, const sk_sort_key *key, const char *data, size_t n)
 {
     scan_rt *rt = o->rt;
-    task *t = &rt->tasks[o->ti];
+    task *t = T(rt, o->ti);
     uint64_t len = n;
     sk_buf_put(&t->recs, key, sizeof *key);
     sk_buf_put(&t->recs, &len, sizeof len);
@@ -397,11 +427,11 @@ count_newlines(const char *path, uint64_t from, uint64_t to, uint64_t *out, sk_d
 // numbered (the part before could not be counted).
 static bool nd_part_lines(scan_rt *rt, size_t ti, sk_reader_opts *ro, sk_diags *dl)
 {
-    task *t = &rt->tasks[ti];
+    task *t = T(rt, ti);
     uint64_t before = 0, own = 0;
     bool base_ok = true, own_ok = true;
     if (t->part > 0) {
-        task *prev = &rt->tasks[ti - 1];
+        task *prev = T(rt, ti - 1);
         pthread_mutex_lock(&rt->mu);
         while (!prev->nl_ready && !rt->stopping)
             pthread_cond_wait(&rt->cv, &rt->mu);
@@ -429,7 +459,7 @@ static bool nd_part_lines(scan_rt *rt, size_t ti, sk_reader_opts *ro, sk_diags *
 static void run_task(scan_rt *rt, size_t ti, void *w)
 {
     sk_scan *s = rt->s;
-    task *t = &rt->tasks[ti];
+    task *t = T(rt, ti);
     capture cap = { rt, ti };
     sk_diags dl;
     sk_diags_init(&dl, capture_diag, &cap);
@@ -480,42 +510,76 @@ typedef struct worker {
     pthread_t tid;
 } worker;
 
+// Takes the next task to run (lock held), passing over notes and what the head has passed (notes
+// are done when added). Waits while the output buffered behind the head is over its budget, and,
+// when `wait`, for the walk to add a task. False when there is nothing (more) to run.
+static bool take(scan_rt *rt, bool wait, size_t *ti)
+{
+    for (;;) {
+        while (rt->next < rt->ntasks && (rt->next < rt->head || T(rt, rt->next)->note))
+            rt->next++;
+        if (rt->stopping)
+            return false;
+        if (rt->next < rt->ntasks) {
+            // Finished tasks wait, buffered, for the ones before them: run ahead only while their
+            // output fits the budget (with nothing ahead of the head, buffered is 0).
+            if (rt->next == rt->head || !over_budget(rt)) {
+                *ti = rt->next++;
+                return true;
+            }
+        } else if (rt->walk_done) {
+            return false;
+        }
+        if (!wait)
+            return false;
+        pthread_cond_wait(&rt->cv, &rt->mu);
+    }
+}
+
+// Runs task ti, then emits what is due (lock not held).
+static void run_and_emit(scan_rt *rt, size_t ti, void *state)
+{
+    if (!is_stopping(rt))
+        run_task(rt, ti, state);
+    pthread_mutex_lock(&rt->mu);
+    T(rt, ti)->done = true;
+    if (rt->head == ti)
+        advance(rt);
+    pthread_mutex_unlock(&rt->mu);
+}
+
+static void work(worker *wk)
+{
+    scan_rt *rt = wk->rt;
+    for (;;) {
+        size_t ti;
+        pthread_mutex_lock(&rt->mu);
+        bool got = take(rt, true, &ti);
+        pthread_mutex_unlock(&rt->mu);
+        if (!got)
+            break;
+        run_and_emit(rt, ti, wk->state);
+    }
+}
+
 static void *worker_main(void *arg)
 {
     worker *wk = arg;
-    scan_rt *rt = wk->rt;
-    sk_scan *s = rt->s;
+    sk_scan *s = wk->rt->s;
     wk->state = s->hooks.worker_new ? s->hooks.worker_new(s->hooks.ctx) : NULL;
-    for (;;) {
-        pthread_mutex_lock(&rt->mu);
-        // Finished tasks wait, buffered, for the ones before them: run ahead only while their
-        // output fits the budget (with nothing ahead of the head, buffered is 0).
-        while (!rt->stopping && rt->next < rt->ntasks && rt->next > rt->head && over_budget(rt))
-            pthread_cond_wait(&rt->cv, &rt->mu);
-        size_t ti = rt->next;
-        bool stop = rt->stopping || ti >= rt->ntasks;
-        if (!stop)
-            rt->next++;
-        pthread_mutex_unlock(&rt->mu);
-        if (stop)
-            break;
-        if (!is_stopping(rt))
-            run_task(rt, ti, wk->state);
-        pthread_mutex_lock(&rt->mu);
-        rt->tasks[ti].done = true;
-        if (rt->head == ti)
-            advance(rt);
-        pthread_mutex_unlock(&rt->mu);
-    }
+    work(wk);
     return NULL;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Walk into tasks
 
-typedef struct collect {
+typedef struct walker_rt {
     scan_rt *rt;
-} collect;
+    worker *ws;
+    unsigned started; // worker threads running
+    size_t nfiles;    // files added so far (parts count once; notes not at all)
+} walker_rt;
 
 // Files at least this large are split into parts of PART_CHUNKS chunks when several threads run
 // and the native evtx reader is in use: chunks decode independently, so one large file keeps
@@ -527,16 +591,81 @@ typedef struct collect {
 #define ND_PART_BYTES ((uint64_t)16 << 20)
 #define ND_HEAD_BYTES ((size_t)64 << 10)
 
+// Waits (lock held) until the walk may add a task: fewer than `window` pending. With -j 1 the
+// walk runs the pending tasks itself. False when the scan is stopping.
+static bool room(scan_rt *rt)
+{
+    while (!rt->stopping && rt->ntasks - rt->head >= rt->window) {
+        if (!rt->inline_w) {
+            pthread_cond_wait(&rt->cv, &rt->mu);
+            continue;
+        }
+        // One thread: every task before `next` is done and emitted, so a full window holds one
+        // to take.
+        size_t ti;
+        if (!take(rt, false, &ti))
+            break;
+        pthread_mutex_unlock(&rt->mu);
+        run_and_emit(rt, ti, rt->inline_w->state);
+        pthread_mutex_lock(&rt->mu);
+    }
+    return !rt->stopping;
+}
+
+// The slot of the next task, cleared (lock held, room made); publish() makes it visible.
 static task *new_task(scan_rt *rt, const char *path)
 {
-    sk_xgrow((void **)&rt->tasks, &rt->cap, rt->ntasks + 1, sizeof *rt->tasks);
-    task *t = &rt->tasks[rt->ntasks++];
+    task *t = T(rt, rt->ntasks);
     memset(t, 0, sizeof *t);
-    t->path = sk_xstrdup(path);
+    t->path = path ? sk_xstrdup(path) : NULL;
     t->last_part = true;
     sk_buf_init(&t->recs, (size_t)1 << 40);
     sk_buf_init(&t->text, (size_t)1 << 30);
     return t;
+}
+
+// Adds the task made by new_task (lock held); starts one more worker thread while fewer run
+// than -j says and than there are tasks.
+static void publish(walker_rt *w)
+{
+    scan_rt *rt = w->rt;
+    size_t ti = rt->ntasks++;
+    task *t = T(rt, ti);
+    if (t->note && rt->head == ti)
+        advance(rt);
+    pthread_cond_broadcast(&rt->cv);
+    if (t->note || rt->inline_w || w->started >= rt->jobs)
+        return;
+    worker *wk = &w->ws[w->started];
+    wk->rt = rt;
+    if (pthread_create(&wk->tid, NULL, worker_main, wk) == 0) {
+        w->started++;
+    } else if (w->started == 0) { // no thread could be made: the walk runs the tasks
+        wk->state = rt->s->hooks.worker_new ? rt->s->hooks.worker_new(rt->s->hooks.ctx) : NULL;
+        rt->inline_w = wk;
+    }
+}
+
+// A diagnostic of the walk (or a message about the run, msg): a note task, so that it comes out
+// in input order, between the outputs of the files walked before and after it.
+static void add_note(walker_rt *w, const sk_diag *d, bool msg)
+{
+    scan_rt *rt = w->rt;
+    pthread_mutex_lock(&rt->mu);
+    if (room(rt)) {
+        task *t = new_task(rt, NULL);
+        t->note = true;
+        keep_diag(rt, t, d);
+        t->diags[0].msg = msg;
+        t->done = true;
+        publish(w);
+    }
+    pthread_mutex_unlock(&rt->mu);
+}
+
+static void walk_diag(void *ctx, const sk_diag *d)
+{
+    add_note(ctx, d, false);
 }
 
 // Chunk slots of a plain (uncompressed) evtx file (head: its first n bytes); 0 otherwise.
@@ -549,7 +678,9 @@ static uint64_t splittable_chunks(const unsigned char *head, size_t n, uint64_t 
 
 static sk_status add_task(void *ctx, const char *path, const struct stat *sb, bool named)
 {
-    scan_rt *rt = ((collect *)ctx)->rt;
+    walker_rt *w = ctx;
+    scan_rt *rt = w->rt;
+    sk_scan *s = rt->s;
     (void)named;
     uint64_t nchunks = 0, ndsize = 0;
     // Regular files of at least SPLIT_BYTES, read by several threads: evtx (native reader) and
@@ -563,40 +694,46 @@ static sk_status add_task(void *ctx, const char *path, const struct stat *sb, bo
             fclose(fp);
         }
         uint64_t size = (uint64_t)sb->st_size;
-        if (rt->s->reader_opts.evtx_reader == SK_EVTX_READER_NATIVE)
+        if (s->reader_opts.evtx_reader == SK_EVTX_READER_NATIVE)
             nchunks = splittable_chunks(head, n, size);
         if (nchunks == 0 && n > 0 && sk_ndjson_splittable(head, n))
             ndsize = size;
         free(head);
     }
-    if (ndsize) {
-        unsigned part = 0;
-        for (uint64_t first = 0; first < ndsize; first += ND_PART_BYTES) {
-            task *t = new_task(rt, path);
-            t->nd_part = true;
-            t->nd_first = first;
-            // The last part reads to the end of the file, whatever it holds by then.
-            t->nd_end = first + ND_PART_BYTES < ndsize ? first + ND_PART_BYTES : 0;
-            t->part_bytes = (t->nd_end ? t->nd_end : ndsize) - first;
-            t->part = part++;
-            t->last_part = t->nd_end == 0;
-        }
-        return SK_OK;
-    }
-    if (nchunks <= PART_CHUNKS) {
-        (void)new_task(rt, path);
-        return SK_OK;
-    }
-    unsigned part = 0;
-    for (uint64_t first = 0; first < nchunks; first += PART_CHUNKS) {
+    // A whole file is one part; an evtx file, parts of PART_CHUNKS chunk slots; an NDJSON file,
+    // parts of ND_PART_BYTES.
+    uint64_t nparts = ndsize                  ? (ndsize + ND_PART_BYTES - 1) / ND_PART_BYTES
+                      : nchunks > PART_CHUNKS ? (nchunks + PART_CHUNKS - 1) / PART_CHUNKS
+                                              : 1;
+    pthread_mutex_lock(&rt->mu);
+    for (uint64_t part = 0; part < nparts; part++) {
+        if (!room(rt))
+            break;
         task *t = new_task(rt, path);
-        t->chunk_first = first;
-        // The last part reads to the end of the file, whatever lies past the counted slots.
-        t->chunk_count = first + PART_CHUNKS < nchunks ? PART_CHUNKS : 0;
-        t->part = part++;
-        t->last_part = first + PART_CHUNKS >= nchunks;
+        t->part = (unsigned)part;
+        t->last_part = part + 1 == nparts;
+        if (ndsize) {
+            t->nd_part = true;
+            t->nd_first = part * ND_PART_BYTES;
+            // The last part reads to the end of the file, whatever it holds by then.
+            t->nd_end = t->last_part ? 0 : t->nd_first + ND_PART_BYTES;
+            t->part_bytes = (t->nd_end ? t->nd_end : ndsize) - t->nd_first;
+        } else if (nparts > 1) {
+            t->chunk_first = part * PART_CHUNKS;
+            // The last part reads to the end of the file, whatever lies past the counted slots.
+            t->chunk_count = t->last_part ? 0 : PART_CHUNKS;
+        }
+        if (part == 0) {
+            w->nfiles++;
+            s->total_files++;
+            if (sb && S_ISREG(sb->st_mode))
+                s->total_bytes += (uint64_t)sb->st_size;
+        }
+        publish(w);
     }
-    return SK_OK;
+    sk_status st = rt->stopping ? SK_DONE : SK_OK;
+    pthread_mutex_unlock(&rt->mu);
+    return st;
 }
 
 unsigned sk_scan_default_jobs(void)
@@ -610,78 +747,75 @@ sk_status sk_scan_run(sk_scan *s, const char *const *paths, size_t npaths)
     double t0 = now();
     s->t0 = t0;
     s->stop = SK_OK;
+    s->walked = false;
     scan_rt rt;
     memset(&rt, 0, sizeof rt);
     rt.s = s;
     rt.jobs = s->jobs ? s->jobs : 1;
-    collect c = { &rt };
-    for (size_t i = 0; i < npaths; i++) {
-        sk_walk_stats ws = { 0 };
-        size_t before = rt.ntasks;
-        sk_status st = sk_walk(paths[i], &s->walk_opts, &ws, &s->report->dl, add_task, &c);
-        s->stats.passed_over += ws.passed_over;
-        s->stats.unreadable += ws.unreadable;
-        if (st == SK_OK && rt.ntasks == before && ws.unreadable == 0 && strcmp(paths[i], "-") != 0)
-            sk_report_msg(s->report, SK_SEV_WARNING,
-                          "no log files found under '%s' (%llu files passed over)", paths[i],
-                          (unsigned long long)ws.passed_over);
-    }
-    if (s->report->fatal)
-        s->stop = SK_ERR_FORMAT;
-    if (s->progress) {
-        for (size_t i = 0; i < rt.ntasks; i++) {
-            struct stat sb;
-            if (rt.tasks[i].part > 0)
-                continue; // the parts of one file count once
-            if (stat(rt.tasks[i].path, &sb) == 0 && S_ISREG(sb.st_mode))
-                s->total_bytes += (uint64_t)sb.st_size;
-            s->total_files++;
-        }
-    }
-    pthread_mutex_init(&rt.mu, NULL);
-    pthread_cond_init(&rt.cv, NULL);
-    if (s->stop != SK_OK)
-        rt.stopping = 1;
-    unsigned jobs = s->jobs ? s->jobs : 1;
-    rt.budget = s->buffer_bytes ? s->buffer_bytes : (size_t)jobs * BUFFER_PER_JOB;
+    rt.budget = s->buffer_bytes ? s->buffer_bytes : (size_t)rt.jobs * BUFFER_PER_JOB;
     if (!s->buffer_bytes && rt.budget > BUFFER_MAX)
         rt.budget = BUFFER_MAX;
-    if (jobs > rt.ntasks)
-        jobs = rt.ntasks ? (unsigned)rt.ntasks : 1;
-    worker *ws = sk_xcalloc(jobs, sizeof *ws);
-    if (jobs == 1) {
-        ws[0].rt = &rt;
-        worker_main(&ws[0]);
-    } else {
-        unsigned started = 0;
-        for (unsigned i = 0; i < jobs; i++) {
-            ws[i].rt = &rt;
-            if (pthread_create(&ws[i].tid, NULL, worker_main, &ws[i]) != 0)
-                break;
-            started++;
-        }
-        if (started == 0) // no thread could be made: do the work here
-            worker_main(&ws[0]);
-        for (unsigned i = 0; i < started; i++)
-            pthread_join(ws[i].tid, NULL);
+    rt.window = s->pending_tasks ? s->pending_tasks : PENDING_TASKS;
+    size_t slots = 2;
+    while (slots <= rt.window)
+        slots *= 2;
+    rt.ring = sk_xcalloc(slots, sizeof *rt.ring);
+    rt.ring_mask = slots - 1;
+    pthread_mutex_init(&rt.mu, NULL);
+    pthread_cond_init(&rt.cv, NULL);
+    if (s->report->fatal) { // --strict, and something before the scan was already reported
+        s->stop = SK_ERR_FORMAT;
+        rt.stopping = 1;
     }
+    worker *ws = sk_xcalloc(rt.jobs, sizeof *ws);
+    walker_rt w = { &rt, ws, 0, 0 };
+    if (rt.jobs == 1) { // one thread: the walk runs the tasks as the window fills
+        ws[0].rt = &rt;
+        ws[0].state = s->hooks.worker_new ? s->hooks.worker_new(s->hooks.ctx) : NULL;
+        rt.inline_w = &ws[0];
+    }
+    // The walk, on this thread, runs beside the workers, which it starts as it adds tasks.
+    sk_diags walk_dl;
+    sk_diags_init(&walk_dl, walk_diag, &w);
+    for (size_t i = 0; i < npaths && !is_stopping(&rt); i++) {
+        sk_walk_stats wst = { 0 };
+        size_t before = w.nfiles;
+        sk_status st = sk_walk(paths[i], &s->walk_opts, &wst, &walk_dl, add_task, &w);
+        s->stats.passed_over += wst.passed_over;
+        s->stats.unreadable += wst.unreadable;
+        if (st == SK_OK && w.nfiles == before && wst.unreadable == 0 &&
+            strcmp(paths[i], "-") != 0) {
+            char text[4096 + 64];
+            snprintf(text,
+                     sizeof text,
+                     "no log files found under '%s' (%llu files passed over)",
+                     paths[i],
+                     (unsigned long long)wst.passed_over);
+            sk_diag d = { .severity = SK_SEV_WARNING, .message = text };
+            add_note(&w, &d, true);
+        }
+    }
+    pthread_mutex_lock(&rt.mu);
+    rt.walk_done = true;
+    s->walked = true;
+    pthread_cond_broadcast(&rt.cv);
+    pthread_mutex_unlock(&rt.mu);
+    if (rt.inline_w)
+        work(rt.inline_w);
+    for (unsigned i = 0; i < w.started; i++)
+        pthread_join(ws[i].tid, NULL);
     // Tasks never started (the scan stopped) are accounted for nothing but their memory.
     pthread_mutex_lock(&rt.mu);
     for (size_t i = rt.head; i < rt.ntasks; i++)
-        rt.tasks[i].done = true;
+        T(&rt, i)->done = true;
     advance(&rt);
     pthread_mutex_unlock(&rt.mu);
-    for (unsigned i = 0; i < jobs; i++)
+    unsigned nworkers = w.started ? w.started : rt.inline_w ? 1 : 0;
+    for (unsigned i = 0; i < nworkers; i++)
         if (s->hooks.worker_free)
             s->hooks.worker_free(s->hooks.ctx, ws[i].state);
     free(ws);
-    for (size_t i = 0; i < rt.ntasks; i++) {
-        free(rt.tasks[i].path);
-        sk_buf_fini(&rt.tasks[i].recs);
-        sk_buf_fini(&rt.tasks[i].text);
-        free(rt.tasks[i].diags);
-    }
-    free(rt.tasks);
+    free(rt.ring);
     pthread_mutex_destroy(&rt.mu);
     pthread_cond_destroy(&rt.cv);
     s->stats.seconds = now() - t0;

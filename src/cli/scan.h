@@ -9,7 +9,10 @@
 // the input order streams its records straight out; the tasks after it buffer theirs, and the
 // workers run ahead (a slow file does not hold up the files after it) until the buffered output
 // reaches a budget (buffer_bytes). Then a worker waits for its task's turn, or for the head to
-// catch up before it takes a new one, so memory stays bounded whatever the input.
+// catch up before it takes a new one, so memory stays bounded whatever the input. The walk of the
+// paths runs beside the scan, at most pending_tasks files (or parts) ahead of the output, so
+// memory does not grow with the number of files either; what the walk reports (a missing path,
+// an unreadable folder) comes out in input order, between the files before and after it.
 #ifndef SK_CLI_SCAN_H
 #define SK_CLI_SCAN_H
 
@@ -84,10 +87,12 @@ struct sk_scan {
     sk_scan_hooks hooks;
     unsigned jobs;                // worker threads (0 or 1: the calling thread only)
     size_t buffer_bytes;          // output buffered behind the head; 0: 8 MiB a job, 32 MiB at most
+    size_t pending_tasks;         // tasks the walk may add ahead of the output; 0: 1024
     sk_scan_progress_fn progress; // NULL: no progress reports
     void *progress_ctx;
-    uint64_t total_bytes;         // measured before the scan
+    uint64_t total_bytes;         // of the files walked so far
     uint64_t total_files;
+    bool walked;                  // the walk has ended: total_bytes and total_files are final
     uint64_t done_bytes;          // bytes of finished files
     double t0;
     sk_scan_stats stats;

@@ -47,6 +47,20 @@ rules=(-r tests/e2e/rules -r tests/e2e/bad_rules)
 [ -d "$corpus/sigma-rules" ] && rules+=(-r "$corpus/sigma-rules/rules/windows" -r "$corpus/elastic-rules")
 run hunt_rule_folders hunt --stats -f jsonl "${rules[@]}"
 
+# What the walk reports (a missing path, a folder without logs) comes out between the warnings
+# of the files around it: the walk runs beside the scan, a few files ahead.
+mkdir -p "$tmp/nologs" && echo "not a log" > "$tmp/nologs/readme.txt"
+printf '{"event_id": 1}\nnot JSON\n' > "$tmp/bad1.ndjson"
+cp "$tmp/bad1.ndjson" "$tmp/bad2.ndjson"
+inputs=(samples/sysmon_t1218.ndjson "$tmp/bad1.ndjson" "$tmp/missing.evtx" "$tmp/nologs" "$tmp/bad2.ndjson")
+run walk_notes dump --stats
+[ "$(grep -v '^saker: \(files\|events\|skipped\|read\)' "$tmp/walk_notes.1.err")" = "\
+$tmp/bad1.ndjson:2:1: warning: invalid JSON (invalid string in json text); line skipped
+$tmp/missing.evtx: error: cannot open: No such file or directory
+saker: warning: no log files found under '$tmp/nologs' (1 files passed over)
+$tmp/bad2.ndjson:2:1: warning: invalid JSON (invalid string in json text); line skipped" ] ||
+  { echo "walk_notes: not in input order:"; cat "$tmp/walk_notes.1.err"; exit 1; }
+
 # One large NDJSON file (56 MiB: four parts of at most 16 MiB at -j > 1), the samples repeated,
 # with a line that ends just before the first cut, an over-long one across the second and an
 # invalid one across the third: line numbers, warnings and counts must not depend on where the

@@ -58,6 +58,14 @@ typedef struct run {
     sk_report *rep;     // the scan's
     unsigned bad_lines; // invalid lines before file 0's event
     bool warned_before; // file 0's event came after the report had all their warnings
+    // The walk (scan_paths: the paths given instead of the fixture's, pending: pending_tasks)
+    const char **scan_paths;
+    size_t nscan_paths;
+    size_t pending;
+    const sk_scan *scan;            // with one thread: read by on_event
+    long ahead_max;                 // most files the walk had added past the file being read
+    long total_at_0;                // files the walk had added when file 0 was read
+    unsigned long diags_at[NFILES]; // diagnostics reported when file i's first record was put
 } run;
 
 static double now(void)
@@ -81,6 +89,13 @@ static sk_status add_records(const sk_event *ev, sk_scan_out *out)
     const char *n = sk_event_get(ev, "n");
     cr_assert_not_null(n);
     int file = atoi(n);
+    if (r->scan) {
+        long ahead = (long)r->scan->total_files - 1 - file;
+        if (ahead > r->ahead_max)
+            r->ahead_max = ahead;
+        if (file == 0)
+            r->total_at_0 = (long)r->scan->total_files;
+    }
     if (file == 0) {
         r->warned_before = r->bad_lines == 0 ||
                            (r->rep->nreasons == 1 && r->rep->reasons[0].n == r->bad_lines);
@@ -127,6 +142,8 @@ static sk_status put(void *ctx, const sk_sort_key *key, const char *data, size_t
     unsigned rec = 0;
     cr_assert_eq(sscanf(data, "%d %u", &file, &rec), 2);
     cr_assert_lt(r->nout, sizeof r->out / sizeof r->out[0]);
+    if (rec == 0 && file >= 0 && file < NFILES)
+        r->diags_at[file] = r->rep->nreasons ? r->rep->reasons[0].n : 0;
     r->out[r->nout] = file;
     r->out_rec[r->nout] = (int)rec;
     r->nout++;
@@ -143,21 +160,32 @@ static void scan(fixture *fx, run *r, unsigned jobs, size_t buffer_bytes)
 {
     sk_report rep;
     sk_report_init(&rep, true, false);
+    rep.fp = fopen("/dev/null", "w"); // errors are shown even when quiet
+    cr_assert_not_null(rep.fp);
     r->rep = &rep;
     sk_scan s;
     memset(&s, 0, sizeof s);
     s.report = &rep;
     s.jobs = jobs;
     s.buffer_bytes = buffer_bytes;
+    s.pending_tasks = r->pending;
+    if (jobs == 1)
+        r->scan = &s;
     s.hooks.on_event = on_event;
     s.hooks.put = put;
     s.hooks.ctx = r;
     the_run = r;
-    cr_assert_eq(sk_scan_run(&s, (const char *const *)fx->paths, NFILES), SK_OK);
+    const char *const *paths = r->scan_paths ? r->scan_paths : (const char *const *)fx->paths;
+    size_t npaths = r->scan_paths ? r->nscan_paths : NFILES;
+    cr_assert_eq(sk_scan_run(&s, paths, npaths), SK_OK);
+    cr_assert(s.walked);
+    cr_assert_eq(s.total_files, NFILES);
     cr_assert_eq(s.stats.files_read, NFILES);
     cr_assert_eq(s.stats.events, NFILES);
     cr_assert_eq(s.stats.lines_skipped, r->bad_lines);
     r->rep = NULL;
+    r->scan = NULL;
+    fclose(rep.fp);
     sk_report_fini(&rep);
 }
 
@@ -249,6 +277,54 @@ Test(scan, the_head_file_reports_its_diagnostics_as_they_come)
         r->bad_lines = 1000;
         scan(&fx, r, jobs, 0);
         cr_assert(r->warned_before, "-j %u: the warnings waited", jobs);
+        done(&fx, r);
+    }
+    SK_ASSERT_NO_LEAKS();
+}
+
+Test(scan, the_walk_runs_beside_the_scan_a_few_files_ahead)
+{
+    // With pending_tasks 8 and one thread, the walk adds 8 files and then reads the first before
+    // it adds the ninth: memory does not grow with the number of files, and the output starts
+    // before the walk ends. A walk done in full first would have added all 40.
+    fixture fx;
+    make_files(&fx);
+    run *r = new_run(1, 16);
+    r->pending = 8;
+    scan(&fx, r, 1, 0);
+    cr_assert_eq(r->total_at_0, 8);
+    cr_assert_eq(r->ahead_max, 7);
+    done(&fx, r);
+    SK_ASSERT_NO_LEAKS();
+}
+
+Test(scan, what_the_walk_reports_comes_out_between_the_files_around_it)
+{
+    // A missing path between files 9 and 10: its error reaches the report after the records of
+    // file 9 and before those of file 10, with one thread or two, however far the walk ran ahead.
+    for (unsigned jobs = 1; jobs <= 2; jobs++) {
+        fixture fx;
+        make_files(&fx);
+        const char *paths[NFILES + 1];
+        char missing[128];
+        snprintf(missing, sizeof missing, "%s/missing.json", fx.dir);
+        for (int i = 0, k = 0; i < NFILES; i++) {
+            paths[k++] = fx.paths[i];
+            if (i == 9)
+                paths[k++] = missing;
+        }
+        run *r = new_run(1, 16);
+        r->scan_paths = paths;
+        r->nscan_paths = NFILES + 1;
+        r->pending = 4;
+        scan(&fx, r, jobs, 0);
+        for (int i = 0; i < NFILES; i++)
+            cr_assert_eq(r->diags_at[i],
+                         i < 10 ? 0u : 1u,
+                         "-j %u: file %d saw %lu",
+                         jobs,
+                         i,
+                         r->diags_at[i]);
         done(&fx, r);
     }
     SK_ASSERT_NO_LEAKS();
