@@ -2,6 +2,7 @@
 // input order. See scan.h for the contract.
 #include "scan.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -17,7 +18,7 @@
 // Output (records and diagnostics) that the tasks behind the head of the input order may hold,
 // per job up to a total that keeps the peak RSS well under 64 MiB on a machine with many cores,
 // unless sk_scan.buffer_bytes says otherwise. A worker runs ahead of the head as far as this
-// allows: a slow file does not hold the others back, however many small files follow it.
+// allows: a slow file does not hold back the files after it (as many as the walk has added).
 #define BUFFER_PER_JOB ((size_t)8 << 20)
 #define BUFFER_MAX     ((size_t)32 << 20)
 
@@ -577,8 +578,10 @@ static void *worker_main(void *arg)
 typedef struct walker_rt {
     scan_rt *rt;
     worker *ws;
-    unsigned started; // worker threads running
-    size_t nfiles;    // files added so far (parts count once; notes not at all)
+    unsigned started;   // worker threads running
+    bool create_failed; // a thread could not be made: no more tries
+    bool dry;           // the scan stopped before it began: the walk only reports
+    size_t nfiles;      // files walked so far (parts count once; notes not at all)
 } walker_rt;
 
 // Files at least this large are split into parts of PART_CHUNKS chunks when several threads run
@@ -603,8 +606,10 @@ static bool room(scan_rt *rt)
         // One thread: every task before `next` is done and emitted, so a full window holds one
         // to take.
         size_t ti;
-        if (!take(rt, false, &ti))
-            break;
+        bool got = take(rt, false, &ti);
+        assert(got); // else the next task would take the slot of the head
+        if (!got)
+            return false;
         pthread_mutex_unlock(&rt->mu);
         run_and_emit(rt, ti, rt->inline_w->state);
         pthread_mutex_lock(&rt->mu);
@@ -634,13 +639,16 @@ static void publish(walker_rt *w)
     if (t->note && rt->head == ti)
         advance(rt);
     pthread_cond_broadcast(&rt->cv);
-    if (t->note || rt->inline_w || w->started >= rt->jobs)
+    if (t->note || rt->inline_w || w->create_failed || w->started >= rt->jobs)
         return;
     worker *wk = &w->ws[w->started];
     wk->rt = rt;
     if (pthread_create(&wk->tid, NULL, worker_main, wk) == 0) {
         w->started++;
-    } else if (w->started == 0) { // no thread could be made: the walk runs the tasks
+        return;
+    }
+    w->create_failed = true;
+    if (w->started == 0) { // no thread could be made: the walk runs the tasks
         wk->state = rt->s->hooks.worker_new ? rt->s->hooks.worker_new(rt->s->hooks.ctx) : NULL;
         rt->inline_w = wk;
     }
@@ -651,6 +659,13 @@ static void publish(walker_rt *w)
 static void add_note(walker_rt *w, const sk_diag *d, bool msg)
 {
     scan_rt *rt = w->rt;
+    if (w->dry) {
+        if (msg)
+            sk_report_msg(rt->s->report, d->severity, "%s", d->message);
+        else
+            sk_diag_emit(&rt->s->report->dl, d);
+        return;
+    }
     pthread_mutex_lock(&rt->mu);
     if (room(rt)) {
         task *t = new_task(rt, NULL);
@@ -682,6 +697,10 @@ static sk_status add_task(void *ctx, const char *path, const struct stat *sb, bo
     scan_rt *rt = w->rt;
     sk_scan *s = rt->s;
     (void)named;
+    if (w->dry) {
+        w->nfiles++;
+        return SK_OK;
+    }
     uint64_t nchunks = 0, ndsize = 0;
     // Regular files of at least SPLIT_BYTES, read by several threads: evtx (native reader) and
     // NDJSON in line layout (not gzip, a JSON array, pretty-printed objects) are split in parts.
@@ -756,6 +775,8 @@ sk_status sk_scan_run(sk_scan *s, const char *const *paths, size_t npaths)
     if (!s->buffer_bytes && rt.budget > BUFFER_MAX)
         rt.budget = BUFFER_MAX;
     rt.window = s->pending_tasks ? s->pending_tasks : PENDING_TASKS;
+    if (rt.window > ((size_t)1 << 20))
+        rt.window = (size_t)1 << 20;
     size_t slots = 2;
     while (slots <= rt.window)
         slots *= 2;
@@ -763,13 +784,15 @@ sk_status sk_scan_run(sk_scan *s, const char *const *paths, size_t npaths)
     rt.ring_mask = slots - 1;
     pthread_mutex_init(&rt.mu, NULL);
     pthread_cond_init(&rt.cv, NULL);
-    if (s->report->fatal) { // --strict, and something before the scan was already reported
+    worker *ws = sk_xcalloc(rt.jobs, sizeof *ws);
+    walker_rt w = { .rt = &rt, .ws = ws };
+    if (s->report->fatal) {
+        // --strict, and something was reported before the scan: no file is read, but the walk
+        // still says what it finds wrong.
         s->stop = SK_ERR_FORMAT;
         rt.stopping = 1;
-    }
-    worker *ws = sk_xcalloc(rt.jobs, sizeof *ws);
-    walker_rt w = { &rt, ws, 0, 0 };
-    if (rt.jobs == 1) { // one thread: the walk runs the tasks as the window fills
+        w.dry = true;
+    } else if (rt.jobs == 1) { // one thread: the walk runs the tasks as the window fills
         ws[0].rt = &rt;
         ws[0].state = s->hooks.worker_new ? s->hooks.worker_new(s->hooks.ctx) : NULL;
         rt.inline_w = &ws[0];
@@ -777,7 +800,7 @@ sk_status sk_scan_run(sk_scan *s, const char *const *paths, size_t npaths)
     // The walk, on this thread, runs beside the workers, which it starts as it adds tasks.
     sk_diags walk_dl;
     sk_diags_init(&walk_dl, walk_diag, &w);
-    for (size_t i = 0; i < npaths && !is_stopping(&rt); i++) {
+    for (size_t i = 0; i < npaths && (w.dry || !is_stopping(&rt)); i++) {
         sk_walk_stats wst = { 0 };
         size_t before = w.nfiles;
         sk_status st = sk_walk(paths[i], &s->walk_opts, &wst, &walk_dl, add_task, &w);

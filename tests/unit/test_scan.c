@@ -329,3 +329,43 @@ Test(scan, what_the_walk_reports_comes_out_between_the_files_around_it)
     }
     SK_ASSERT_NO_LEAKS();
 }
+
+Test(scan, a_scan_stopped_before_it_begins_still_reports_what_the_walk_finds)
+{
+    // --strict and something already reported (saker test runs case after case on one report):
+    // no file is read, and a missing path is still reported, as when the walk ran before the scan.
+    fixture fx;
+    make_files(&fx);
+    char missing[128];
+    snprintf(missing, sizeof missing, "%s/missing.json", fx.dir);
+    const char *paths[] = { fx.paths[0], missing, fx.paths[1] };
+    run *r = new_run(1, 16);
+    sk_report rep;
+    sk_report_init(&rep, true, true);
+    rep.fp = fopen("/dev/null", "w");
+    cr_assert_not_null(rep.fp);
+    rep.fatal = true;
+    r->rep = &rep;
+    for (unsigned jobs = 1; jobs <= 2; jobs++) {
+        sk_scan s;
+        memset(&s, 0, sizeof s);
+        s.report = &rep;
+        s.jobs = jobs;
+        s.hooks.on_event = on_event;
+        s.hooks.put = put;
+        s.hooks.ctx = r;
+        the_run = r;
+        cr_assert_eq(sk_scan_run(&s, paths, 3), SK_ERR_FORMAT);
+        cr_assert_eq(s.stats.files_read, 0);
+        cr_assert_eq(s.stats.unreadable, 1);
+        cr_assert_eq(r->nout, 0);
+        cr_assert_eq(rep.nreasons, 1);
+        cr_assert_str_eq(rep.reasons[0].code, "open-failed");
+        cr_assert_eq(rep.reasons[0].n, jobs);
+    }
+    fclose(rep.fp);
+    sk_report_fini(&rep);
+    free(r);
+    drop_files(&fx);
+    SK_ASSERT_NO_LEAKS();
+}
