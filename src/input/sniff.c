@@ -38,6 +38,32 @@ static bool json_start(const unsigned char *p, size_t n)
     return ok;
 }
 
+// The n bytes at p are text: UTF-8 (a character may be cut at the end) with no control character
+// but tab, CR and LF.
+static bool utf8_text(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned char c = p[i];
+        if (c < 0x80) {
+            if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F)
+                return false;
+            i++;
+            continue;
+        }
+        size_t len = c >= 0xC2 && c <= 0xDF   ? 2
+                     : c >= 0xE0 && c <= 0xEF ? 3
+                     : c >= 0xF0 && c <= 0xF4 ? 4
+                                              : 0;
+        if (len == 0)
+            return false;
+        for (size_t k = 1; k < len && i + k < n; k++)
+            if ((p[i + k] & 0xC0) != 0x80)
+                return false;
+        i += len;
+    }
+    return true;
+}
+
 sk_format sk_input_sniff(const unsigned char *p, size_t n)
 {
     if (n >= 8 && memcmp(p, "ElfFile\0", 8) == 0)
@@ -49,11 +75,22 @@ sk_format sk_input_sniff(const unsigned char *p, size_t n)
         i++;
     if (i >= n || (p[i] != '{' && p[i] != '['))
         return SK_FORMAT_UNKNOWN;
-    // The whole head must be able to start JSON, not only its first bracket: random data
-    // (/dev/urandom starts with '{' or '[' once in 128 reads, and then with "[5" or "{\"" often
-    // enough) must not be read as an endless stream of invalid lines. When the head ends first,
-    // it is JSON as far as it goes.
-    return json_start(p + i, n - i) ? SK_FORMAT_NDJSON : SK_FORMAT_UNKNOWN;
+    // What follows the bracket must be able to continue JSON: a key or '}' after '{'; a value or
+    // ']' after '['. And the whole head must be able to start JSON, or at least be text (a first
+    // line damaged early is skipped and the lines after it read): random data (/dev/urandom
+    // starts with '{' or '[' once in 128 reads) must not be read as an endless stream of invalid
+    // lines. When the head ends first, it is JSON as far as it goes.
+    size_t b = i;
+    char open = (char)p[i++];
+    while (i < n && is_blank(p[i]))
+        i++;
+    if (i == n)
+        return SK_FORMAT_NDJSON;
+    const char *next = open == '{' ? "\"}" : "{[]\"-0123456789tfn";
+    if (!p[i] || !strchr(next, p[i]))
+        return SK_FORMAT_UNKNOWN;
+    return json_start(p + b, n - b) || utf8_text(p + b, n - b) ? SK_FORMAT_NDJSON
+                                                                : SK_FORMAT_UNKNOWN;
 }
 
 // gzip streams seen through stdio, so the NDJSON reader needs no special case.

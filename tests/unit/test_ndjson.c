@@ -166,6 +166,11 @@ Test(ndjson, sniff_needs_json_after_the_bracket)
         { "[{\"a\":\"\xc3\xa9\xc3", 10, SK_FORMAT_NDJSON }, // a character cut at the end
         { "{\"B\xfchne\": 1}", 12, SK_FORMAT_NDJSON }, // Latin-1: the reader says what it thinks
         { "{}{}\n{\"a\":[1,2]}", 16, SK_FORMAT_NDJSON },
+        // A first line damaged early is still text: the file is read, the line skipped
+        { "{\"a\": 1, broken ", 16, SK_FORMAT_NDJSON },
+        { "[{\"x\":\xe2\x82\xac,,\t\"y", 14, SK_FORMAT_NDJSON },
+        { "{\"x\": \xe2\x82 oops", 13, SK_FORMAT_UNKNOWN }, // not UTF-8, not JSON
+        { "{ \"a\"\x7f", 6, SK_FORMAT_UNKNOWN },
         { "  hello", 7, SK_FORMAT_UNKNOWN },
         { "ElfFile", 8, SK_FORMAT_EVTX }, // with its NUL
         { "", 0, SK_FORMAT_UNKNOWN },
