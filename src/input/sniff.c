@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "core/mem.h"
+#include "core/utf.h"
 #include "evtx_native.h"
 
 #define SNIFF_BYTES 16
@@ -38,30 +39,24 @@ static bool json_start(const unsigned char *p, size_t n)
     return ok;
 }
 
-// The n bytes at p are text: UTF-8 (a character may be cut at the end) with no control character
-// but tab, CR and LF.
+// The n bytes at p are text: valid UTF-8 (but for a character cut by the end) with no control
+// character but tab, CR and LF.
 static bool utf8_text(const unsigned char *p, size_t n)
 {
-    for (size_t i = 0; i < n;) {
-        unsigned char c = p[i];
-        if (c < 0x80) {
-            if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F)
-                return false;
-            i++;
-            continue;
-        }
-        size_t len = c >= 0xC2 && c <= 0xDF   ? 2
-                     : c >= 0xE0 && c <= 0xEF ? 3
-                     : c >= 0xF0 && c <= 0xF4 ? 4
-                                              : 0;
-        if (len == 0)
+    for (size_t i = 0; i < n; i++)
+        if ((p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r') || p[i] == 0x7F)
             return false;
-        for (size_t k = 1; k < len && i + k < n; k++)
-            if ((p[i + k] & 0xC0) != 0x80)
-                return false;
-        i += len;
+    size_t end = n; // before a character the end of the head cuts
+    for (size_t k = 1; k <= 3 && k <= n && p[n - k] >= 0x80; k++) {
+        unsigned char c = p[n - k];
+        if ((c & 0xC0) == 0xC0) { // the last lead byte
+            size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : 4;
+            if (len > k)
+                end = n - k;
+            break;
+        }
     }
-    return true;
+    return sk_utf8_valid((const char *)p, end);
 }
 
 sk_format sk_input_sniff(const unsigned char *p, size_t n)
