@@ -150,3 +150,23 @@ void sk_diag_render(const sk_diag *d, sk_buf *out)
         sk_buf_puts(out, "^\n");
     }
 }
+
+const char *sk_diag_line_text(const char *data, size_t n, unsigned long line, char *buf, size_t bn)
+{
+    if (!data || line == 0)
+        return NULL;
+    size_t i = 0;
+    for (unsigned long l = 1; l < line; l++) {
+        const char *nl = memchr(data + i, '\n', n - i);
+        if (!nl)
+            return NULL;
+        i = (size_t)(nl - data) + 1;
+    }
+    size_t e = i;
+    while (e < n && data[e] != '\n' && data[e] != '\r')
+        e++;
+    size_t len = e - i < bn - 1 ? e - i : bn - 1;
+    memcpy(buf, data + i, len);
+    buf[len] = '\0';
+    return buf;
+}

@@ -56,5 +56,8 @@ void sk_diag_emitf(sk_diags *dl,
 // each ending in '\n'). Control characters in the message are shown escaped.
 void sk_diag_render(const sk_diag *d, sk_buf *out);
 const char *sk_severity_str(sk_severity sev);
+// The text of line `line` (1-based) of data[0..n), copied into buf (bn bytes, NUL-terminated, cut
+// to fit) for a diagnostic's source_line; NULL when data is NULL or has no such line.
+const char *sk_diag_line_text(const char *data, size_t n, unsigned long line, char *buf, size_t bn);
 
 #endif

@@ -29,26 +29,6 @@ typedef struct lctx {
     const char *id;
 } lctx;
 
-static const char *line_text(const char *data, size_t n, unsigned long line, char *buf, size_t bn)
-{
-    if (!data || line == 0)
-        return NULL;
-    size_t i = 0;
-    for (unsigned long l = 1; l < line; l++) {
-        const char *nl = memchr(data + i, '\n', n - i);
-        if (!nl)
-            return NULL;
-        i = (size_t)(nl - data) + 1;
-    }
-    size_t e = i;
-    while (e < n && data[e] != '\n' && data[e] != '\r')
-        e++;
-    size_t len = e - i < bn - 1 ? e - i : bn - 1;
-    memcpy(buf, data + i, len);
-    buf[len] = '\0';
-    return buf;
-}
-
 static void emit(lctx *c,
                  sk_severity sev,
                  const char *code,
@@ -71,7 +51,7 @@ static void emit(lctx *c,
                    .where = NULL,
                    .code = code,
                    .message = full,
-                   .source_line = line_text(c->data, c->n, line, src, sizeof src) };
+                   .source_line = sk_diag_line_text(c->data, c->n, line, src, sizeof src) };
     sk_diag_emit(c->d, &dg);
 }
 

@@ -53,27 +53,6 @@ struct sk_rule_loader {
 // ---------------------------------------------------------------------------------------------
 // Diagnostics
 
-// The text of line `line` (1-based) of data, copied into buf (NUL-terminated, possibly cut).
-static const char *line_text(const char *data, size_t n, unsigned long line, char *buf, size_t bn)
-{
-    if (!data || line == 0)
-        return NULL;
-    size_t i = 0;
-    for (unsigned long l = 1; l < line; l++) {
-        const char *nl = memchr(data + i, '\n', n - i);
-        if (!nl)
-            return NULL;
-        i = (size_t)(nl - data) + 1;
-    }
-    size_t e = i;
-    while (e < n && data[e] != '\n' && data[e] != '\r')
-        e++;
-    size_t len = e - i < bn - 1 ? e - i : bn - 1;
-    memcpy(buf, data + i, len);
-    buf[len] = '\0';
-    return buf;
-}
-
 typedef struct file_ctx {
     sk_rule_loader *l;
     const char *path;
@@ -100,7 +79,7 @@ static void emit(file_ctx *fc,
                    .where = NULL,
                    .code = code,
                    .message = msg,
-                   .source_line = line_text(fc->data, fc->n, line, src, sizeof src) };
+                   .source_line = sk_diag_line_text(fc->data, fc->n, line, src, sizeof src) };
     sk_diag_emit(fc->d, &dg);
 }
 
