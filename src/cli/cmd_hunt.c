@@ -285,7 +285,9 @@ int sk_cmd_hunt(int argc, char **argv)
     }
 
     sk_status st = sk_scan_run(&scan, paths, npaths);
-    sk_status est = st == SK_OK ? sk_sink_end(sink) : SK_OK;
+    // A --strict stop still ends the output: a JSON array is closed, sorted hits so far printed.
+    bool strict_stop = st == SK_ERR_FORMAT && rep.fatal;
+    sk_status est = st == SK_OK || strict_stop ? sk_sink_end(sink) : SK_OK;
     sk_status ost = sk_out_close(&out);
     // A catastrophic regex (e.g. (a+)+$) stops at the match limit and counts as no match; say so
     // rather than hide a rule that silently cannot match (robustness tests).
@@ -297,7 +299,7 @@ int sk_cmd_hunt(int argc, char **argv)
     if (o.stats || (so.format == SK_SINK_TABLE && !o.quiet))
         print_summary(&scan, rs, &h, stderr);
     bool pipe_closed = st == SK_DONE || est == SK_DONE || ost == SK_DONE;
-    if (st == SK_ERR_FORMAT && rep.fatal) {
+    if (strict_stop) {
         fputs("saker hunt: stopped: --strict makes skipped input fatal\n", stderr);
         rc = SK_EXIT_FAILURE;
     } else if (!pipe_closed && (st == SK_ERR_IO || est == SK_ERR_IO || ost == SK_ERR_IO)) {

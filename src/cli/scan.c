@@ -29,6 +29,7 @@
 typedef struct cdiag {
     sk_diag d; // pointers into the task's text buffer (fixed up at replay)
     bool msg;  // a message about the run (sk_report_msg), not about an input
+    size_t rec_at; // the task's records buffer length when it came: it is emitted after those
     size_t file_off, msg_off, where_off, src_off, code_off; // offsets into text (SIZE_MAX: NULL)
 } cdiag;
 
@@ -212,6 +213,7 @@ static void keep_diag(scan_rt *rt, task *t, const sk_diag *d)
     sk_xgrow((void **)&t->diags, &t->dcap, t->ndiags + 1, sizeof *t->diags);
     cdiag *c = &t->diags[t->ndiags++];
     c->d = *d;
+    c->rec_at = t->recs.n;
     c->file_off = put_str(&t->text, d->file);
     c->msg_off = put_str(&t->text, d->message);
     c->where_off = put_str(&t->text, d->where);
@@ -238,32 +240,11 @@ static const char *at(const sk_buf *b, size_t off)
 // ---------------------------------------------------------------------------------------------
 // Emission (lock held)
 
-static void emit_task(scan_rt *rt, task *t)
+// Records up to byte `to` of t's records buffer (lock held).
+static void emit_records(scan_rt *rt, task *t, size_t to)
 {
     sk_scan *s = rt->s;
-    for (; t->diag_done < t->ndiags; t->diag_done++) {
-        if (rt->stopping)
-            break;
-        cdiag *c = &t->diags[t->diag_done];
-        sk_diag d = c->d;
-        d.file = at(&t->text, c->file_off);
-        d.message = at(&t->text, c->msg_off);
-        d.where = at(&t->text, c->where_off);
-        d.source_line = at(&t->text, c->src_off);
-        d.code = at(&t->text, c->code_off);
-        if (c->msg)
-            sk_report_msg(s->report, d.severity, "%s", d.message);
-        else
-            sk_diag_emit(&s->report->dl, &d);
-        if (s->report->fatal)
-            stop_with(rt, SK_ERR_FORMAT);
-    }
-    if (t->diag_done == t->ndiags) {
-        t->ndiags = t->diag_done = 0;
-        t->diag_bytes = 0;
-        sk_buf_reset(&t->text);
-    }
-    while (!rt->stopping && t->rec_off < t->recs.n) {
+    while (!rt->stopping && t->rec_off < to) {
         sk_sort_key key;
         uint64_t n;
         memcpy(&key, t->recs.p + t->rec_off, sizeof key);
@@ -277,6 +258,38 @@ static void emit_task(scan_rt *rt, task *t)
             rt->records_since_progress = 0;
             s->progress(s->progress_ctx, s, false);
         }
+    }
+}
+
+// Emits what t holds in the order it was produced: each diagnostic after the records that came
+// before it, so that a --strict stop and a terminal showing both streams see what -j 1 shows.
+static void emit_task(scan_rt *rt, task *t)
+{
+    sk_scan *s = rt->s;
+    for (; t->diag_done < t->ndiags && !rt->stopping; t->diag_done++) {
+        cdiag *c = &t->diags[t->diag_done];
+        emit_records(rt, t, c->rec_at);
+        if (rt->stopping)
+            break;
+        sk_diag d = c->d;
+        d.file = at(&t->text, c->file_off);
+        d.message = at(&t->text, c->msg_off);
+        d.where = at(&t->text, c->where_off);
+        d.source_line = at(&t->text, c->src_off);
+        d.code = at(&t->text, c->code_off);
+        if (c->msg)
+            sk_report_msg(s->report, d.severity, "%s", d.message);
+        else
+            sk_diag_emit(&s->report->dl, &d);
+        if (s->report->fatal)
+            stop_with(rt, SK_ERR_FORMAT);
+    }
+    emit_records(rt, t, t->recs.n);
+    // Both are drained now, unless the scan is stopping (then the rest is dropped).
+    if (t->diag_done == t->ndiags || rt->stopping) {
+        t->ndiags = t->diag_done = 0;
+        t->diag_bytes = 0;
+        sk_buf_reset(&t->text);
     }
     if (t->rec_off == t->recs.n || rt->stopping) {
         sk_buf_reset(&t->recs);

@@ -369,3 +369,53 @@ Test(scan, a_scan_stopped_before_it_begins_still_reports_what_the_walk_finds)
     drop_files(&fx);
     SK_ASSERT_NO_LEAKS();
 }
+
+Test(scan, a_file_read_ahead_keeps_its_records_and_warnings_in_order)
+{
+    // File 1 holds an event and then an invalid line; it is read by the second worker while file
+    // 0 waits, so both wait in memory. They must come out as -j 1 gives them: the record, then
+    // the warning. The warning first would make --strict stop before the record (and a terminal
+    // showing both streams would differ from -j 1). Without --strict, the record of file 1 is
+    // put before its warning reaches the report; with it, the run stops right after that record.
+    for (int strict = 0; strict <= 1; strict++) {
+        fixture fx;
+        make_files(&fx);
+        FILE *fp = fopen(fx.paths[1], "w");
+        cr_assert_not_null(fp);
+        fputs("{\"event_id\":1,\"n\":\"1\"}\n{\"event_id\": 1, broken}\n", fp);
+        fclose(fp);
+        run *r = new_run(1, 16);
+        r->wait_for_others = true;
+        sk_report rep;
+        sk_report_init(&rep, true, strict);
+        rep.fp = fopen("/dev/null", "w");
+        cr_assert_not_null(rep.fp);
+        r->rep = &rep;
+        sk_scan s;
+        memset(&s, 0, sizeof s);
+        s.report = &rep;
+        s.jobs = 2;
+        s.hooks.on_event = on_event;
+        s.hooks.put = put;
+        s.hooks.ctx = r;
+        the_run = r;
+        cr_assert_eq(sk_scan_run(&s, (const char *const *)fx.paths, NFILES),
+                     strict ? SK_ERR_FORMAT : SK_OK);
+        cr_assert_eq(r->diags_at[1], 0, "file 1's warning came before its record");
+        if (strict) {
+            cr_assert_eq(r->nout, 2, "%zu records before the stop, expected 2", r->nout);
+            cr_assert_eq(r->out[0], 0);
+            cr_assert_eq(r->out[1], 1);
+        } else {
+            cr_assert_eq(r->diags_at[2], 1);
+            assert_in_order(r);
+        }
+        cr_assert_eq(rep.nreasons, 1);
+        cr_assert_eq(rep.reasons[0].n, 1);
+        fclose(rep.fp);
+        sk_report_fini(&rep);
+        free(r);
+        drop_files(&fx);
+    }
+    SK_ASSERT_NO_LEAKS();
+}
