@@ -14,6 +14,8 @@
 #include "cli_int.h"
 #include "core/mem.h"
 #include "core/timefmt.h"
+#include "input/input.h"
+#include "output/out.h"
 #include "scan.h"
 
 #ifndef SK_VERSION
@@ -146,6 +148,55 @@ void sk_cli_scan_setup(sk_scan *scan,
     scan->report = rep;
     scan->filter = *f;
     scan->jobs = o->jobs ? o->jobs : sk_scan_default_jobs();
+}
+
+int sk_cli_open_output(sk_out *out,
+                       const char *cmd,
+                       const char *output,
+                       const char *const *paths,
+                       size_t npaths,
+                       sk_scan *scan)
+{
+    struct stat ob, pb;
+    if (output && strcmp(output, "-") != 0 && stat(output, &ob) == 0 && S_ISREG(ob.st_mode)) {
+        // An existing file that a path names, or that a folder walk would open.
+        char *out_real = realpath(output, NULL);
+        const char *base = strrchr(output, '/') ? strrchr(output, '/') + 1 : output;
+        bool walked_name = sk_walk_opens_name(&scan->walk_opts, base);
+        for (size_t i = 0; i < npaths; i++) {
+            if (strcmp(paths[i], "-") == 0 || stat(paths[i], &pb) != 0)
+                continue;
+            bool same = pb.st_dev == ob.st_dev && pb.st_ino == ob.st_ino;
+            if (!same && S_ISDIR(pb.st_mode) && walked_name && out_real) {
+                char *dir_real = realpath(paths[i], NULL);
+                size_t n = dir_real ? strlen(dir_real) : 0;
+                same = dir_real && strncmp(out_real, dir_real, n) == 0 &&
+                       (out_real[n] == '/' || (n == 1 && dir_real[0] == '/'));
+                free(dir_real);
+            }
+            if (same) {
+                fprintf(stderr,
+                        "saker %s: the output file '%s' is also an input%s; not overwriting it\n",
+                        cmd,
+                        output,
+                        S_ISDIR(pb.st_mode) ? " (in a folder given)" : "");
+                free(out_real);
+                return SK_EXIT_FAILURE;
+            }
+        }
+        free(out_real);
+    }
+    if (sk_out_open(out, output) != SK_OK) {
+        fprintf(stderr, "saker %s: cannot write '%s': %s\n", cmd, output, strerror(out->error));
+        sk_buf_fini(&out->pending);
+        return SK_EXIT_FAILURE;
+    }
+    if (out->regular && fstat(out->fd, &ob) == 0) {
+        scan->walk_opts.skip_file = true;
+        scan->walk_opts.skip_dev = ob.st_dev;
+        scan->walk_opts.skip_ino = ob.st_ino;
+    }
+    return 0;
 }
 
 static const char *apply(void *ctx, sk_opt_id id, const char *v)

@@ -92,6 +92,17 @@ void sk_cli_scan_setup(struct sk_scan *scan,
                        struct sk_report *rep,
                        const struct sk_event_filter *filter);
 
+struct sk_out;
+// Opens the output of cmd ("hunt", "dump"): -o FILE, or standard output. Refuses a FILE that is
+// also one of the input paths (opening it would empty it before it is read), and makes the
+// scan's folder walks pass over it. 0, or SK_EXIT_FAILURE with the message printed.
+int sk_cli_open_output(struct sk_out *out,
+                       const char *cmd,
+                       const char *output,
+                       const char *const *paths,
+                       size_t npaths,
+                       struct sk_scan *scan);
+
 int sk_cmd_dump(int argc, char **argv);
 int sk_cmd_hunt(int argc, char **argv);
 int sk_cmd_rules(int argc, char **argv);

@@ -83,15 +83,13 @@ int sk_cmd_dump(int argc, char **argv)
     sk_report rep;
     sk_report_init(&rep, o.quiet, o.strict);
     dump_ctx d;
-    if (sk_out_open(&d.out, o.output) != SK_OK) {
-        fprintf(stderr, "saker dump: cannot write '%s': %s\n", o.output, strerror(d.out.error));
-        sk_buf_fini(&d.out.pending);
-        sk_report_fini(&rep);
-        rc = SK_EXIT_FAILURE;
-        goto done_opts;
-    }
     sk_scan scan;
     sk_cli_scan_setup(&scan, &o, &rep, &filter);
+    rc = sk_cli_open_output(&d.out, "dump", o.output, paths, npaths, &scan);
+    if (rc) {
+        sk_report_fini(&rep);
+        goto done_opts;
+    }
     scan.hooks = (sk_scan_hooks){ .worker_new = worker_new,
                                   .worker_free = worker_free,
                                   .on_event = on_event,

@@ -254,12 +254,11 @@ int sk_cmd_hunt(int argc, char **argv)
     if (o.color && strcmp(o.color, "always") == 0)
         so.color = true;
     so.width = term_width(STDOUT_FILENO);
-    if (sk_out_open(&out, o.output) != SK_OK) {
-        fprintf(stderr, "saker hunt: cannot write '%s': %s\n", o.output, strerror(out.error));
-        sk_buf_fini(&out.pending);
-        rc = SK_EXIT_FAILURE;
+    sk_scan scan;
+    sk_cli_scan_setup(&scan, &o, &rep, &filter);
+    rc = sk_cli_open_output(&out, "hunt", o.output, paths, npaths, &scan);
+    if (rc)
         goto done;
-    }
     // From here to sk_out_close below there is no jump to done: the output is always closed.
     sink = sk_sink_new(&so, &out);
 
@@ -271,8 +270,6 @@ int sk_cmd_hunt(int argc, char **argv)
                    .fail_level = SK_LEVEL_UNKNOWN };
     if (o.fail_level)
         (void)sk_level_parse(o.fail_level, &h.fail_level);
-    sk_scan scan;
-    sk_cli_scan_setup(&scan, &o, &rep, &filter);
     scan.hooks = (sk_scan_hooks){ .worker_new = worker_new,
                                   .worker_free = worker_free,
                                   .on_event = on_event,

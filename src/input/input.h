@@ -18,6 +18,9 @@ typedef struct sk_walk_opts {
     size_t ninclude;
     const char *const *exclude;  // globs: a walked file or folder matching one is passed over
     size_t nexclude;
+    bool skip_file; // a file never read from a walked folder: the run's own output (-o)
+    dev_t skip_dev;
+    ino_t skip_ino;
 } sk_walk_opts;
 
 typedef struct sk_walk_stats {
@@ -30,6 +33,9 @@ typedef struct sk_walk_stats {
 // named: given on the command line (or "-"). A non-OK return stops the walk and is returned by
 // sk_walk.
 typedef sk_status (*sk_walk_fn)(void *ctx, const char *path, const struct stat *sb, bool named);
+
+// Whether a folder walk opens a file of this name (by its extension; globs aside).
+bool sk_walk_opens_name(const sk_walk_opts *o, const char *name);
 
 // Walks one command-line path: "-" and files are passed as they are (a named file is always
 // opened); folders are walked recursively in byte order of names. Missing paths, unreadable

@@ -28,7 +28,7 @@ typedef struct walker {
     unsigned depth;
 } walker;
 
-static bool ext_ok(const walker *w, const char *name)
+bool sk_walk_opens_name(const sk_walk_opts *o, const char *name)
 {
     const char *dot = strrchr(name, '.');
     if (!dot)
@@ -47,8 +47,8 @@ static bool ext_ok(const walker *w, const char *name)
             return false;
         ext = d2 + 1;
     }
-    const char *const *exts = w->opts && w->opts->exts ? w->opts->exts : default_exts;
-    size_t n = w->opts && w->opts->exts ? w->opts->nexts : sizeof default_exts / sizeof *default_exts;
+    const char *const *exts = o && o->exts ? o->exts : default_exts;
+    size_t n = o && o->exts ? o->nexts : sizeof default_exts / sizeof *default_exts;
     for (size_t i = 0; i < n; i++) {
         const char *e = exts[i];
         if (*e == '.')
@@ -95,7 +95,8 @@ static sk_status visit(walker *w, const char *path, const char *name)
     }
     if (S_ISDIR(sb.st_mode))
         return walk_dir(w, path);
-    if (!S_ISREG(sb.st_mode) || !ext_ok(w, name) ||
+    if (!S_ISREG(sb.st_mode) || !sk_walk_opens_name(w->opts, name) ||
+        (o && o->skip_file && sb.st_dev == o->skip_dev && sb.st_ino == o->skip_ino) ||
         (o && o->ninclude && !glob_any(o->include, o->ninclude, path, name))) {
         w->stats->passed_over++;
         return SK_OK;
