@@ -268,18 +268,38 @@ static bool cval_match(sk_matcher *m, const cval *cv, const char *s, size_t n, u
 }
 
 // Does the value of event field k satisfy the item's value list?
+// With a time part (|minute ...), *s becomes that part of the time, written into tbuf (32 bytes),
+// and *fk NONE (a part of the value, not the field's text). False when s is not a time.
+static bool time_text(sk_matcher *m, const citem *it, const char **s, size_t *n, uint32_t *fk,
+                      char *tbuf)
+{
+    if (it->tpart == TP_NONE)
+        return true;
+    sk_vm_scratch_values(m->scratch); // tbuf: another text under the same address
+    *fk = NONE;
+    int k = time_value(it->tpart, *s, *n, tbuf, 32);
+    if (k < 0 || k >= 32)
+        return false;
+    *s = tbuf;
+    *n = (size_t)k;
+    return true;
+}
+
+// Value v of item it against the text of field fk (the item's time part taken first).
+static bool one_value_match(
+        sk_matcher *m, const citem *it, uint32_t v, const char *s, size_t n, uint32_t fk)
+{
+    char tbuf[32];
+    if (!time_text(m, it, &s, &n, &fk, tbuf))
+        return false;
+    return cval_match(m, &it->vals[v], s, n, fk);
+}
+
 static bool value_match(sk_matcher *m, const citem *it, const char *s, size_t n, uint32_t fk)
 {
     char tbuf[32];
-    if (it->tpart != TP_NONE) {
-        sk_vm_scratch_values(m->scratch); // tbuf: another text under the same address
-        fk = NONE; // a part of the value, not the field's text
-        int k = time_value(it->tpart, s, n, tbuf, sizeof tbuf);
-        if (k < 0 || (size_t)k >= sizeof tbuf)
-            return false;
-        s = tbuf;
-        n = (size_t)k;
-    }
+    if (!time_text(m, it, &s, &n, &fk, tbuf))
+        return false;
     if (it->has_null && n == 0)
         return true;
     if (it->all) {
@@ -330,6 +350,49 @@ static bool ref_cmp_fn(ref_cmp c, bool cased, const sk_field *a, const sk_field 
     return false;
 }
 
+// The fields an item reads: those answering to its field, or every visible one (keywords).
+static uint32_t item_first(sk_matcher *m, const citem *it, fiter *fi)
+{
+    if (it->kind != IK_KEYWORD)
+        return first_field(m, it->fid, fi, true);
+    fi->cur = 0;
+    for (uint32_t k = 0; k < sk_event_nfields(m->ev); k++)
+        if (!(sk_event_field(m->ev, k)->flags & SK_FIELD_HIDDEN))
+            return fi->cur = k;
+    return NONE;
+}
+
+static uint32_t item_next(sk_matcher *m, const citem *it, fiter *fi)
+{
+    if (it->kind != IK_KEYWORD)
+        return next_field(m, fi);
+    for (uint32_t k = fi->cur + 1; k < sk_event_nfields(m->ev); k++)
+        if (!(sk_event_field(m->ev, k)->flags & SK_FIELD_HIDDEN))
+            return fi->cur = k;
+    return NONE;
+}
+
+// |all: each value must hold on some field the item reads, not all of them on the same one (a
+// keyword list, or a field that occurs more than once such as unnamed Data), as pySigma's AND of
+// one condition per value has it. *fidx: where the first value held.
+static bool all_values_match(sk_matcher *m, const citem *it, uint32_t *fidx)
+{
+    fiter fi;
+    for (uint32_t v = 0; v < it->nvals; v++) {
+        uint32_t k;
+        for (k = item_first(m, it, &fi); k != NONE; k = item_next(m, it, &fi)) {
+            const sk_field *f = sk_event_field(m->ev, k);
+            if (one_value_match(m, it, v, f->value, f->value_len, k))
+                break;
+        }
+        if (k == NONE)
+            return false;
+        if (v == 0)
+            *fidx = k;
+    }
+    return it->nvals > 0;
+}
+
 // Evaluates one item; on success *fidx is the event field that satisfied it (NONE when the item
 // holds through absence: null, exists: false).
 static bool item_match(sk_matcher *m, const citem *it, uint32_t *fidx)
@@ -343,6 +406,8 @@ static bool item_match(sk_matcher *m, const citem *it, uint32_t *fidx)
         k = first_field(m, it->fid, &fi, true);
         if (k == NONE)
             return it->has_null;
+        if (it->all && !it->has_null && it->nvals > 1)
+            return all_values_match(m, it, fidx);
         for (; k != NONE; k = next_field(m, &fi)) {
             const sk_field *f = sk_event_field(ev, k);
             if (value_match(m, it, f->value, f->value_len, k)) {
@@ -369,6 +434,8 @@ static bool item_match(sk_matcher *m, const citem *it, uint32_t *fidx)
             *fidx = k;
         return (k != NONE) == it->exists_val;
     case IK_KEYWORD: {
+        if (it->all && !it->has_null && it->nvals > 1)
+            return all_values_match(m, it, fidx);
         size_t nf = sk_event_nfields(ev);
         for (size_t i = 0; i < nf; i++) {
             const sk_field *f = sk_event_field(ev, i);
