@@ -185,10 +185,12 @@ static int cb_end_array(void *ctx)
 // encoded surrogates through, and it decodes an escaped lone low surrogate (\udc00) to its 3-byte
 // CESU form, none of which is UTF-8 (found by fuzz_ndjson and the robustness tests). Names and
 // values must be UTF-8 (event.h), so a string that is not is rebuilt in r->fix with U+FFFD for
-// each invalid byte (one for an encoded surrogate). Returns the text to use and updates *n.
-static const char *utf8_fix(struct ndjson_reader *r, const char *s, size_t *n)
+// each invalid byte (one for an encoded surrogate). A value's NUL (from \u0000) becomes U+FFFD
+// too: values hold no NUL (event.h), and cutting there would hide the rest of the text from every
+// rule. Returns the text to use and updates *n.
+static const char *utf8_fix(struct ndjson_reader *r, const char *s, size_t *n, bool nul_ok)
 {
-    if (sk_utf8_valid(s, *n))
+    if (sk_utf8_valid(s, *n) && (nul_ok || !memchr(s, 0, *n)))
         return s;
     sk_buf *b = &r->fix;
     sk_buf_reset(b);
@@ -196,7 +198,7 @@ static const char *utf8_fix(struct ndjson_reader *r, const char *s, size_t *n)
         const unsigned char *u = (const unsigned char *)s + i;
         uint32_t cp;
         size_t k = sk_utf8_decode(s + i, *n - i, &cp);
-        if (cp == 0xFFFD && !(k == 3 && u[0] == 0xEF)) {
+        if ((cp == 0xFFFD && !(k == 3 && u[0] == 0xEF)) || (cp == 0 && !nul_ok)) {
             if (u[0] == 0xED && *n - i >= 3 && u[1] >= 0xA0 && (u[2] & 0xC0) == 0x80)
                 k = 3; // an encoded surrogate: one replacement character
             sk_buf_put(b, "\xEF\xBF\xBD", 3);
@@ -218,7 +220,7 @@ static int map_key(parse_state *ps, const char *key, size_t n, bool clean)
         const char *nul = memchr(key, 0, n); // names hold no NUL: cut there
         if (nul)
             n = (size_t)(nul - key);
-        key = utf8_fix(ps->r, key, &n);
+        key = utf8_fix(ps->r, key, &n, true);
     }
     uint32_t base = ps->stack[ps->depth - 1].base;
     size_t need = base + (base ? 1 : 0) + n;
@@ -249,8 +251,8 @@ static size_t utf8_cut(const char *s, size_t max)
     return n;
 }
 
-// is_string: v is a JSON string's decoded text, which may need cutting at a NUL and repairing as
-// UTF-8, unless clean says it is known not to (json_scan.h).
+// is_string: v is a JSON string's decoded text, which may hold a NUL or need repairing as UTF-8,
+// unless clean says it is known not to (json_scan.h).
 static int add_leaf(parse_state *ps, const char *v, size_t n, bool is_string, bool clean)
 {
     if (!ps->root_seen) {
@@ -264,12 +266,8 @@ static int add_leaf(parse_state *ps, const char *v, size_t n, bool is_string, bo
         ps->too_many = true;
         return 1;
     }
-    if (is_string && !clean) {
-        const char *nul = memchr(v, 0, n); // no NUL in values (from \u0000): cut
-        if (nul)
-            n = (size_t)(nul - v);
-        v = utf8_fix(r, v, &n);
-    }
+    if (is_string && !clean)
+        v = utf8_fix(r, v, &n, false);
     if (n > SK_MAX_VALUE_BYTES) {
         n = utf8_cut(v, SK_MAX_VALUE_BYTES);
         ps->truncated = true;
