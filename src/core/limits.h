@@ -23,6 +23,9 @@
 
 // Bytes of one field value kept in an event (longer values are truncated with a warning).
 #define SK_MAX_VALUE_BYTES (4u << 20)
+// Bytes of the values of one Sigma detection item after its transforms (windash, expand, base64*,
+// utf16*): a 20 KB value with six dashes would otherwise become 15,625 copies, 300 MB.
+#define SK_MAX_ITEM_VALUE_BYTES (4u << 20)
 // Bytes of a whole rule file.
 #define SK_MAX_RULE_FILE_BYTES (8u << 20)
 // Directory recursion depth in folder walks.

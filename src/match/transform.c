@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/limits.h"
 #include "core/mem.h"
 #include "core/utf.h"
 #include "value.h"
@@ -120,6 +121,13 @@ sk_status sk_vm_windash(const char *s, size_t n, sk_strlist *out)
             return SK_ERR_LIMIT;
         pos[k++] = i;
     }
+
+    // Every variant is at most n + 2k bytes (an alternative takes up to 3 bytes for the dash).
+    size_t nvar = 1;
+    for (size_t j = 0; j < k; j++)
+        nvar *= SK_VM_WINDASH_CHOICES;
+    if (nvar * (n + 2 * k) > SK_MAX_ITEM_VALUE_BYTES)
+        return SK_ERR_LIMIT;
 
     // Odometer over the k positions: digit 0 is the first position and varies slowest.
     unsigned digit[SK_VM_WINDASH_MAX_DASHES] = { 0 };

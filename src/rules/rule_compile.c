@@ -592,6 +592,20 @@ typedef struct variants {
     bool glob;
 } variants;
 
+// Bytes of the strings l[from..].
+static size_t strlist_bytes_from(const sk_strlist *l, size_t from)
+{
+    size_t t = 0;
+    for (size_t i = from; i < l->n; i++)
+        t += l->len[i];
+    return t;
+}
+
+static size_t strlist_bytes(const sk_strlist *l)
+{
+    return strlist_bytes_from(l, 0);
+}
+
 static const placeholder *find_ph(const compile_ctx *cx, const char *s, size_t n)
 {
     for (size_t i = 0; i < cx->nph; i++)
@@ -655,6 +669,12 @@ static bool expand_all(compile_ctx *cx, variants *vs, const yn *at, load_err *er
                           at,
                           "placeholder expansion gives more than %u values",
                           (unsigned)SK_MAX_VALUES_PER_ITEM);
+            } else if (strlist_bytes(&out) + strlist_bytes(&work) > SK_MAX_ITEM_VALUE_BYTES) {
+                ok = errf(err,
+                          "too-many-values",
+                          at,
+                          "placeholder expansion gives more than %u MiB of values",
+                          (unsigned)(SK_MAX_ITEM_VALUE_BYTES >> 20));
             }
         }
     }
@@ -678,6 +698,7 @@ static bool apply_transform(
     sk_buf tmp;
     sk_buf_init(&tmp, SK_MAX_RULE_FILE_BYTES);
     bool ok = true;
+    size_t out_bytes = 0, out_seen = 0; // bytes of out[0..out_seen)
     for (size_t i = 0; i < vs->l.n && ok; i++) {
         const char *s = vs->l.s[i];
         size_t n = vs->l.len[i];
@@ -724,9 +745,18 @@ static bool apply_transform(
         default:
             break;
         }
-        if (ok && st != SK_OK)
+        if (ok && st == SK_ERR_LIMIT)
             ok = errf(err,
-                      st == SK_ERR_LIMIT ? "too-many-values" : "bad-value",
+                      "too-many-values",
+                      at,
+                      "cannot apply modifiers of '%s' to this value (too many variants: windash "
+                      "takes at most %d dashes, and all variants at most %u MiB)",
+                      key,
+                      SK_VM_WINDASH_MAX_DASHES,
+                      (unsigned)(SK_MAX_ITEM_VALUE_BYTES >> 20));
+        else if (ok && st != SK_OK)
+            ok = errf(err,
+                      "bad-value",
                       at,
                       "cannot apply modifiers of '%s' to this value (%s)",
                       key,
@@ -738,6 +768,14 @@ static bool apply_transform(
                       "modifiers of '%s' give more than %u values",
                       key,
                       (unsigned)SK_MAX_VALUES_PER_ITEM);
+        if (ok && (out_bytes += strlist_bytes_from(&out, out_seen)) > SK_MAX_ITEM_VALUE_BYTES)
+            ok = errf(err,
+                      "too-many-values",
+                      at,
+                      "modifiers of '%s' give more than %u MiB of values",
+                      key,
+                      (unsigned)(SK_MAX_ITEM_VALUE_BYTES >> 20));
+        out_seen = out.n;
     }
     sk_buf_fini(&tmp);
     if (!ok) {

@@ -491,6 +491,38 @@ Test(limits, values_per_item_count_after_windash_expansion)
     SK_ASSERT_NO_LEAKS();
 }
 
+Test(limits, bytes_per_item_after_windash_expansion)
+{
+    // One 20 KB value with five dashes would be 3,125 copies (62 MB); 20 values of 1,500 bytes
+    // stay far under the count cap (62,500 variants) but pass 4 MiB in all. Both are refused
+    // with a located error; four values of 100 bytes (1.3 MB of variants) load.
+    static const struct {
+        size_t nvalues, len;
+        bool ok;
+    } cases[] = { { 1, 20000, false }, { 4, 100, true }, { 20, 1500, false } };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        sk_buf b;
+        sk_buf_init(&b, 1u << 20);
+        sk_buf_puts(&b, rule_head);
+        sk_buf_puts(&b, "  sel:\n    CommandLine|windash|contains:\n");
+        for (size_t i = 0; i < cases[c].nvalues; i++) {
+            sk_buf_printf(&b, "      - ' -a -b -c -d -e %zu", i);
+            for (size_t k = 0; k < cases[c].len; k++)
+                cr_assert_eq(sk_buf_addc(&b, 'x'), SK_OK);
+            sk_buf_puts(&b, "'\n");
+        }
+        sk_buf_puts(&b, "  condition: sel\n");
+        sk_test_diags td;
+        sk_test_diags_init(&td);
+        sk_ruleset *rs = load_rules(b.p, b.n, &td);
+        cr_expect_str_eq(only_code(rs), cases[c].ok ? "" : "too-many-values", "%s", td.text);
+        cr_expect(cases[c].ok || strstr(td.text, "4 MiB"), "case %zu: %s", c, td.text);
+        sk_ruleset_free(rs);
+        sk_buf_fini(&b);
+    }
+    SK_ASSERT_NO_LEAKS();
+}
+
 Test(limits, catastrophic_regex_hits_the_match_limit_and_does_not_match)
 {
     static const char rule[] = "title: Backtracking\n"
