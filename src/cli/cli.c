@@ -2,6 +2,7 @@
 // subcommands.
 #include "cli.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -382,10 +383,29 @@ static void top_help(FILE *fp)
           fp);
 }
 
+static int dispatch(int argc, char **argv);
+
+// What went to standard output through stdio (help, rules list/check/explain, test, completion;
+// hunt and dump write through sk_out and report their own errors) must have been written: a full
+// disk is exit status 2, a closed pipe is quiet and keeps the status.
 int sk_cli_main(int argc, char **argv)
 {
     // Writes to a closed pipe must come back as EPIPE (handled quietly), not kill the process.
     signal(SIGPIPE, SIG_IGN);
+    int rc = dispatch(argc, argv);
+    errno = 0;
+    if ((fflush(stdout) == EOF || ferror(stdout)) && errno != EPIPE) {
+        // A write that failed earlier leaves only stdio's error flag, not its errno.
+        fprintf(stderr,
+                "saker: cannot write to standard output: %s\n",
+                errno ? strerror(errno) : "a write failed");
+        rc = SK_EXIT_FAILURE;
+    }
+    return rc;
+}
+
+static int dispatch(int argc, char **argv)
+{
     if (argc < 2) {
         top_help(stderr);
         return SK_EXIT_FAILURE;
