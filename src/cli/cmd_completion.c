@@ -134,6 +134,14 @@ static void zsh(void)
 
 int sk_cmd_completion(int argc, char **argv)
 {
+    if (argc == 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+        puts("Usage: saker completion bash|zsh\n"
+             "\n"
+             "Print a completion script for the shell, generated from the option table:\n"
+             "  saker completion bash > /etc/bash_completion.d/saker\n"
+             "  saker completion zsh > \"${fpath[1]}/_saker\"");
+        return 0;
+    }
     if (argc == 3 && strcmp(argv[2], "bash") == 0) {
         bash();
         return 0;

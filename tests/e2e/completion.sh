@@ -15,4 +15,7 @@ got=$(bash -c 'source "$1"; COMP_WORDS=(saker rules ""); COMP_CWORD=2; _saker; e
 "$saker" completion zsh > "$tmp/_saker"
 if command -v zsh >/dev/null; then zsh -n "$tmp/_saker"; else echo "zsh not installed: zsh script not parsed"; fi
 if "$saker" completion fish 2>/dev/null; then echo "fish should be refused"; exit 1; fi
+# --help is help, as for every other subcommand
+"$saker" completion --help | grep -q '^Usage: saker completion bash|zsh$' ||
+    { echo "completion --help: no usage"; exit 1; }
 echo ok
