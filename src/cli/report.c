@@ -19,6 +19,7 @@ static void count(sk_report *r, const char *code)
     sk_reason_count *c = &r->reasons[r->nreasons++];
     snprintf(c->code, sizeof c->code, "%s", code);
     c->n = 1;
+    c->base = 0;
 }
 
 static void emit(void *ctx, const sk_diag *d)
@@ -54,15 +55,25 @@ void sk_report_fini(sk_report *r)
     r->reasons = NULL;
 }
 
-void sk_report_reasons(const sk_report *r, const char *prefix, char *out, size_t n)
+void sk_report_mark(sk_report *r)
+{
+    for (size_t i = 0; i < r->nreasons; i++)
+        r->reasons[i].base = r->reasons[i].n;
+}
+
+void sk_report_reasons(
+        const sk_report *r, const char *prefix, bool since_mark, char *out, size_t n)
 {
     size_t len = 0;
     out[0] = '\0';
     for (size_t i = 0; i < r->nreasons && len < n; i++) {
         if (prefix && strncmp(r->reasons[i].code, prefix, strlen(prefix)) != 0)
             continue;
+        unsigned long c = r->reasons[i].n - (since_mark ? r->reasons[i].base : 0);
+        if (c == 0)
+            continue;
         int k = snprintf(out + len, n - len, "%s%s \xC3\x97%lu", len ? ", " : "",
-                         r->reasons[i].code, r->reasons[i].n);
+                         r->reasons[i].code, c);
         if (k < 0)
             break;
         len += (size_t)k;

@@ -12,6 +12,7 @@
 typedef struct sk_reason_count {
     char code[48];
     unsigned long n;
+    unsigned long base; // n at the last sk_report_mark
 } sk_reason_count;
 
 typedef struct sk_report {
@@ -28,7 +29,11 @@ typedef struct sk_report {
 void sk_report_init(sk_report *r, bool quiet, bool strict);
 void sk_report_fini(sk_report *r);
 // "code ×n, code ×n" for the summary, in first-seen order (codes given by prefix filter, or all).
-void sk_report_reasons(const sk_report *r, const char *prefix, char *out, size_t n);
+// since_mark: only what was counted after sk_report_mark (a scan's reasons, not the rules').
+void sk_report_reasons(
+        const sk_report *r, const char *prefix, bool since_mark, char *out, size_t n);
+// Remembers the counts so far (the scan calls it as it starts).
+void sk_report_mark(sk_report *r);
 // Prints "saker: <severity>: <text>" lines (messages about the run itself, not an input).
 void sk_report_msg(sk_report *r, sk_severity sev, const char *fmt, ...) SK_PRINTF(3, 4);
 

@@ -779,6 +779,7 @@ sk_status sk_scan_run(sk_scan *s, const char *const *paths, size_t npaths)
     double t0 = now();
     s->t0 = t0;
     s->stop = SK_OK;
+    sk_report_mark(s->report); // --stats lists the reasons of this scan, not the rules
     s->walked = false;
     scan_rt rt;
     memset(&rt, 0, sizeof rt);
@@ -888,7 +889,7 @@ void sk_scan_print_stats(const sk_scan *s, FILE *fp)
         fprintf(fp,
                 "saker: events left out by --from/--to/--channel/--event-id: %llu\n",
                 (unsigned long long)t->events_filtered);
-    sk_report_reasons(s->report, NULL, reasons, sizeof reasons);
+    sk_report_reasons(s->report, NULL, true, reasons, sizeof reasons);
     fprintf(fp,
             "saker: skipped: %llu records, %llu lines, %llu damaged files%s%s%s\n",
             (unsigned long long)t->records_skipped,
