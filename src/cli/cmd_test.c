@@ -21,6 +21,7 @@
 #include "core/buf.h"
 #include "core/limits.h"
 #include "core/mem.h"
+#include "core/utf.h"
 #include "event/event.h"
 #include "input/input.h"
 #include "load.h"
@@ -553,22 +554,38 @@ static void visit(trun *t, const char *path, unsigned depth)
 
 // ---- JUnit XML
 
+// Text for an XML 1.0 attribute or element. What XML 1.0 cannot hold (control characters,
+// U+FFFE, U+FFFF, bytes that are not UTF-8) becomes U+FFFD, so the JUnit file always parses.
 static void xml_escape(FILE *fp, const char *s)
 {
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '&')
-            fputs("&amp;", fp);
-        else if (c == '<')
-            fputs("&lt;", fp);
-        else if (c == '>')
-            fputs("&gt;", fp);
-        else if (c == '"')
-            fputs("&quot;", fp);
-        else if (c < 0x20 && c != '\t' && c != '\n')
-            fprintf(fp, "&#x%x;", 0xFFFD); // not representable in XML 1.0
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80) {
+            if (c == '&')
+                fputs("&amp;", fp);
+            else if (c == '<')
+                fputs("&lt;", fp);
+            else if (c == '>')
+                fputs("&gt;", fp);
+            else if (c == '"')
+                fputs("&quot;", fp);
+            else if (c < 0x20 && c != '\t' && c != '\n')
+                fputs("&#xfffd;", fp);
+            else
+                fputc(c, fp);
+            i++;
+            continue;
+        }
+        uint32_t cp;
+        size_t k = sk_utf8_decode(s + i, n - i, &cp);
+        bool bad = (cp == 0xFFFD && !(k == 3 && memcmp(s + i, "\xEF\xBF\xBD", 3) == 0)) ||
+                   cp == 0xFFFE || cp == 0xFFFF;
+        if (bad)
+            fputs("&#xfffd;", fp);
         else
-            fputc(c, fp);
+            fwrite(s + i, 1, k, fp);
+        i += k;
     }
 }
 
