@@ -143,6 +143,8 @@ static void print_summary(const sk_scan *scan, const sk_ruleset *rs, const hunt_
             with_hits);
     // The ten rules with most hits (ties: load order), without sorting all of them.
     bool *shown = calloc(nrules ? nrules : 1, sizeof *shown);
+    sk_buf tmp; // a rule pack is third-party input: titles are escaped for the terminal
+    sk_buf_init(&tmp, 1u << 20);
     for (int k = 0; shown && k < 10; k++) {
         size_t best = nrules;
         for (size_t i = 0; i < nrules; i++)
@@ -156,8 +158,9 @@ static void print_summary(const sk_scan *scan, const sk_ruleset *rs, const hunt_
                 "saker:   %6lu  %-13s  %s\n",
                 h->by_rule[best],
                 sk_level_str(sk_rule_level(r)),
-                sk_rule_title(r));
+                sk_text_shown(&tmp, sk_rule_title(r)));
     }
+    sk_buf_fini(&tmp);
     free(shown);
 }
 

@@ -109,13 +109,14 @@ static int do_check(sk_ruleset *rs, const sk_cli_opts *o)
         for (size_t i = 0; i < n; i++) {
             const sk_load_entry *e = sk_ruleset_report_at(rs, i);
             if (e->loaded) {
-                sk_buf_printf(&b,
-                              "%s:%lu: loaded: %s",
-                              e->file,
-                              e->line,
-                              e->title ? e->title : "(untitled)");
-                if (e->id)
-                    sk_buf_printf(&b, " [%s]", e->id);
+                sk_text_escape(&b, e->file);
+                sk_buf_printf(&b, ":%lu: loaded: ", e->line);
+                sk_text_escape(&b, e->title ? e->title : "(untitled)");
+                if (e->id) {
+                    sk_buf_puts(&b, " [");
+                    sk_text_escape(&b, e->id);
+                    sk_buf_putc(&b, ']');
+                }
                 sk_buf_putc(&b, '\n');
                 continue;
             }
@@ -187,16 +188,23 @@ static int do_list(sk_ruleset *rs, const sk_cli_opts *o)
             json_kv(&b, "language", sk_rule_language(r), true);
             sk_buf_putc(&b, '}');
         } else {
+            // A rule pack is third-party input: its text is escaped for the terminal.
+            sk_buf tmp;
+            sk_buf_init(&tmp, 1u << 20);
+            sk_buf_printf(&b, "%-36s  ", sk_text_shown(&tmp, sk_rule_id(r) ? sk_rule_id(r) : "-"));
+            sk_buf_printf(&b, "%-13s  ", sk_level_str(sk_rule_level(r)));
             sk_buf_printf(&b,
-                          "%-36s  %-13s  %-12s  %s\n",
-                          sk_rule_id(r) ? sk_rule_id(r) : "-",
-                          sk_level_str(sk_rule_level(r)),
-                          sk_rule_status(r) ? sk_rule_status(r) : "-",
-                          sk_rule_title(r));
-            sk_buf_printf(&b, "%-36s  %s", "", sk_rule_logsource(r));
-            for (size_t t = 0; t < sk_rule_tag_count(r); t++)
-                sk_buf_printf(&b, "%s%s", t ? " " : "  ", sk_rule_tag_at(r, t));
+                          "%-12s  ",
+                          sk_text_shown(&tmp, sk_rule_status(r) ? sk_rule_status(r) : "-"));
+            sk_text_escape(&b, sk_rule_title(r));
+            sk_buf_printf(&b, "\n%-36s  ", "");
+            sk_text_escape(&b, sk_rule_logsource(r));
+            for (size_t t = 0; t < sk_rule_tag_count(r); t++) {
+                sk_buf_puts(&b, t ? " " : "  ");
+                sk_text_escape(&b, sk_rule_tag_at(r, t));
+            }
             sk_buf_putc(&b, '\n');
+            sk_buf_fini(&tmp);
         }
         shown++;
     }
@@ -222,7 +230,24 @@ static int do_explain(sk_ruleset *rs, const char *what, bool by_file)
             continue;
         if (shown)
             sk_buf_putc(&b, '\n');
-        sk_rule_explain(r, &b);
+        // The explanation quotes the rule's own text (title, names, condition): each of its
+        // lines is escaped for the terminal, as a third-party rule pack is untrusted input.
+        sk_buf ex;
+        sk_buf_init(&ex, (size_t)1 << 30);
+        sk_rule_explain(r, &ex);
+        const char *p = sk_buf_str(&ex);
+        while (*p) {
+            const char *nl = strchr(p, '\n');
+            size_t len = nl ? (size_t)(nl - p) : strlen(p);
+            char *line = sk_xstrndup(p, len);
+            sk_text_escape(&b, line);
+            free(line);
+            if (!nl)
+                break;
+            sk_buf_putc(&b, '\n');
+            p = nl + 1;
+        }
+        sk_buf_fini(&ex);
         shown++;
     }
     fwrite(sk_buf_str(&b), 1, b.n, stdout);

@@ -56,10 +56,20 @@ static void add_case(trun *t, const char *suite, const char *name, bool passed, 
     c->name = sk_xstrdup(name);
     c->passed = passed;
     c->message = msg ? sk_xstrdup(msg) : NULL;
-    if (passed)
-        printf("PASS  %s: %s\n", suite, name);
-    else
-        printf("FAIL  %s: %s: %s\n", suite, name, msg);
+    // Test files and rule packs are third-party input: their text is escaped for the terminal.
+    sk_buf line;
+    sk_buf_init(&line, 1u << 20);
+    sk_buf_puts(&line, passed ? "PASS  " : "FAIL  ");
+    sk_text_escape(&line, suite);
+    sk_buf_puts(&line, ": ");
+    sk_text_escape(&line, name);
+    if (!passed) {
+        sk_buf_puts(&line, ": ");
+        sk_text_escape(&line, msg ? msg : "");
+    }
+    sk_buf_putc(&line, '\n');
+    fwrite(sk_buf_str(&line), 1, line.n, stdout);
+    sk_buf_fini(&line);
     fflush(stdout);
 }
 

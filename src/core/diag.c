@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "utf.h"
+
 const char *sk_status_str(sk_status st)
 {
     switch (st) {
@@ -93,33 +95,53 @@ void sk_diag_emitf(sk_diags *dl,
     sk_diag_emit(dl, &d);
 }
 
-// Appends s with control characters escaped so hostile text cannot reach a terminal raw.
-static void add_escaped(sk_buf *out, const char *s)
+bool sk_text_is_bidi_control(uint32_t cp)
 {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    return cp == 0x061C || cp == 0x200E || cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) ||
+           (cp >= 0x2066 && cp <= 0x2069);
+}
+
+void sk_text_escape(sk_buf *out, const char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        const unsigned char *u = (const unsigned char *)s + i;
+        uint32_t cp;
+        size_t k = sk_utf8_decode(s + i, n - i, &cp);
+        bool invalid = cp == 0xFFFD && !(k == 3 && u[0] == 0xEF && u[1] == 0xBF && u[2] == 0xBD);
         sk_status st;
-        if (*p < 0x20 || *p == 0x7f) {
-            if (*p == '\n')
-                st = sk_buf_adds(out, "\\n");
-            else if (*p == '\r')
-                st = sk_buf_adds(out, "\\r");
-            else if (*p == '\t')
-                st = sk_buf_adds(out, "\\t");
-            else
-                st = sk_buf_addf(out, "\\x%02x", *p);
-        } else {
-            st = sk_buf_addc(out, (char)*p);
-        }
+        if (cp == '\n')
+            st = sk_buf_adds(out, "\\n");
+        else if (cp == '\r')
+            st = sk_buf_adds(out, "\\r");
+        else if (cp == '\t')
+            st = sk_buf_adds(out, "\\t");
+        else if (invalid)
+            st = sk_buf_addf(out, "\\x%02x", u[0]); // a lone 0x9b is CSI to some terminals
+        else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0))
+            st = sk_buf_addf(out, "\\x%02x", (unsigned)cp);
+        else if (sk_text_is_bidi_control(cp))
+            st = sk_buf_addf(out, "\\u%04x", (unsigned)cp);
+        else
+            st = sk_buf_add(out, s + i, k);
         if (st != SK_OK)
             return;
+        i += k;
     }
+}
+
+const char *sk_text_shown(sk_buf *tmp, const char *s)
+{
+    sk_buf_reset(tmp);
+    sk_text_escape(tmp, s ? s : "");
+    return sk_buf_str(tmp);
 }
 
 void sk_diag_render(const sk_diag *d, sk_buf *out)
 {
     sk_status st = SK_OK;
     if (d->file) {
-        add_escaped(out, d->file);
+        sk_text_escape(out, d->file);
         if (d->line && d->col)
             st = sk_buf_addf(out, ":%lu:%lu", d->line, d->col);
         else if (d->line)
@@ -135,7 +157,7 @@ void sk_diag_render(const sk_diag *d, sk_buf *out)
         st = sk_buf_addf(out, ": %s: ", sk_severity_str(d->severity));
     if (st != SK_OK)
         return; // the buffer is full: a message without its location would mislead
-    add_escaped(out, d->message ? d->message : "");
+    sk_text_escape(out, d->message ? d->message : "");
     if (sk_buf_addc(out, '\n') != SK_OK)
         return;
     if (d->source_line && d->col) {

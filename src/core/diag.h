@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 #include "status.h"
@@ -56,6 +57,13 @@ void sk_diag_emitf(sk_diags *dl,
 // each ending in '\n'). Control characters in the message are shown escaped.
 void sk_diag_render(const sk_diag *d, sk_buf *out);
 const char *sk_severity_str(sk_severity sev);
+// Appends s for a terminal: control characters (C0, DEL, C1) as \n, \r, \t or \xNN, bytes that
+// are not UTF-8 as \xNN, and bidirectional formatting characters as \uNNNN, so that hostile text
+// (event data, a third-party rule's title) cannot drive the terminal or reorder what it shows.
+void sk_text_escape(sk_buf *out, const char *s);
+// s escaped as above, in tmp (reset first); for printf-style output of one string.
+const char *sk_text_shown(sk_buf *tmp, const char *s);
+bool sk_text_is_bidi_control(uint32_t cp);
 // The text of line `line` (1-based) of data[0..n), copied into buf (bn bytes, NUL-terminated, cut
 // to fit) for a diagnostic's source_line; NULL when data is NULL or has no such line.
 const char *sk_diag_line_text(const char *data, size_t n, unsigned long line, char *buf, size_t bn);

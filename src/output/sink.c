@@ -61,14 +61,6 @@ size_t sk_text_width(const char *s, size_t n)
     return w;
 }
 
-// Bidirectional formatting characters: they reorder what the terminal shows ("Trojan Source"),
-// so a table escapes them like control characters.
-static bool is_bidi_control(uint32_t cp)
-{
-    return cp == 0x061C || cp == 0x200E || cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) ||
-           (cp >= 0x2066 && cp <= 0x2069);
-}
-
 // Appends s shown in exactly max columns: control characters (C0, DEL, C1) and bidirectional
 // formatting characters are written as escapes so event text cannot drive the terminal or
 // reorder what it shows; text that does not fit ends in "…"; short text is padded with spaces
@@ -91,7 +83,7 @@ static void add_cell(sk_buf *b, const char *s, size_t max, bool pad)
             else
                 snprintf(esc, sizeof esc, "\\x%02x", (unsigned)cp);
             w = strlen(esc);
-        } else if (is_bidi_control(cp)) {
+        } else if (sk_text_is_bidi_control(cp)) {
             snprintf(esc, sizeof esc, "\\u%04x", (unsigned)cp);
             w = strlen(esc);
         } else {
