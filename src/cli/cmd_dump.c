@@ -114,8 +114,11 @@ int sk_cmd_dump(int argc, char **argv)
         fprintf(stderr, "saker dump: cannot write to %s: %s\n", d.out.name,
                 strerror(d.out.error ? d.out.error : EIO));
         rc = SK_EXIT_FAILURE;
-    } else if (scan.stats.files_read == 0 && (scan.stats.files_failed || scan.stats.unreadable)) {
-        rc = SK_EXIT_FAILURE; // nothing could be read at all
+    } else if (scan.stats.files_read == 0 && st != SK_DONE) {
+        // Nothing could be read at all, or nothing was found to read: not a clean result.
+        if (!scan.stats.files_failed && !scan.stats.unreadable)
+            fputs("saker dump: no input was read\n", stderr);
+        rc = SK_EXIT_FAILURE;
     } else {
         rc = sk_scan_had_skips(&scan) ? SK_EXIT_SKIPPED : SK_EXIT_CLEAN;
     }

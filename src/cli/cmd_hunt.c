@@ -308,7 +308,10 @@ int sk_cmd_hunt(int argc, char **argv)
                 out.name,
                 strerror(out.error ? out.error : EIO));
         rc = SK_EXIT_FAILURE;
-    } else if (scan.stats.files_read == 0 && (scan.stats.files_failed || scan.stats.unreadable)) {
+    } else if (scan.stats.files_read == 0 && !pipe_closed) {
+        // Nothing could be read at all, or nothing was found to read: not a clean result.
+        if (!scan.stats.files_failed && !scan.stats.unreadable)
+            fputs("saker hunt: no input was read\n", stderr);
         rc = SK_EXIT_FAILURE;
     } else {
         rc = (h.failing_hits ? SK_EXIT_HITS : SK_EXIT_CLEAN) |
