@@ -23,6 +23,8 @@ typedef struct walker {
     sk_diags *diags;
     sk_walk_fn fn;
     void *ctx;
+    const char *root; // the folder given on the command line
+    size_t root_len;
     dev_t devs[SK_MAX_WALK_DEPTH];
     ino_t inos[SK_MAX_WALK_DEPTH];
     unsigned depth;
@@ -59,12 +61,51 @@ bool sk_walk_opens_name(const sk_walk_opts *o, const char *name)
     return false;
 }
 
-// A glob with a '/' is matched against the whole path, otherwise against the base name.
-static bool glob_any(const char *const *globs, size_t n, const char *path, const char *name)
+// A path glob: '*' and '?' stop at '/', and "**/" matches any number of folders, none included
+// ("Logs/**/*.evtx" is Logs/a.evtx and Logs/x/y/a.evtx; "**/a.evtx" is a.evtx at any depth).
+static bool path_glob(const char *g, const char *path)
 {
+    const char *dd = strstr(g, "**/");
+    if (!dd)
+        return fnmatch(g, path, FNM_PATHNAME) == 0;
+    if (dd > g && dd[-1] != '/') // "x**/": not a folder wildcard, fnmatch's own "*"
+        return fnmatch(g, path, FNM_PATHNAME) == 0;
+    size_t plen = (size_t)(dd - g), n = strlen(path);
+    char *prefix = sk_xstrndup(g, plen), *head = sk_xmalloc(n + 1);
+    bool hit = false;
+    // The prefix ("Logs/") matches a leading run of whole folders; the rest matches what follows
+    // it, or what follows any number of further folders.
+    for (size_t k = 0; k <= n && !hit; k++) {
+        if (k > 0 && path[k - 1] != '/')
+            continue;
+        memcpy(head, path, k);
+        head[k] = '\0';
+        if (plen ? fnmatch(prefix, head, FNM_PATHNAME) != 0 : k != 0)
+            continue;
+        for (size_t j = k; j <= n && !hit; j++)
+            if ((j == k || path[j - 1] == '/') && path_glob(dd + 3, path + j))
+                hit = true;
+    }
+    free(prefix);
+    free(head);
+    return hit;
+}
+
+// A glob with a '/' is matched against the path below the folder given (Logs/*.evtx), or the
+// path as the walk has it (triage/Logs/*.evtx); one without, against the base name.
+static bool glob_any(const walker *w, const char *const *globs, size_t n, const char *path,
+                     const char *name)
+{
+    const char *rel = path;
+    if (w->root_len && strncmp(path, w->root, w->root_len) == 0) {
+        rel = path + w->root_len;
+        while (*rel == '/')
+            rel++;
+    }
     for (size_t i = 0; i < n; i++) {
         const char *g = globs[i];
-        if (fnmatch(g, strchr(g, '/') ? path : name, 0) == 0)
+        if (!strchr(g, '/') ? fnmatch(g, name, 0) == 0
+                            : path_glob(g, rel) || path_glob(g, path))
             return true;
     }
     return false;
@@ -88,7 +129,7 @@ static sk_status visit(walker *w, const char *path, const char *name)
         return SK_OK;
     }
     const sk_walk_opts *o = w->opts;
-    if (o && o->nexclude && glob_any(o->exclude, o->nexclude, path, name)) {
+    if (o && o->nexclude && glob_any(w, o->exclude, o->nexclude, path, name)) {
         if (!S_ISDIR(sb.st_mode))
             w->stats->passed_over++;
         return SK_OK;
@@ -97,7 +138,7 @@ static sk_status visit(walker *w, const char *path, const char *name)
         return walk_dir(w, path);
     if (!S_ISREG(sb.st_mode) || !sk_walk_opens_name(w->opts, name) ||
         (o && o->skip_file && sb.st_dev == o->skip_dev && sb.st_ino == o->skip_ino) ||
-        (o && o->ninclude && !glob_any(o->include, o->ninclude, path, name))) {
+        (o && o->ninclude && !glob_any(w, o->include, o->ninclude, path, name))) {
         w->stats->passed_over++;
         return SK_OK;
     }
@@ -188,8 +229,11 @@ sk_status sk_walk(const char *path,
         stats->unreadable++;
         return SK_OK;
     }
-    if (S_ISDIR(sb.st_mode))
+    if (S_ISDIR(sb.st_mode)) {
+        w.root = path;
+        w.root_len = strlen(path);
         return walk_dir(&w, path);
+    }
     stats->files++;
     return fn(ctx, path, &sb, true);
 }
