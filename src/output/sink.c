@@ -35,6 +35,27 @@ static sk_status str_or_null(sk_buf *b, const char *s)
     return s ? sk_json_str(b, s, strlen(s)) : sk_buf_adds(b, "null");
 }
 
+// A matched value: the field's value, cut after SK_MATCHED_VALUE_MAX bytes (at a character
+// boundary, ending in "…"). The whole value is in "fields"; repeating a 15 MB script block once
+// per matching selection made one hit line of hundreds of megabytes.
+#define SK_MATCHED_VALUE_MAX 4096u
+static sk_status matched_value(sk_buf *b, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n <= SK_MATCHED_VALUE_MAX)
+        return str_or_null(b, s);
+    size_t cut = SK_MATCHED_VALUE_MAX;
+    while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+        cut--;
+    char *t = sk_xmalloc(cut + 4);
+    memcpy(t, s, cut);
+    memcpy(t + cut, "\xE2\x80\xA6", 3);
+    t[cut + 3] = '\0';
+    sk_status st = sk_json_str(b, t, cut + 3);
+    free(t);
+    return st;
+}
+
 // Columns of one code point: 0 for combining marks, 2 for East Asian wide and emoji, else 1.
 static size_t cp_width(uint32_t cp)
 {
@@ -253,7 +274,7 @@ sk_status sk_json_hit(
         if (st == SK_OK)
             st = sk_buf_adds(b, ",\"value\":");
         if (st == SK_OK)
-            st = str_or_null(b, items[i].value);
+            st = matched_value(b, items[i].value);
         if (st == SK_OK)
             st = sk_buf_addc(b, '}');
     }
