@@ -17,6 +17,7 @@
 #include "core/mem.h"
 #include "core/utf.h"
 #include "evtx_native.h"
+#include "reader_int.h"
 
 #define SNIFF_BYTES 16
 
@@ -88,22 +89,140 @@ sk_format sk_input_sniff(const unsigned char *p, size_t n)
                                                                 : SK_FORMAT_UNKNOWN;
 }
 
-// gzip streams seen through stdio, so the NDJSON reader needs no special case.
+// gzip streams seen through stdio, so the NDJSON reader needs no special case. zlib's inflate is
+// used directly rather than gzread: gzread answers a damaged member (a bad CRC in its trailer, a
+// corrupt block) with -1 and drops the bytes it decompressed in that call, and it takes a stream
+// cut short for a clean end. Here every byte decompressed before the damage is passed on; the
+// damage is reported (warning, with how far the data went) and marks the reader's file damaged;
+// reading then ends as at end of file. Concatenated members are read one after the other, and
+// bytes after the last member that do not start another are ignored (as gzip -d does).
+typedef struct gz_src {
+    int fd;
+    z_stream z;
+    bool in_eof;        // no more compressed bytes
+    bool ended;         // a member just ended (Z_STREAM_END)
+    bool done;          // nothing more will be returned
+    bool damaged;       // ... because of damage (reported)
+    uint64_t out_total; // decompressed bytes returned so far
+    sk_diags *diags;
+    char *display;
+    sk_reader_stats *stats; // of the reader that reads it, once it is open; NULL before
+    unsigned char in[1 << 17];
+} gz_src;
+
+static void gz_damage(gz_src *g, const char *what)
+{
+    sk_diag_emitf(g->diags,
+                  SK_SEV_WARNING,
+                  g->display,
+                  0,
+                  0,
+                  NULL,
+                  "gzip-damaged",
+                  "gzip data %s after %llu decompressed bytes; what came before is read",
+                  what,
+                  (unsigned long long)g->out_total);
+    if (g->stats)
+        g->stats->damaged = true;
+    g->done = g->damaged = true;
+}
+
+// At least want compressed bytes in z (fewer only at end of file or after a read error, which is
+// reported); the bytes not yet used are kept.
+static void gz_need(gz_src *g, size_t want)
+{
+    while (g->z.avail_in < want && !g->in_eof) {
+        if (g->z.avail_in && g->z.next_in != g->in)
+            memmove(g->in, g->z.next_in, g->z.avail_in);
+        g->z.next_in = g->in;
+        ssize_t k;
+        do
+            k = read(g->fd, g->in + g->z.avail_in, sizeof g->in - g->z.avail_in);
+        while (k < 0 && errno == EINTR);
+        if (k <= 0) {
+            g->in_eof = true;
+            if (k < 0)
+                sk_diag_emitf(g->diags, SK_SEV_ERROR, g->display, 0, 0, NULL, "read-error",
+                              "read error: %s", strerror(errno));
+            return;
+        }
+        g->z.avail_in += (uInt)k;
+    }
+}
+
 static ssize_t gz_read(void *cookie, char *buf, size_t size)
 {
+    gz_src *g = cookie;
     if (size > (1u << 30))
         size = 1u << 30;
-    int n = gzread((gzFile)cookie, buf, (unsigned)size);
-    if (n < 0) {
-        errno = EIO;
-        return -1;
+    g->z.next_out = (Bytef *)buf;
+    g->z.avail_out = (uInt)size;
+    while (!g->done && g->z.avail_out == size) {
+        if (g->ended) { // another member, or the end of the data
+            gz_need(g, 2);
+            if (g->z.avail_in < 2 || g->z.next_in[0] != 0x1f || g->z.next_in[1] != 0x8b) {
+                g->done = true;
+                break;
+            }
+            if (inflateReset(&g->z) != Z_OK) {
+                gz_damage(g, "cannot be read");
+                break;
+            }
+            g->ended = false;
+        }
+        if (g->z.avail_in == 0) {
+            gz_need(g, 1);
+            if (g->z.avail_in == 0) {
+                gz_damage(g, "ends early (the file is cut short)");
+                break;
+            }
+        }
+        int rc = inflate(&g->z, Z_NO_FLUSH);
+        if (rc == Z_STREAM_END) {
+            g->ended = true;
+        } else if (rc == Z_DATA_ERROR || rc == Z_NEED_DICT || rc == Z_MEM_ERROR) {
+            size_t got = size - g->z.avail_out;
+            g->out_total += got;
+            gz_damage(g, rc == Z_MEM_ERROR ? "cannot be decompressed (out of memory)"
+                                           : "is damaged (a bad block or checksum)");
+            return (ssize_t)got;
+        }
     }
-    return n;
+    size_t got = size - g->z.avail_out;
+    g->out_total += got;
+    return (ssize_t)got;
 }
 
 static int gz_close(void *cookie)
 {
-    return gzclose_r((gzFile)cookie) == Z_OK ? 0 : EOF;
+    gz_src *g = cookie;
+    inflateEnd(&g->z);
+    close(g->fd);
+    free(g->display);
+    free(g);
+    return 0;
+}
+
+// A FILE that reads the gzip data of fd (taken), or NULL (fd closed).
+static FILE *gz_open(int fd, const char *display, sk_diags *diags, gz_src **src)
+{
+    gz_src *g = calloc(1, sizeof *g);
+    if (!g || inflateInit2(&g->z, 15 + 16) != Z_OK) {
+        free(g);
+        close(fd);
+        return NULL;
+    }
+    g->fd = fd;
+    g->diags = diags;
+    g->display = sk_xstrdup(display);
+    cookie_io_functions_t io = { .read = gz_read, .close = gz_close };
+    FILE *fp = fopencookie(g, "rb", io);
+    if (!fp) {
+        gz_close(g);
+        return NULL;
+    }
+    *src = g;
+    return fp;
 }
 
 // Reads up to want bytes (fewer only at end of input); returns bytes read or -1 on error.
@@ -194,6 +313,7 @@ sk_status sk_input_open(sk_reader **out,
     unsigned char head[SNIFF_BYTES] = { 0 };
     long n;
     bool seekable = false;
+    gz_src *gz = NULL; // the gzip source under fp, when the input is gzip
 
     if (is_stdin) {
         fp = stdin;
@@ -248,19 +368,10 @@ sk_status sk_input_open(sk_reader **out,
             st = SK_ERR_IO;
             goto out;
         }
-        gzFile gz = gzdopen(dupfd, "rb");
-        if (!gz) {
-            close(dupfd);
+        FILE *gfp = gz_open(dupfd, display, diags, &gz);
+        if (!gfp) {
             sk_diag_emitf(diags, SK_SEV_ERROR, display, 0, 0, NULL, "open-failed",
                           "cannot open gzip stream");
-            st = SK_ERR_IO;
-            goto out;
-        }
-        gzbuffer(gz, 1 << 17);
-        cookie_io_functions_t io = { .read = gz_read, .close = gz_close };
-        FILE *gfp = fopencookie(gz, "rb", io);
-        if (!gfp) {
-            gzclose_r(gz);
             st = SK_ERR_IO;
             goto out;
         }
@@ -274,6 +385,10 @@ sk_status sk_input_open(sk_reader **out,
             sk_diag_emitf(diags, SK_SEV_ERROR, display, 0, 0, NULL, "read-error",
                           "gzip data is damaged");
             st = SK_ERR_FORMAT;
+            goto out;
+        }
+        if (gz->damaged && n == 0) {
+            st = SK_ERR_FORMAT; // damaged from its first bytes: reported, nothing to read
             goto out;
         }
     }
@@ -318,6 +433,11 @@ sk_status sk_input_open(sk_reader **out,
         }
         st = sk_reader_open_ndjson(out, fp, head, (size_t)n, display, opts, diags);
         fp = NULL; // taken by the reader, even on failure
+        if (st == SK_OK && gz) {
+            gz->stats = &(*out)->stats; // damage found later marks the file damaged
+            if (gz->damaged) // found while the head was read
+                (*out)->stats.damaged = true;
+        }
         goto out;
     case SK_FORMAT_UNKNOWN:
         break;
