@@ -162,15 +162,81 @@ static void finish_container(builder *b, yn *n)
     n->n = n->type == YN_MAP ? cnt / 2 : cnt;
 }
 
+static int cmp_key(const void *a, const void *b)
+{
+    const yn *x = *(const yn *const *)a, *y = *(const yn *const *)b;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    int c = memcmp(x->s, y->s, x->len);
+    if (c)
+        return c;
+    return x->line != y->line ? (x->line < y->line ? -1 : 1) : (x->col < y->col ? -1 : 1);
+}
+
+static bool same_key(const yn *a, const yn *b)
+{
+    return a->type == YN_SCALAR && b->type == YN_SCALAR && a->len == b->len &&
+           memcmp(a->s, b->s, a->len) == 0;
+}
+
+// YAML keys are unique within a map (YAML 1.2, 3.2.1.1). Parsers disagree on a duplicate (PyYAML,
+// and so pySigma, keeps the last value; the tree here would keep both, and lookups the first),
+// so a duplicate makes the document unusable, located at its second occurrence.
+static void check_dup_keys(sk_arena *a, ydoc *d, const yn *n)
+{
+    if (!n || n->type == YN_SCALAR || d->err_code)
+        return;
+    if (n->type == YN_MAP && n->n > 1) {
+        const yn *dup = NULL, *first = NULL;
+        if (n->n <= 16) {
+            for (size_t i = 1; i < n->n && !dup; i++)
+                for (size_t j = 0; j < i; j++)
+                    if (same_key(n->kids[2 * i], n->kids[2 * j])) {
+                        dup = n->kids[2 * i];
+                        first = n->kids[2 * j];
+                        break;
+                    }
+        } else {
+            const yn **keys = sk_arena_alloc(a, n->n * sizeof *keys);
+            size_t k = 0;
+            for (size_t i = 0; i < n->n; i++)
+                if (n->kids[2 * i]->type == YN_SCALAR)
+                    keys[k++] = n->kids[2 * i];
+            qsort(keys, k, sizeof *keys, cmp_key);
+            for (size_t i = 1; i < k; i++)
+                if (same_key(keys[i], keys[i - 1]) &&
+                    (!dup || keys[i]->line < dup->line ||
+                     (keys[i]->line == dup->line && keys[i]->col < dup->col))) {
+                    dup = keys[i];
+                    first = keys[i - 1];
+                }
+        }
+        if (dup) {
+            doc_fail(d,
+                     "yaml-duplicate-key",
+                     dup->line,
+                     dup->col,
+                     "duplicate key '%.*s' (first at line %lu)",
+                     (int)(dup->len > 100 ? 100 : dup->len),
+                     dup->s,
+                     first->line);
+            return;
+        }
+    }
+    for (size_t i = 0; i < (n->type == YN_MAP ? 2 * n->n : n->n); i++)
+        check_dup_keys(a, d, n->kids[i]);
+}
+
 void yfile_parse(yfile *f, const char *data, size_t n)
 {
     // The tree takes about seven times the text (at most eleven in SigmaHQ): one block sized by
     // the file, instead of a fixed 64 KiB that glibc would hand back and fault in again per file.
     if (!f->arena.head)
         f->arena.block_size = n < (1u << 17) ? 8 * n + 4096 : 1u << 20;
-    if (yfile_parse_fast(f, data, n))
-        return;
-    yfile_parse_libyaml(f, data, n);
+    if (!yfile_parse_fast(f, data, n))
+        yfile_parse_libyaml(f, data, n);
+    for (size_t i = 0; i < f->ndocs; i++)
+        check_dup_keys(&f->arena, &f->docs[i], f->docs[i].root);
 }
 
 void yfile_parse_libyaml(yfile *f, const char *data, size_t n)
