@@ -92,7 +92,11 @@ bool sk_time_parse(const char *s, size_t n, uint64_t *out)
     if (!digits(s, n, 0, 4, &Y) || n < 10 || s[4] != '-' || !digits(s, n, 5, 2, &M) ||
         s[7] != '-' || !digits(s, n, 8, 2, &D))
         return false;
-    if (M < 1 || M > 12 || D < 1 || D > 31 || Y < 1601)
+    static const unsigned mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    bool leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
+    // No day the calendar does not have (April 31 is not May 1).
+    if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] || (M == 2 && D == 29 && !leap) ||
+        Y < 1601)
         return false;
     size_t i = 10;
     uint64_t frac = 0;
@@ -108,7 +112,8 @@ bool sk_time_parse(const char *s, size_t n, uint64_t *out)
                 return false;
             i += 3;
         }
-        if (h > 23 || mi > 59 || sec > 60)
+        // A leap second (:60) only where one can be, at 23:59.
+        if (h > 23 || mi > 59 || sec > 60 || (sec == 60 && (h != 23 || mi != 59)))
             return false;
         if (i < n && (s[i] == '.' || s[i] == ',')) {
             i++;
@@ -137,6 +142,8 @@ bool sk_time_parse(const char *s, size_t n, uint64_t *out)
                 i++;
             if (digits(s, n, i, 2, &om))
                 i += 2;
+            if (oh > 23 || om > 59)
+                return false;
             offset = sign * (int64_t)(oh * 3600 + om * 60);
         }
     }

@@ -169,4 +169,17 @@ Test(core, time_formats_windows_style_and_parses_iso_forms)
     cr_assert_not(sk_time_parse("2020-13-01T00:00:00Z", 20, &t));
     cr_assert_not(sk_time_parse("yesterday", 9, &t));
     cr_assert_not(sk_time_parse("2020-10-19T03:30:41Zjunk", 24, &t));
+    // Days the calendar does not have, seconds and offsets out of range: refused, not rolled
+    // over into the next day or month.
+    static const char *const bad[] = {
+        "2024-04-31",           "2023-02-29",           "1900-02-29T00:00:00Z",
+        "2024-05-01T09:12:60Z", "2024-05-01T10:00+25:00", "2024-05-01T10:00+01:60",
+        "2024-06-31T00:00:00Z", "2024-05-01T24:00:00Z",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_not(sk_time_parse(bad[i], strlen(bad[i]), &t), "%s was accepted", bad[i]);
+    static const char *const good[] = { "2024-02-29", "2000-02-29T12:00:00Z",
+                                        "2016-12-31T23:59:60Z", "2024-05-01T10:00-14:00" };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        cr_assert(sk_time_parse(good[i], strlen(good[i]), &t), "%s was refused", good[i]);
 }
