@@ -83,7 +83,7 @@ on_hit(void *ctx, const sk_rule *rule, const sk_event *ev, const sk_match_item *
     w->hits++;
     w->by_level[lv]++;
     w->by_rule[sk_rule_index(rule)]++;
-    if (lv >= w->h->fail_level)
+    if (sk_level_rank(lv) >= w->h->fail_level)
         w->failing++;
     sk_sort_key key;
     w->st = sk_sink_render(w->h->sink, &w->line, rule, ev, items, n, &key);

@@ -564,7 +564,7 @@ size_t sk_ruleset_filter(sk_ruleset *rs, const sk_rule_filter *f)
     for (size_t i = 0; i < rs->nrules; i++) {
         const sk_rule *r = rs->rules[i];
         bool keep = rs->enabled[i];
-        if (keep && f->min_level != SK_LEVEL_UNKNOWN && r->level < f->min_level)
+        if (keep && f->min_level != SK_LEVEL_UNKNOWN && sk_level_rank(r->level) < f->min_level)
             keep = false;
         if (keep && f->ntags) {
             bool any = false;

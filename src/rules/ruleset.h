@@ -89,6 +89,12 @@ typedef enum sk_level {
 const char *sk_level_str(sk_level lv);
 // Parses a level name (case-insensitive); false when s names no level.
 bool sk_level_parse(const char *s, sk_level *out);
+// The level a rule has in level filters (--min-level, --fail-level): a rule without a level (it is
+// optional in Sigma), or with an unknown one, counts as informational, the lowest.
+static inline sk_level sk_level_rank(sk_level lv)
+{
+    return lv == SK_LEVEL_UNKNOWN ? SK_LEVEL_INFORMATIONAL : lv;
+}
 
 typedef struct sk_load_opts {
     // YAML file mapping placeholder names to lists of values, for the `expand` modifier:
