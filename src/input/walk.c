@@ -157,9 +157,11 @@ static sk_status walk_dir(walker *w, const char *dir)
     }
     for (unsigned i = 0; i < w->depth; i++) {
         if (w->devs[i] == sb.st_dev && w->inos[i] == sb.st_ino) {
-            sk_diag_emitf(w->diags, SK_SEV_WARNING, dir, 0, 0, NULL, "symlink-loop",
-                          "folder loop (a link back to a parent folder); not followed");
-            w->stats->unreadable++;
+            // Its files are read through the parent folder: nothing is skipped, so a note (no
+            // exit status 4, not fatal under --strict).
+            sk_diag_emitf(w->diags, SK_SEV_NOTE, dir, 0, 0, NULL, "symlink-loop",
+                          "folder loop (a link back to a parent folder); not followed, its files "
+                          "are read through the folder it links to");
             return SK_OK;
         }
     }
