@@ -69,7 +69,9 @@ sk_format sk_input_sniff(const unsigned char *p, size_t n)
         i = 3;
     while (i < n && is_blank(p[i]))
         i++;
-    if (i >= n || (p[i] != '{' && p[i] != '['))
+    if (i >= n) // blank so far: an empty dump, or JSON after blank lines (the reader tells)
+        return n > 0 ? SK_FORMAT_NDJSON : SK_FORMAT_UNKNOWN;
+    if (p[i] != '{' && p[i] != '[')
         return SK_FORMAT_UNKNOWN;
     // What follows the bracket must be able to continue JSON: a key or '}' after '{'; a value or
     // ']' after '['. And the whole head must be able to start JSON, or at least be text (a first

@@ -174,6 +174,10 @@ Test(ndjson, sniff_needs_json_after_the_bracket)
         { "  hello", 7, SK_FORMAT_UNKNOWN },
         { "ElfFile", 8, SK_FORMAT_EVTX }, // with its NUL
         { "", 0, SK_FORMAT_UNKNOWN },
+        // Blank lines only, so far: an empty dump, or JSON after them
+        { "\n\n", 2, SK_FORMAT_NDJSON },
+        { "\r\n \t\n\n\n\n\n\n\n\n\n\n\n\n", 16, SK_FORMAT_NDJSON },
+        { "\xEF\xBB\xBF", 3, SK_FORMAT_NDJSON },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         cr_expect_eq(sk_input_sniff((const unsigned char *)cases[i].head, cases[i].n),
