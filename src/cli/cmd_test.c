@@ -313,14 +313,28 @@ static void run_saker_tests(trun *t, const char *path)
         const char *want_s = scalar(map_get(&doc, tc, "match"));
         char *end = NULL;
         long want = want_s ? strtol(want_s, &end, 10) : -1;
-        if (!want_s || *end || want < 0) {
+        if (!want_s || !*want_s || *end || want < 0) { // "match:" alone is no count either
             add_case(t, path, name, false, "the case needs 'match: N' (the exact number of hits)");
             continue;
         }
         unsigned long hits = 0;
         bool ok = true;
         yaml_node_t *one = map_get(&doc, tc, "event"), *many = map_get(&doc, tc, "events");
-        const char *file = scalar(map_get(&doc, tc, "file"));
+        yaml_node_t *file_n = map_get(&doc, tc, "file");
+        const char *file = scalar(file_n);
+        if ((one != NULL) + (many != NULL) + (file_n != NULL) > 1) {
+            add_case(t, path, name, false,
+                     "the case has more than one of 'event', 'events' and 'file' (give one)");
+            continue;
+        }
+        if (many && many->type != YAML_SEQUENCE_NODE) {
+            add_case(t, path, name, false, "'events' must be a list of events (maps of fields)");
+            continue;
+        }
+        if (file_n && !file) {
+            add_case(t, path, name, false, "'file' must be a path");
+            continue;
+        }
         if (file) {
             char *fp = join(dir, file);
             for (size_t r = 0; r < sk_ruleset_count(rs); r++) {
@@ -446,12 +460,19 @@ static void run_sigma_info(trun *t, const char *path)
                 t->skipped++;
                 continue;
             }
-            unsigned long want = mc ? strtoul(mc, NULL, 10) : 1;
-            if (want == 0 && !(mc && mc[0] == '0'))
-                want = 1;
+            // match_count: a count of at least 0 (absent: 1); anything else is a broken test.
+            char *mc_end = NULL;
+            long mcv = mc ? strtol(mc, &mc_end, 10) : 1;
+            bool mc_ok = !mc || (*mc && !*mc_end && mcv >= 0);
+            unsigned long want = mc_ok ? (unsigned long)mcv : 0;
             char name[768], msg[1024];
             snprintf(name, sizeof name, "%s [%s] %s", title ? title : "(untitled)",
                      id ? id : "no id", tname ? tname : "");
+            if (!mc_ok) {
+                snprintf(msg, sizeof msg, "match_count '%.100s' is not a count of hits", mc);
+                add_case(t, path, name, false, msg);
+                continue;
+            }
             if (!rule) {
                 snprintf(msg, sizeof msg, "rule %s is not among the loaded -r rules",
                          id ? id : "(no id)");
