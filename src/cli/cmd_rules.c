@@ -20,7 +20,12 @@ static void check_diag(void *ctx, const sk_diag *d)
     sk_report *r = ctx;
     if (r->strict && d->severity >= SK_SEV_WARNING)
         r->fatal = true;
-    if (d->severity != SK_SEV_WARNING || r->quiet)
+    // Problems of a rule are in the report itself; what is not about one rule (a path that cannot
+    // be opened or read, the placeholder file) and warnings go to stderr.
+    bool shown = d->severity == SK_SEV_WARNING ||
+                 (d->severity == SK_SEV_ERROR && (strcmp(d->code, "io-error") == 0 ||
+                                                  strcmp(d->code, "placeholder-file") == 0));
+    if (!shown || (r->quiet && d->severity < SK_SEV_ERROR))
         return;
     sk_buf b;
     sk_buf_init(&b, 1u << 20);
