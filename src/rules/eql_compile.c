@@ -227,7 +227,7 @@ static bool compile_pattern(cc *c, en_op op, bool ci, const enode *lit, sk_vm **
     char numbuf[64];
     if (lit->type == EN_NUM) {
         n = lit->is_int ? (size_t)snprintf(numbuf, sizeof numbuf, "%lld", (long long)lit->i)
-                        : (size_t)snprintf(numbuf, sizeof numbuf, "%.17g", lit->d);
+                        : eql_num_text(lit->d, numbuf, sizeof numbuf);
         s = numbuf;
     } else if (lit->type == EN_BOOL) {
         s = lit->b ? "true" : "false";
@@ -254,10 +254,19 @@ static bool compile_pattern(cc *c, en_op op, bool ci, const enode *lit, sk_vm **
     sk_buf eb;
     sk_buf_init(&eb, 1024);
     size_t eo = 0;
-    sk_status st = sk_vm_compile(out, kind, pat ? pat : s, pn, flags, &eb, &eo);
+    sk_status st = SK_OK;
+    if (op == OP_REGEX) {
+        // The expression must stand on its own: "a)|(b" inside \A(?:...)\z would compile, with
+        // \A(?:a) as one branch, and match any value that starts with "a".
+        sk_vm *alone = NULL;
+        st = sk_vm_compile(&alone, kind, pat + 5, pn - 8, flags, &eb, &eo);
+        sk_vm_free(alone);
+    }
+    if (st == SK_OK)
+        st = sk_vm_compile(out, kind, pat ? pat : s, pn, flags, &eb, &eo);
     free(pat);
     if (st != SK_OK) {
-        cfail(c, "bad-regex", lit->off, "invalid regular expression: %s", sk_buf_str(&eb));
+        cfail(c, "bad-regex", lit->off, "%s", sk_buf_str(&eb)); // "invalid regular expression: ..."
         sk_buf_fini(&eb);
         return false;
     }

@@ -211,6 +211,17 @@ static val vstr(const char *s, size_t n)
     return v;
 }
 
+size_t eql_num_text(double d, char *buf, size_t size)
+{
+    int k = 0;
+    for (int prec = 1; prec <= 17; prec++) {
+        k = snprintf(buf, size, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
+    return k > 0 ? (size_t)k : 0;
+}
+
 // Parses a whole string as a number (decimal integer, float, or 0x hex); false when it is not one.
 static bool parse_num(const char *s, size_t n, val *out)
 {
@@ -231,7 +242,13 @@ static bool parse_num(const char *s, size_t n, val *out)
         unsigned long long u = strtoull(d + 2, &end, 16);
         if (*end || end == d + 2)
             return false;
-        *out = vint(buf[0] == '-' ? -(int64_t)u : (int64_t)u);
+        if (buf[0] == '-') { // down to INT64_MIN, without negating what does not fit
+            if (u > (unsigned long long)INT64_MAX + 1)
+                return false;
+            *out = vint(u == (unsigned long long)INT64_MAX + 1 ? INT64_MIN : -(int64_t)u);
+        } else {
+            *out = vint((int64_t)u); // 64-bit flags (Keywords 0x8000...) keep their bits
+        }
         return true;
     }
     bool is_int = true;
@@ -277,7 +294,7 @@ static bool to_text(ectx *x, const val *v, const char **s, size_t *n)
         if (v->is_int)
             k = snprintf(buf, sizeof buf, "%lld", (long long)v->i);
         else
-            k = snprintf(buf, sizeof buf, "%.17g", v->d);
+            k = (int)eql_num_text(v->d, buf, sizeof buf);
         *s = sk_arena_strndup(&x->s->temp, buf, (size_t)k);
         *n = (size_t)k;
         return true;

@@ -134,6 +134,9 @@ bool eql_compile(
         sk_ruleset *rs, eql_query *q, enode *root, sk_vm ***vms, size_t *nvms, eql_err *err);
 // Appends the compiled form (for sk_rule_explain).
 void eql_explain(const sk_ruleset *rs, const sk_rule *r, sk_buf *out);
+// The shortest text that reads back as d ("0.1", not "0.10000000000000001"), into buf (at least
+// 32 bytes); its length.
+size_t eql_num_text(double d, char *buf, size_t size);
 
 // ---- The ruleset's ECS view table (eql_compile.c): one slot per ECS field name any rule uses.
 typedef struct eql_slot {
