@@ -1646,10 +1646,20 @@ static void render_systime(sk_binxml *x, obuf *o, const uint8_t *p)
     ob_adds(x, o, b);
 }
 
-static void render_real(sk_binxml *x, obuf *o, double d)
+// Six decimals, as libevtx prints a real (1.500000), when they give the value back exactly;
+// otherwise the shortest text that does (1e+300, 2.5e-10, 123456789.12345679). Six decimals alone
+// printed 1e300 as a wrong 63-digit number cut to its buffer, and anything below 5e-7 as
+// 0.000000. A Real32 gets the digits a float holds (1e-07, not 1.0000000116860974e-07).
+static void render_real(sk_binxml *x, obuf *o, double d, bool single)
 {
-    char b[64];
-    snprintf(b, sizeof b, "%.6f", d);
+    char b[48];
+    int k = snprintf(b, sizeof b, "%.6f", d);
+    bool exact = k > 0 && (size_t)k < sizeof b &&
+                 (single ? strtof(b, NULL) == (float)d : strtod(b, NULL) == d);
+    for (int prec = 1; !exact && prec <= 17; prec++) {
+        snprintf(b, sizeof b, "%.*g", prec, d);
+        exact = single ? strtof(b, NULL) == (float)d : strtod(b, NULL) == d;
+    }
     ob_adds(x, o, b);
 }
 
@@ -1706,7 +1716,7 @@ static void render_scalar(sk_binxml *x, obuf *o, uint8_t t, const uint8_t *p, co
             uint32_t u = rd32(p);
             float f;
             memcpy(&f, &u, 4);
-            render_real(x, o, f);
+            render_real(x, o, f, true);
         }
         break;
     case VT_REAL64:
@@ -1714,7 +1724,7 @@ static void render_scalar(sk_binxml *x, obuf *o, uint8_t t, const uint8_t *p, co
             uint64_t u = rd64(p);
             double d;
             memcpy(&d, &u, 8);
-            render_real(x, o, d);
+            render_real(x, o, d, false);
         }
         break;
     case VT_BOOL:
@@ -1814,6 +1824,19 @@ static bool array_next(sk_binxml *x, const val *v, size_t *cur, val *item)
         item->off = (uint32_t)(v->off + *cur);
         item->size = (uint16_t)(i - *cur);
         *cur = i + unit;
+        return true;
+    }
+    if (et == VT_SID) { // each SID gives its own size: 8 bytes and 4 per sub-authority
+        if (*cur >= n)
+            return false;
+        size_t sz = n - *cur >= 8 ? 8 + 4 * (size_t)p[*cur + 1] : 0;
+        if (sz == 0 || sz > n - *cur) {
+            fail(x, SK_ERR_FORMAT, "SID array item at byte %zu is incomplete", *cur);
+            return false;
+        }
+        item->off = (uint32_t)(v->off + *cur);
+        item->size = (uint16_t)sz;
+        *cur += sz;
         return true;
     }
     size_t es = et == VT_SIZET ? (n % 8 == 0 ? 8 : 4) : array_elem_size(et);

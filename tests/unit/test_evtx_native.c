@@ -869,6 +869,11 @@ Test(evtx_native, every_value_type)
         { "UInt64", 0x0a, { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, 8, false },
         { "Real32", 0x0b, { 0, 0, 0xc0, 0x3f }, 4, false },
         { "Real64", 0x0c, { 0, 0, 0, 0, 0, 0, 0x04, 0xc0 }, 8, false },
+        // reals that six decimals would lose: huge, tiny, more digits than six
+        { "Real64Big", 0x0c, { 0x9c, 0x75, 0x00, 0x88, 0x3c, 0xe4, 0x37, 0x7e }, 8, false },
+        { "Real64Tiny", 0x0c, { 0x95, 0xd6, 0x26, 0xe8, 0x0b, 0x2e, 0xf1, 0x3d }, 8, false },
+        { "Real64Long", 0x0c, { 0x75, 0x6b, 0x7e, 0x54, 0x34, 0x6f, 0x9d, 0x41 }, 8, false },
+        { "Real32Tiny", 0x0b, { 0x95, 0xbf, 0xd6, 0x33 }, 4, false },
         { "BoolT", 0x0d, { 2, 0, 0, 0 }, 4, false },
         { "BoolF", 0x0d, { 0, 0, 0, 0 }, 4, false },
         { "Binary", 0x0e, { 0x4d, 0x5a, 0x00, 0xab }, 4, false },
@@ -897,6 +902,12 @@ Test(evtx_native, every_value_type)
         { "OptNull", 0x00, { 0 }, 0, true },
         { "StrArr", 0x81, { 'a', 0, 0, 0, 0, 0, 'b', 0, 0, 0 }, 10, false },
         { "U16Arr", 0x86, { 1, 0, 2, 0, 3, 0 }, 6, false },
+        // SIDs of their own sizes: S-1-5-18 (one sub-authority), S-1-5-32-544 (two)
+        { "SidArr",
+          0x93,
+          { 1, 1, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 5, 32, 0, 0, 0, 0x20, 0x02, 0, 0 },
+          28,
+          false },
         { "EmptyArr", 0x81, { 0 }, 0, true },
     };
     static cb c;
@@ -920,6 +931,10 @@ Test(evtx_native, every_value_type)
         { "UInt64", "18446744073709551615" },
         { "Real32", "1.500000" },
         { "Real64", "-2.500000" },
+        { "Real64Big", "1e+300" },
+        { "Real64Tiny", "2.5e-10" },
+        { "Real64Long", "123456789.12345679" },
+        { "Real32Tiny", "1e-07" },
         { "BoolT", "true" },
         { "BoolF", "false" },
         { "Binary", "4D5A00AB" },
@@ -956,6 +971,9 @@ Test(evtx_native, every_value_type)
     cr_expect_eq(count_field(ev, "U16Arr"), 3u);
     cr_expect_str_eq(field(ev, "U16Arr", 2), "3");
     cr_expect_eq(count_field(ev, "EmptyArr"), 1u);
+    cr_expect_eq(count_field(ev, "SidArr"), 2u);
+    cr_expect_str_eq(field(ev, "SidArr", 0), "S-1-5-18");
+    cr_expect_str_eq(field(ev, "SidArr", 1), "S-1-5-32-544");
     cr_expect_str_eq(dc.td.text, "");
     sk_evtx_chunk_free(dc.ck);
     SK_ASSERT_NO_LEAKS();
