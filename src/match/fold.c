@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "fold_int.h"
+#include "value.h"
 
 #define FOLD_BEGIN 0x80u
 #define FOLD_END   0x530u
@@ -173,4 +174,28 @@ bool sk_fold_needs_utf8(const uint8_t *s, size_t n)
         if (s[i] >= 0x80 && s[i] <= 0xD4)
             return true;
     return false;
+}
+
+bool sk_text_eq_ci(const char *a, const char *b, size_t n)
+{
+    const uint8_t *x = (const uint8_t *)a, *y = (const uint8_t *)b;
+    uint8_t fx[64], fy[64];
+    for (size_t i = 0; i < n;) {
+        size_t k = n - i < sizeof fx ? n - i : sizeof fx;
+        // A block never ends inside a two-byte character (folding works per character).
+        if (i + k < n && k > 1 && x[i + k - 1] >= 0xC0)
+            k--;
+        if (!sk_fold_needs_utf8(x + i, k) && !sk_fold_needs_utf8(y + i, k)) {
+            for (size_t j = i; j < i + k; j++)
+                if (sk_fold_ascii[x[j]] != sk_fold_ascii[y[j]])
+                    return false;
+        } else {
+            sk_fold_utf8(fx, x + i, k);
+            sk_fold_utf8(fy, y + i, k);
+            if (memcmp(fx, fy, k) != 0)
+                return false;
+        }
+        i += k;
+    }
+    return true;
 }

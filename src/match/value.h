@@ -55,6 +55,9 @@ void sk_vm_free(sk_vm *vm);
 // too; cidr takes the exact address text (an IPv6 zone is ignored, IPv4-mapped IPv6 addresses
 // match IPv4 networks); numbers are decimal integers, floats or 0x hex, compared numerically.
 bool sk_vm_match(const sk_vm *vm, const char *value, size_t n, sk_vm_scratch *s);
+// a[0..n) and b[0..n) are equal under the case-insensitive comparison above (the same folding), for
+// matchers outside the value predicates (EQL's ~ functions).
+bool sk_text_eq_ci(const char *a, const char *b, size_t n);
 // When vm is a case-insensitive "contains" of text that ASCII folding alone decides (no wildcard,
 // no character of the two-byte range): its lower-cased pattern and length. Otherwise NULL. Such a
 // value is found exactly where a byte-wise ASCII-case-insensitive search finds its pattern.

@@ -313,19 +313,12 @@ static bool to_num(const val *v, val *out)
     return false;
 }
 
-static inline unsigned char fold(unsigned char c)
-{
-    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
-}
-
+// Case-insensitive (~) compares with the folding of ':' and 'in~' (ASCII and the two-byte
+// range, see src/match/value.h), not ASCII alone: startsWith~(process.name, "ärger") is true of
+// "Ärger.exe".
 static bool bytes_eq(const char *a, const char *b, size_t n, bool ci)
 {
-    if (!ci)
-        return memcmp(a, b, n) == 0;
-    for (size_t i = 0; i < n; i++)
-        if (fold((unsigned char)a[i]) != fold((unsigned char)b[i]))
-            return false;
-    return true;
+    return ci ? sk_text_eq_ci(a, b, n) : memcmp(a, b, n) == 0;
 }
 
 // Equality of two values (null == null). ci: case-insensitive for strings.
