@@ -73,6 +73,14 @@ static void add_case(trun *t, const char *suite, const char *name, bool passed, 
     fflush(stdout);
 }
 
+// A test file that cannot be run at all (already reported on stderr): it counts as an error (exit
+// status 2) and is a failed entry too, so that the summary and a JUnit consumer see it.
+static void file_error(trun *t, const char *path, const char *msg)
+{
+    t->errors++;
+    add_case(t, path, "(test file)", false, msg);
+}
+
 // ---- YAML (libyaml document API; node counts bounded so aliases cannot blow up a walk)
 
 static yaml_node_t *map_get(yaml_document_t *doc, yaml_node_t *m, const char *key)
@@ -244,7 +252,7 @@ static void run_saker_tests(trun *t, const char *path)
 {
     yaml_document_t doc;
     if (!load_yaml(path, &doc, t->rep)) {
-        t->errors++;
+        file_error(t, path, "the test file cannot be read (see the error above)");
         return;
     }
     yaml_node_t *root = yaml_document_get_root_node(&doc);
@@ -260,19 +268,19 @@ static void run_saker_tests(trun *t, const char *path)
         const char *suffix = n > 10 && strcmp(path + n - 10, ".tests.yml") == 0 ? ".tests.yml"
                                                                                  : ".tests.yaml";
         size_t sl = strlen(suffix);
-        // NAME.tests.yml -> NAME.yml (Sigma), else NAME.toml (Elastic EQL)
+        // NAME.tests.yml -> NAME.yml or NAME.yaml (Sigma), else NAME.toml (Elastic EQL); when
+        // none is there, the Sigma name is reported missing.
+        static const char *const exts[] = { ".yml", ".yaml", ".toml" };
         sk_buf b;
         sk_buf_init(&b, 1u << 16);
-        sk_buf_put(&b, path, n > sl ? n - sl : n);
-        sk_buf_puts(&b, ".yml");
-        struct stat sb;
-        if (stat(sk_buf_str(&b), &sb) != 0) {
-            b.n -= 4;
-            sk_buf_puts(&b, ".toml");
-            if (stat(sk_buf_str(&b), &sb) != 0) {
-                b.n -= 5;
-                sk_buf_puts(&b, ".yml"); // report the Sigma name as missing
-            }
+        size_t base = n > sl ? n - sl : n;
+        for (size_t e = 0; e <= sizeof exts / sizeof exts[0]; e++) {
+            sk_buf_reset(&b);
+            sk_buf_put(&b, path, base);
+            sk_buf_puts(&b, e < sizeof exts / sizeof exts[0] ? exts[e] : exts[0]);
+            struct stat sb;
+            if (stat(sk_buf_str(&b), &sb) == 0)
+                break;
         }
         rule_path = sk_buf_take(&b);
     }
@@ -281,18 +289,20 @@ static void run_saker_tests(trun *t, const char *path)
         sk_diag_emitf(&t->rep->dl, SK_SEV_ERROR, path, root->start_mark.line + 1,
                       root->start_mark.column + 1, NULL, "test-file",
                       "a test file needs a 'tests:' list");
-        t->errors++;
+        file_error(t, path, "a test file needs a 'tests:' list");
         goto out;
     }
     sk_rule_loader *l = NULL;
     sk_load_opts lo = { .placeholder_file = t->o->placeholders };
     if (sk_rule_loader_new(&l, &lo, &t->rep->dl) != SK_OK) {
-        t->errors++;
+        file_error(t, path, "the rule loader cannot start (see the error above)");
         goto out;
     }
     if (sk_rule_loader_add_path(l, rule_path, &t->rep->dl) != SK_OK) {
         sk_rule_loader_free(l);
-        t->errors++;
+        char msg[1024];
+        snprintf(msg, sizeof msg, "its rule %.900s cannot be read", rule_path);
+        file_error(t, path, msg);
         goto out;
     }
     rs = sk_rule_loader_finish(l);
@@ -413,12 +423,12 @@ static void run_sigma_info(trun *t, const char *path)
         }
     }
     if (!t->sigma_rules) {
-        t->errors++;
+        file_error(t, path, "no -r rule could be loaded");
         return;
     }
     yaml_document_t doc;
     if (!load_yaml(path, &doc, t->rep)) {
-        t->errors++;
+        file_error(t, path, "the test file cannot be read (see the error above)");
         return;
     }
     yaml_node_t *root = yaml_document_get_root_node(&doc);
@@ -437,7 +447,7 @@ static void run_sigma_info(trun *t, const char *path)
         sk_diag_emitf(&t->rep->dl, SK_SEV_ERROR, path, 0, 0, NULL, "test-file",
                       "not a SigmaHQ regression info.yml (needs rule_metadata and "
                       "regression_tests_info lists)");
-        t->errors++;
+        file_error(t, path, "not a SigmaHQ regression info.yml");
         goto out;
     }
     sk_matcher *m = sk_matcher_new(t->sigma_rules);
@@ -536,9 +546,10 @@ static void visit(trun *t, const char *path, unsigned depth)
 {
     struct stat sb;
     if (stat(path, &sb) != 0) {
-        sk_diag_emitf(&t->rep->dl, SK_SEV_ERROR, path, 0, 0, NULL, "test-file",
-                      "cannot open: %s", strerror(errno));
-        t->errors++;
+        char msg[256];
+        snprintf(msg, sizeof msg, "cannot open: %s", strerror(errno));
+        sk_diag_emitf(&t->rep->dl, SK_SEV_ERROR, path, 0, 0, NULL, "test-file", "%s", msg);
+        file_error(t, path, msg);
         return;
     }
     if (!S_ISDIR(sb.st_mode)) {
@@ -553,9 +564,10 @@ static void visit(trun *t, const char *path, unsigned depth)
         return;
     DIR *d = opendir(path);
     if (!d) {
-        sk_diag_emitf(&t->rep->dl, SK_SEV_ERROR, path, 0, 0, NULL, "test-file",
-                      "cannot read folder: %s", strerror(errno));
-        t->errors++;
+        char msg[256];
+        snprintf(msg, sizeof msg, "cannot read folder: %s", strerror(errno));
+        sk_diag_emitf(&t->rep->dl, SK_SEV_ERROR, path, 0, 0, NULL, "test-file", "%s", msg);
+        file_error(t, path, msg);
         return;
     }
     char **names = NULL;
