@@ -23,6 +23,7 @@
 #include "core/mem.h"
 #include "core/utf.h"
 #include "event/event.h"
+#include "event/fieldmap.h"
 #include "input/input.h"
 #include "load.h"
 #include "output/json.h"
@@ -129,7 +130,39 @@ static bool load_yaml(const char *path, yaml_document_t *doc, sk_report *rep)
 
 // Adds the fields of YAML map m to ev: scalars as values, sequences as repeated fields, nested maps
 // under dotted names. *budget bounds the nodes visited.
-static sk_status add_fields(sk_event *ev,
+// The leaves of an inline test event: what the NDJSON reader gives for the same document as a
+// JSON object, so that the fieldmap turns them into the event it would (rules/README.md: the
+// events of a case are equivalent to flat NDJSON documents; system keys in any case, param1..N,
+// nested maps as dotted paths). Paths and values live in the event's arena.
+typedef struct leaves {
+    sk_json_leaf *v;
+    size_t n, cap;
+} leaves;
+
+static sk_status add_leaf(leaves *l, sk_event *ev, const char *path, size_t pn, const char *s,
+                          size_t sn, uint32_t flags)
+{
+    if (l->n >= SK_MAX_FIELDS)
+        return SK_ERR_LIMIT;
+    sk_xgrow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v);
+    l->v[l->n++] = (sk_json_leaf){ .path = path,
+                                   .path_len = (uint32_t)pn,
+                                   .value = sk_event_strdup(ev, s, sn),
+                                   .value_len = (uint32_t)sn,
+                                   .flags = flags };
+    return SK_OK;
+}
+
+// A YAML null (~, null, empty) is an absent field, as a JSON null is.
+static bool yaml_null(const yaml_node_t *v)
+{
+    const char *s = (const char *)v->data.scalar.value;
+    return v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+           (v->data.scalar.length == 0 || strcmp(s, "~") == 0 || strcmp(s, "null") == 0);
+}
+
+static sk_status add_fields(leaves *l,
+                            sk_event *ev,
                             yaml_document_t *doc,
                             yaml_node_t *m,
                             const char *prefix,
@@ -138,6 +171,7 @@ static sk_status add_fields(sk_event *ev,
 {
     if (depth > SK_MAX_DEPTH)
         return SK_ERR_LIMIT;
+    uint32_t top = depth == 0 ? SK_LEAF_TOP : 0;
     for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
         if ((*budget)-- == 0)
             return SK_ERR_LIMIT;
@@ -149,30 +183,24 @@ static sk_status add_fields(sk_event *ev,
         int w = snprintf(name, sizeof name, "%s%s%s", prefix, *prefix ? "." : "", k);
         if (w < 0 || (size_t)w >= sizeof name)
             return SK_ERR_LIMIT; // a field path no event could carry
-        bool sys = !*prefix && (strcmp(k, "EventID") == 0 || strcmp(k, "Channel") == 0 ||
-                                strcmp(k, "Computer") == 0 || strcmp(k, "EventRecordID") == 0 ||
-                                strcmp(k, "TimeCreated") == 0 || strcmp(k, "Provider_Name") == 0);
+        const char *path = sk_event_strdup(ev, name, (size_t)w); // array items share it
         sk_status st = SK_OK;
         if (v->type == YAML_SCALAR_NODE) {
-            // A YAML null (~, null, empty) is an absent field, as in JSON input.
-            const char *s = (const char *)v->data.scalar.value;
-            bool is_null = v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-                           (v->data.scalar.length == 0 || strcmp(s, "~") == 0 ||
-                            strcmp(s, "null") == 0);
-            if (!is_null)
-                st = sk_event_add(ev, name, strlen(name), s, v->data.scalar.length,
-                                  sys ? SK_FIELD_SYSTEM : 0);
+            if (!yaml_null(v))
+                st = add_leaf(l, ev, path, (size_t)w, (const char *)v->data.scalar.value,
+                              v->data.scalar.length, top);
         } else if (v->type == YAML_SEQUENCE_NODE) {
             for (yaml_node_item_t *it = v->data.sequence.items.start;
                  st == SK_OK && it < v->data.sequence.items.top; it++) {
-                const char *s = scalar(yaml_document_get_node(doc, *it));
+                yaml_node_t *x = yaml_document_get_node(doc, *it);
                 if ((*budget)-- == 0)
                     return SK_ERR_LIMIT;
-                if (s)
-                    st = sk_event_add(ev, name, strlen(name), s, strlen(s), 0);
+                if (x && x->type == YAML_SCALAR_NODE && !yaml_null(x))
+                    st = add_leaf(l, ev, path, (size_t)w, (const char *)x->data.scalar.value,
+                                  x->data.scalar.length, top);
             }
         } else {
-            st = add_fields(ev, doc, v, name, depth + 1, budget);
+            st = add_fields(l, ev, doc, v, name, depth + 1, budget);
         }
         if (st != SK_OK)
             return st;
@@ -366,6 +394,8 @@ static void run_saker_tests(trun *t, const char *path)
             size_t total = one ? 1 : nitems;
             sk_event ev;
             sk_event_init(&ev);
+            leaves lv = { 0 };
+            sk_fieldmap *fm = sk_fieldmap_new();
             for (size_t e = 0; e < total && ok; e++) {
                 yaml_node_t *en = one ? list[0] : yaml_document_get_node(&doc, items[e]);
                 if (!en || en->type != YAML_MAPPING_NODE) {
@@ -376,16 +406,19 @@ static void run_saker_tests(trun *t, const char *path)
                 sk_event_reset(&ev);
                 ev.file = path;
                 size_t budget = MAX_YAML_NODES;
-                if (add_fields(&ev, &doc, en, "", 0, &budget) != SK_OK) {
+                lv.n = 0;
+                if (add_fields(&lv, &ev, &doc, en, "", 0, &budget) != SK_OK ||
+                    sk_fieldmap_apply(fm, lv.v, lv.n, &ev) != SK_OK) {
                     snprintf(msg, sizeof msg, "event %zu is too large or malformed", e + 1);
                     ok = false;
                     break;
                 }
-                sk_event_finish(&ev);
                 for (size_t r = 0; r < sk_ruleset_count(rs); r++)
                     if (sk_matcher_run_rule(m, sk_ruleset_rule(rs, r), &ev, NULL, NULL))
                         hits++;
             }
+            sk_fieldmap_free(fm);
+            free(lv.v);
             sk_event_fini(&ev);
         } else {
             snprintf(msg, sizeof msg, "the case needs 'event', 'events' or 'file'");
