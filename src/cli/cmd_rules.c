@@ -233,6 +233,8 @@ static int do_explain(sk_ruleset *rs, const char *what, bool by_file)
         const sk_rule *r = sk_ruleset_rule(rs, i);
         if (!by_file && (!sk_rule_id(r) || strcmp(sk_rule_id(r), what) != 0))
             continue;
+        if (by_file && (!sk_rule_path(r) || strcmp(sk_rule_path(r), what) != 0))
+            continue; // only the named file's rules, not those of -r or --builtin beside it
         if (shown)
             sk_buf_putc(&b, '\n');
         // The explanation quotes the rule's own text (title, names, condition): each of its

@@ -575,8 +575,8 @@ static void render(const enode *e, sk_buf *b, unsigned depth)
         return;
     case EN_LOOKUP:
         render(e->kids[0], b, depth + 1);
-        if (e->op == OP_IN && e->nkids == 2 && e->kids[1]->type == EN_STR) {
-            // (field == "x" is compiled as a one-value lookup)
+        if (e->op == OP_IN && !e->ci && e->nkids == 2 && e->kids[1]->type == EN_STR) {
+            // (field == "x" is compiled as a one-value lookup; in~ ("x") stays what it is)
             add(b, " %s ", e->neg ? "!=" : "==");
             render(e->kids[1], b, depth + 1);
             return;
@@ -612,7 +612,7 @@ static void explain_preds(const enode *e, sk_buf *b, unsigned depth)
             render(e->kids[0], b, depth);
             add(b,
                 " [%s] any of %u:\n",
-                e->op == OP_IN && e->nkids == 2 && e->kids[1]->type == EN_STR
+                e->op == OP_IN && !e->ci && e->nkids == 2 && e->kids[1]->type == EN_STR
                         ? (e->neg ? "!=" : "==")
                         : op_text(e),
                 (unsigned)(e->nvms + e->ndyn));
