@@ -28,6 +28,8 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 
 void sk_time_format(uint64_t ft, char out[29])
 {
+    if (ft >= SK_FILETIME_TEXT_END)
+        ft = SK_FILETIME_TEXT_END - 1; // never a year written modulo 10000
     // Ticks since 1601 -> days since 1970 (may be negative for pre-1970 times).
     int64_t secs = (int64_t)(ft / 10000000ULL) - (int64_t)(SK_FILETIME_UNIX_EPOCH / 10000000ULL);
     unsigned frac = (unsigned)(ft % 10000000ULL);

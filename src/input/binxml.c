@@ -1595,6 +1595,14 @@ static bool size_is(sk_binxml *x, const val *v, size_t want)
 
 static void render_filetime(sk_binxml *x, obuf *o, uint64_t ft)
 {
+    if (ft >= SK_FILETIME_TEXT_END) {
+        // Past year 9999 (a damaged or forged value): the raw ticks, not a year cut to four
+        // digits (0x7FFFFFFFFFFFFFFF read as 0828-09-14).
+        char h[24];
+        snprintf(h, sizeof h, "0x%016llX", (unsigned long long)ft);
+        ob_adds(x, o, h);
+        return;
+    }
     // libevtx prints 9 fractional digits for FILETIME values outside TimeCreated (the 100 ns
     // digits and "00"); the libevtx reader keeps them, so the native decoder does too.
     char t[29];
@@ -1918,12 +1926,16 @@ static void subst_value(sk_binxml *x, const op *o, val v)
         x->sec == SEC_SYSTEM && x->names[x->tag_name].ek == EK_SYS0 + SYS_TIMECREATED &&
         x->names[x->atts[x->cur_attr].name].ak == AK_SYSTEMTIME &&
         x->atts[x->cur_attr].v0 == x->abuf.n) {
-        // TimeCreated's SystemTime: straight to the 7 digits Windows prints.
-        char t[29];
-        sk_time_format(rd64(x->c + v.off), t);
-        ob_add(x, d, t, 28);
-        x->atts[x->cur_attr].time7 = true;
-        return;
+        // TimeCreated's SystemTime: straight to the 7 digits Windows prints (past year 9999, the
+        // raw ticks: the event then has no time, rather than a wrong one).
+        uint64_t ft = rd64(x->c + v.off);
+        if (ft < SK_FILETIME_TEXT_END) {
+            char t[29];
+            sk_time_format(ft, t);
+            ob_add(x, d, t, 28);
+            x->atts[x->cur_attr].time7 = true;
+            return;
+        }
     }
     if (d) {
         render_value(x, d, &v);

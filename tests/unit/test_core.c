@@ -169,6 +169,9 @@ Test(core, time_formats_windows_style_and_parses_iso_forms)
     cr_assert_not(sk_time_parse("2020-13-01T00:00:00Z", 20, &t));
     cr_assert_not(sk_time_parse("yesterday", 9, &t));
     cr_assert_not(sk_time_parse("2020-10-19T03:30:41Zjunk", 24, &t));
+    // Past year 9999 the four-digit form stops at its last instant, never a year modulo 10000.
+    sk_time_format(0x7FFFFFFFFFFFFFFFull, out);
+    cr_assert_str_eq(out, "9999-12-31T23:59:59.9999999Z");
     // Days the calendar does not have, seconds and offsets out of range: refused, not rolled
     // over into the next day or month.
     static const char *const bad[] = {

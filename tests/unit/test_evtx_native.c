@@ -885,6 +885,8 @@ Test(evtx_native, every_value_type)
         { "SizeT4", 0x10, { 0x4c, 0x02, 0, 0 }, 4, false },
         { "SizeT8", 0x10, { 0xe7, 0x03, 0, 0, 0, 0, 0, 0 }, 8, false },
         { "FileTime", 0x11, { 0xf1, 0x82, 0xeb, 0x8c, 0x19, 0xa1, 0xda, 0x01 }, 8, false },
+        // past year 9999: the raw ticks, not the year modulo 10000
+        { "FileTimeMax", 0x11, { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f }, 8, false },
         { "SysTime",
           0x12,
           { 0xe3, 0x07, 3, 0, 6, 0, 9, 0, 7, 0, 23, 0, 5, 0, 0x2a, 0 },
@@ -942,6 +944,7 @@ Test(evtx_native, every_value_type)
         { "SizeT4", "0x24c" },
         { "SizeT8", "0x3e7" },
         { "FileTime", "2024-05-08T07:30:07.135000100Z" },
+        { "FileTimeMax", "0x7FFFFFFFFFFFFFFF" },
         { "SysTime", "2019-03-09T07:23:05.042Z" },
         { "Sid", "S-1-5-32-544" },
         { "SidBigAuth", "S-1-0x010203040506" },
