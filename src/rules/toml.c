@@ -135,7 +135,18 @@ void toml_locate(const char *data,
 {
     *line = s->line;
     *col = s->col;
-    if (!s->literal || s->src_off > n || off > n - s->src_off)
+    size_t at = s->src_off; // the document offset of content offset off
+    if (!s->literal) {
+        // The last verbatim run that starts at or before off (an escape maps to its start).
+        size_t k = 0;
+        while (k + 1 < s->nmap && s->map[2 * (k + 1)] <= off)
+            k++;
+        if (!s->map || s->map[2 * k] > off)
+            return;
+        at = s->map[2 * k + 1];
+        off -= s->map[2 * k];
+    }
+    if (at > n || off > n - at)
         return;
     // Walk back to the start of the string's first line, then forward to the offset.
     size_t ls = s->src_off;
@@ -145,7 +156,7 @@ void toml_locate(const char *data,
     for (size_t i = 0; i < ls; i++)
         l += data[i] == '\n';
     unsigned long c = 1;
-    for (size_t i = ls; i < s->src_off + off; i++) {
+    for (size_t i = ls; i < at + off; i++) {
         if (data[i] == '\n') {
             l++;
             c = 1;
@@ -487,6 +498,15 @@ static bool bad_char(unsigned char c, bool multiline)
     return c < 0x20 || c == 0x7f;
 }
 
+// After an escape: content from offset dec on is the document's bytes from offset src on.
+static void map_run(size_t **map, size_t *nmap, size_t *cap, size_t dec, size_t src)
+{
+    sk_xgrow((void **)map, cap, 2 * (*nmap + 1), sizeof **map);
+    (*map)[2 * *nmap] = dec;
+    (*map)[2 * *nmap + 1] = src;
+    (*nmap)++;
+}
+
 // Parses a string starting at t->p (a quote). Fills v (STRING) or, for keys, only the bytes.
 static bool parse_string(tp *t, tv *v, bool allow_multi)
 {
@@ -505,9 +525,11 @@ static bool parse_string(tp *t, tv *v, bool allow_multi)
         t->p++;
     }
     size_t content_off = (size_t)(t->p - t->base);
+    size_t *map = NULL, nmap = 0, capmap = 0; // see tv.map
     for (;;) {
         if (at_end(t)) {
             free(b.p);
+            free(map);
             return FAIL_AT(t, start, "unterminated string");
         }
         unsigned char c = (unsigned char)*t->p;
@@ -537,6 +559,7 @@ static bool parse_string(tp *t, tv *v, bool allow_multi)
         }
         if (bad_char(c, multi)) {
             free(b.p);
+            free(map);
             if (c == '\n' || c == '\r')
                 return FAIL(t, "unterminated string (newline in a single-line string)");
             return FAIL(t, "control character U+%04X in a string", c);
@@ -548,6 +571,12 @@ static bool parse_string(tp *t, tv *v, bool allow_multi)
             continue;
         }
         if (c == '\\' && basic) {
+            if (literal) { // the first escape: the run before it starts at the content
+                sk_xgrow((void **)&map, &capmap, 2, sizeof *map);
+                map[0] = 0;
+                map[1] = content_off;
+                nmap = 1;
+            }
             literal = false;
             t->p++;
             if (multi) {
@@ -562,14 +591,17 @@ static bool parse_string(tp *t, tv *v, bool allow_multi)
                         else if (!eat_newline(t))
                             break;
                     }
+                    map_run(&map, &nmap, &capmap, b.n, (size_t)(t->p - t->base));
                     continue;
                 }
                 t->p = save;
             }
             if (!escape(t, &b)) {
                 free(b.p);
+                free(map);
                 return false;
             }
+            map_run(&map, &nmap, &capmap, b.n, (size_t)(t->p - t->base));
             continue;
         }
         sb_add(&b, t->p, 1);
@@ -584,8 +616,17 @@ static bool parse_string(tp *t, tv *v, bool allow_multi)
         v->len = b.n;
         v->literal = literal;
         v->src_off = content_off;
+        v->map = NULL;
+        v->nmap = 0;
+        if (nmap) {
+            size_t *m = sk_arena_alloc(&t->d->arena, 2 * nmap * sizeof *m);
+            memcpy(m, map, 2 * nmap * sizeof *m);
+            v->map = m;
+            v->nmap = nmap;
+        }
     }
     free(b.p);
+    free(map);
     return true;
 }
 

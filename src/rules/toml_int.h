@@ -41,6 +41,10 @@ typedef struct tv {
     unsigned long line; // 1-based position of the value (tables: their header or first key)
     unsigned long col;  // 1-based, in characters
     size_t src_off;     // STRING: offset of the first content byte in the document
+    // STRING that is not literal: where its content runs verbatim, as pairs (content offset,
+    // document offset), one at the start and one after each escape; nmap pairs.
+    const size_t *map;
+    size_t nmap;
     const char *s;      // STRING, DATETIME: NUL-terminated (a STRING may hold NULs, see len)
     size_t len;
     int64_t i;         // INT

@@ -98,6 +98,30 @@ Test(toml, multiline_strings)
     toml_doc_fini(&d);
 }
 
+Test(toml, offsets_in_strings_with_escapes_map_back_to_the_file)
+{
+    // An EQL error at a byte of the decoded query must point at that byte in the file, past the
+    // escapes before it (each \" or \\ is two source bytes for one), and past a line-ending
+    // backslash of a multi-line string.
+    const char *text = "q = \"x : \\\"a\\\\b\\\" | head\"\n"
+                       "m = \"\"\"one \\\n    two | three\"\"\"\n";
+    toml_doc d;
+    tv *r = parse_ok(&d, text);
+    const tv *q = toml_get(&d, r, "q"), *m = toml_get(&d, r, "m");
+    cr_assert_str_eq(q->s, "x : \"a\\b\" | head");
+    cr_assert_str_eq(m->s, "one two | three");
+    unsigned long line, col;
+    toml_locate(text, strlen(text), q, (size_t)(strchr(q->s, '|') - q->s), &line, &col);
+    cr_expect_eq(line, 1);
+    cr_expect_eq(col, 19, "col %lu", col); // the '|' of line 1 is character 19
+    toml_locate(text, strlen(text), m, (size_t)(strchr(m->s, '|') - m->s), &line, &col);
+    cr_expect_eq(line, 3);
+    cr_expect_eq(col, 9, "col %lu", col);
+    toml_locate(text, strlen(text), q, 0, &line, &col);
+    cr_expect_eq(col, 6);
+    toml_doc_fini(&d);
+}
+
 Test(toml, tables_arrays_dotted_keys)
 {
     toml_doc d;
