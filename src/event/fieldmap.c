@@ -159,13 +159,17 @@ typedef struct data_prefix {
     const char *prefix;
     uint32_t len;
     uint16_t prio;
+    bool element; // the names sit one element below (evtx_dump's UserData.<Element>.<name>)
 } data_prefix;
 
 static const data_prefix data_prefixes[] = {
-    { "winlog.event_data.", 18, PRIO(0, 0) }, { "event_data.", 11, PRIO(0, 1) }, // Winlogbeat 6
-    { "EventData.", 10, PRIO(0, 2) },       // Azure WindowsEvent (string expanded by the reader)
-    { "Event.EventData.", 16, PRIO(0, 3) }, // evtx_dump JSON
-    { "winlog.user_data.", 17, PRIO(1, 0) },  { "user_data.", 10, PRIO(1, 1) }, // Winlogbeat 6
+    { "winlog.event_data.", 18, PRIO(0, 0), false },
+    { "event_data.", 11, PRIO(0, 1), false }, // Winlogbeat 6
+    { "EventData.", 10, PRIO(0, 2), false },  // Azure WindowsEvent (string expanded by the reader)
+    { "Event.EventData.", 16, PRIO(0, 3), false }, // evtx_dump JSON
+    { "winlog.user_data.", 17, PRIO(1, 0), false },
+    { "user_data.", 10, PRIO(1, 1), false },     // Winlogbeat 6
+    { "Event.UserData.", 15, PRIO(1, 2), true }, // evtx_dump JSON, as evtx UserData leaves
 };
 #define NPREFIX (sizeof(data_prefixes) / sizeof(data_prefixes[0]))
 
@@ -228,10 +232,13 @@ static const ecs_entry ecs_map[] = {
 #define NECS (sizeof(ecs_map) / sizeof(ecs_map[0]))
 
 // Leaves that rebuild a field from several ECS fields: User = user.domain "\" user.name, and
-// Hashes (Hash in event 15) = "SHA1=..,MD5=..,SHA256=..,IMPHASH=..".
+// Hashes (Hash in event 15) = "SHA1=..,MD5=..,SHA256=..,IMPHASH=..", or from a value Elastic's
+// processing put in place of a Sysmon field: Initiated and Source/DestinationIsIpv6 (event 3).
 enum {
     COMP_USER_NAME,
     COMP_USER_DOMAIN,
+    COMP_NET_DIRECTION, // Initiated (event 3) from network.direction
+    COMP_NET_TYPE,      // SourceIsIpv6 / DestinationIsIpv6 (event 3) from network.type
     COMP_HASH0
 };
 enum {
@@ -242,6 +249,8 @@ static const char *const hash_algos[NALGO] = { "SHA1", "MD5", "SHA256", "IMPHASH
 static const char *const comp_paths[] = {
     "user.name",
     "user.domain",
+    "network.direction",
+    "network.type",
     // COMP_HASH0 + ns * NALGO + algo; namespaces process, file, hash
     "process.hash.sha1",
     "process.hash.md5",
@@ -440,6 +449,10 @@ static void build_tables(void)
     for (size_t i = 0; i < NCOMP; i++)
         alias_put(t, comp_paths[i], K_COMP, 0, (uint16_t)i);
     alias_put(t, "event.module", K_MODULE, 0, 0);
+    // Elastic Agent's Windows integration runs the same Sysmon pipeline but sets no event.module;
+    // its documents say so by their dataset.
+    alias_put(t, "event.dataset", K_MODULE, 0, 1);
+    alias_put(t, "data_stream.dataset", K_MODULE, 0, 1);
     t->user_hash = hash_bytes("User", 4);
     t->hashes_hash = hash_bytes("Hashes", 6);
     t->hash_hash = hash_bytes("Hash", 4);
@@ -472,7 +485,14 @@ static const alias_slot *alias_any_case(const sk_fieldmap *fm, const char *key, 
     for (uint32_t k = 0; k < len; k++)
         low[k] = (char)(key[k] >= 'A' && key[k] <= 'Z' ? key[k] + 32 : key[k]);
     const alias_slot *a = alias_get(fm, low, len, hash_bytes(low, len));
-    return a && a->kind == K_SYS ? a : NULL;
+    if (!a || a->kind != K_SYS)
+        return NULL;
+    // A Sysmon event data name is itself, not a system field in another case: Sysmon's ProcessId
+    // (the process the event is about) is not the Execution ProcessID of the record.
+    for (size_t i = 0; i < NECS; i++)
+        if (fm->tab->ecs_sysmon_len[i] == len && memcmp(ecs_map[i].sysmon, key, len) == 0)
+            return NULL;
+    return a;
 }
 
 // The per-document name table: at least twice as many slots as names it can receive.
@@ -714,6 +734,44 @@ emit_user(sk_fieldmap *fm, const sk_json_leaf *leaves, const int32_t *comp, sk_e
     return emit(ev, "User", 4, v, len, 0);
 }
 
+// Event 3: Elastic's Sysmon processing drops Initiated, SourceIsIpv6 and DestinationIsIpv6 for
+// network.direction (egress / ingress) and network.type (ipv4 / ipv6); they are given back (42
+// SigmaHQ rules test Initiated: 'true'). Other values give nothing.
+static bool emit_network(
+        sk_fieldmap *fm, const sk_json_leaf *leaves, const int32_t *comp, long eid, sk_event *ev)
+{
+    if (eid != 3)
+        return true;
+    int32_t di = comp[COMP_NET_DIRECTION], ti = comp[COMP_NET_TYPE];
+    if (di >= 0 && !slot_has_data(fm, hash_bytes("Initiated", 9), "Initiated", 9)) {
+        const sk_json_leaf *D = &leaves[di];
+        const char *v = D->value_len == 6 && memcmp(D->value, "egress", 6) == 0    ? "true"
+                        : D->value_len == 7 && memcmp(D->value, "ingress", 7) == 0 ? "false"
+                                                                                   : NULL;
+        if (v) {
+            fm->li[di].role |= ROLE_USED;
+            if (!emit(ev, "Initiated", 9, v, strlen(v), 0))
+                return false;
+        }
+    }
+    if (ti >= 0) {
+        const sk_json_leaf *T = &leaves[ti];
+        const char *v = T->value_len == 4 && memcmp(T->value, "ipv6", 4) == 0   ? "true"
+                        : T->value_len == 4 && memcmp(T->value, "ipv4", 4) == 0 ? "false"
+                                                                                : NULL;
+        static const char *const names[] = { "SourceIsIpv6", "DestinationIsIpv6" };
+        for (size_t k = 0; v && k < 2; k++) {
+            uint32_t nl = (uint32_t)strlen(names[k]);
+            if (slot_has_data(fm, hash_bytes(names[k], nl), names[k], nl))
+                continue;
+            fm->li[ti].role |= ROLE_USED;
+            if (!emit(ev, names[k], nl, v, strlen(v), 0))
+                return false;
+        }
+    }
+    return true;
+}
+
 // Hashes (Hash in event 15) from the first namespace (process, file, hash) holding each algorithm.
 static bool emit_hashes(
         sk_fieldmap *fm, const sk_json_leaf *leaves, const int32_t *comp, long eid, sk_event *ev)
@@ -798,24 +856,36 @@ sk_status sk_fieldmap_apply(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t 
         I->prio = PRIO_NONE;
         I->ename = NULL;
         const data_prefix *dp = match_prefix(L->path, L->path_len);
-        if (dp) {
-            const char *name = L->path + dp->len;
-            uint32_t nlen = L->path_len - dp->len;
-            // Winlogbeat's "xml_name" is the name of the UserData element, not a field.
-            if (TIER(dp->prio) != 1 || nlen != 8 || memcmp(name, "xml_name", 8) != 0) {
-                I->cls = CLS_DATA;
-                I->prio = dp->prio;
-                I->cname = name;
-                I->cname_len = nlen;
+        const char *name = dp ? L->path + dp->len : NULL;
+        uint32_t nlen = dp ? L->path_len - dp->len : 0;
+        if (dp && dp->element) { // past the element; its attributes (#attributes.xmlns) are none
+            const char *dot = memchr(name, '.', nlen);
+            if (!dot || dot[1] == '#') {
+                dp = NULL;
+            } else {
+                nlen -= (uint32_t)(dot + 1 - name);
+                name = dot + 1;
             }
+        }
+        // Winlogbeat's "xml_name" is the name of the UserData element, not a field.
+        if (dp && (TIER(dp->prio) != 1 || nlen != 8 || memcmp(name, "xml_name", 8) != 0)) {
+            I->cls = CLS_DATA;
+            I->prio = dp->prio;
+            I->cname = name;
+            I->cname_len = nlen;
         }
         if (I->cls == CLS_NONE) {
             const alias_slot *a = alias_get(fm, L->path, L->path_len, path_hash(fm, leaves, i));
-            if (!a && (L->flags & (SK_LEAF_TOP | SK_LEAF_EXPANDED)) == SK_LEAF_TOP)
+            bool any_case = false;
+            if (!a && (L->flags & (SK_LEAF_TOP | SK_LEAF_EXPANDED)) == SK_LEAF_TOP) {
                 a = alias_any_case(fm, L->path, L->path_len);
+                any_case = a != NULL;
+            }
             if (a && a->kind == K_SYS) {
                 I->cls = CLS_SYS;
-                I->prio = PRIO(2, a->rank);
+                // Found in another case ("Event_ID" as event_id): below every exactly written
+                // key, whatever the rank of the alias it matched.
+                I->prio = PRIO(2, any_case ? RANK_ANY_CASE : a->rank);
                 I->cname = sys_fields[a->idx].name;
                 I->cname_len = fm->tab->sys_len[a->idx];
             } else if (a && a->kind == K_ECS) {
@@ -823,7 +893,10 @@ sk_status sk_fieldmap_apply(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t 
             } else if (a && a->kind == K_COMP) {
                 I->comp = a->idx;
             } else if (a && a->kind == K_MODULE) {
-                if (L->value_len == 6 && memcmp(L->value, "sysmon", 6) == 0)
+                static const char ds[] = "windows.sysmon_operational";
+                if (a->idx == 0 ? L->value_len == 6 && memcmp(L->value, "sysmon", 6) == 0
+                                : L->value_len == sizeof ds - 1 &&
+                                          memcmp(L->value, ds, sizeof ds - 1) == 0)
                     ecs_sysmon = true;
             }
         }
@@ -925,7 +998,8 @@ sk_status sk_fieldmap_apply(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t 
 
     // Fields Elastic's Sysmon processing split into several ECS fields.
     if (ecs_sysmon) {
-        if (!emit_user(fm, leaves, comp, ev) || !emit_hashes(fm, leaves, comp, eid, ev)) {
+        if (!emit_user(fm, leaves, comp, ev) || !emit_hashes(fm, leaves, comp, eid, ev) ||
+            !emit_network(fm, leaves, comp, eid, ev)) {
             rc = SK_ERR_LIMIT;
             goto out;
         }

@@ -392,6 +392,40 @@ Test(ndjson, ecs_names_depend_on_the_sysmon_event)
           0);
 }
 
+Test(ndjson, elastic_sysmon_processing_is_undone_for_agent_documents_and_network_fields)
+{
+    // Elastic Agent's windows.sysmon_operational documents have no event.module: their dataset
+    // turns the reverse ECS map on. In event 3, network.direction and network.type give back
+    // Initiated, SourceIsIpv6 and DestinationIsIpv6, which the processing dropped.
+    check("{\"event\":{\"dataset\":\"windows.sysmon_operational\"},\"winlog\":{\"event_id\":\"22\"},"
+          "\"dns\":{\"question\":{\"name\":\"www.msn.com\"}},\"process\":{\"executable\":"
+          "\"C:\\\\ie.exe\"}}\n"
+          "{\"event\":{\"module\":\"sysmon\"},\"winlog\":{\"event_id\":3},\"network\":{"
+          "\"direction\":\"ingress\",\"type\":\"ipv6\"}}\n"
+          "{\"event\":{\"module\":\"sysmon\"},\"winlog\":{\"event_id\":3},\"network\":{"
+          "\"direction\":\"egress\",\"type\":\"ipv4\"}}\n",
+          "@1\nS:EventID=22\nQueryName=www.msn.com\nImage=C:\\ie.exe\nevent.dataset=windows.sysmon_operational\n"
+          "H:winlog.event_id=22\nH:dns.question.name=www.msn.com\nH:process.executable=C:\\ie.exe\n"
+          "@2\nS:EventID=3\nInitiated=false\nSourceIsIpv6=true\nDestinationIsIpv6=true\n"
+          "event.module=sysmon\nH:winlog.event_id=3\nH:network.direction=ingress\nH:network.type=ipv6\n"
+          "@3\nS:EventID=3\nInitiated=true\nSourceIsIpv6=false\nDestinationIsIpv6=false\n"
+          "event.module=sysmon\nH:winlog.event_id=3\nH:network.direction=egress\nH:network.type=ipv4\n",
+          "",
+          0);
+}
+
+Test(ndjson, any_case_system_keys_give_way_to_exact_keys_and_sysmon_names)
+{
+    // Sysmon's ProcessId is not the record's ProcessID in another case; a key found in another
+    // case (Event_ID, LOG_NAME) ranks below every exactly written one (EventID, Channel).
+    check("{\"EventID\":1,\"Image\":\"C:\\\\x.exe\",\"ProcessId\":\"7256\",\"ProcessID\":\"4\"}\n"
+          "{\"EventID\":4688,\"Event_ID\":1,\"Channel\":\"Security\",\"LOG_NAME\":\"Sysmon\"}\n",
+          "@1\nS:EventID=1\nS:ProcessID=4\nImage=C:\\x.exe\nProcessId=7256\n"
+          "@2\nS:EventID=4688\nS:Channel=Security\nEvent_ID=1\nLOG_NAME=Sysmon\n",
+          "",
+          0);
+}
+
 Test(ndjson, ecs_map_applies_only_to_elastic_sysmon_documents)
 {
     check("{\"winlog\":{\"event_id\":4688},\"process\":{\"executable\":\"C:\\\\a.exe\"},\"user\":{"
@@ -493,6 +527,24 @@ Test(ndjson, evtx_dump_pretty_printed_objects_are_read)
           "@7\n"
           "S:EventID=2\n"
           "H:Event.System.EventID=2\n",
+          "",
+          0);
+}
+
+Test(ndjson, evtx_dump_user_data_leaves_answer_to_their_names)
+{
+    // UserData holds one element whose leaves are the fields, as in evtx; the element's own
+    // attributes (xmlns) are not fields.
+    check("{\"Event\":{\"System\":{\"EventID\":5858},\"UserData\":{\"Op\":{\"#attributes\":{"
+          "\"xmlns\":\"http://x\"},\"ClientMachine\":\"WS\",\"Operation\":\"Start\"}}}}\n",
+          "@1\n"
+          "S:EventID=5858\n"
+          "ClientMachine=WS\n"
+          "Operation=Start\n"
+          "H:Event.System.EventID=5858\n"
+          "Event.UserData.Op.#attributes.xmlns=http://x\n"
+          "H:Event.UserData.Op.ClientMachine=WS\n"
+          "H:Event.UserData.Op.Operation=Start\n",
           "",
           0);
 }
