@@ -211,7 +211,7 @@ static void check_dup_keys(sk_arena *a, ydoc *d, const yn *n)
                     first = keys[i - 1];
                 }
         }
-        if (dup) {
+        if (dup && first) { // set together
             doc_fail(d,
                      "yaml-duplicate-key",
                      dup->line,
