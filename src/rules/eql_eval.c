@@ -13,6 +13,7 @@
 
 #include <strings.h>
 
+#include "core/limits.h"
 #include "core/mem.h"
 #include "eql_int.h"
 
@@ -23,6 +24,9 @@ typedef struct eql_sv {
     uint32_t n;
 } eql_sv;
 
+// Text that function calls may build while one rule meets one event (concat).
+#define EQL_TEXT_MAX ((size_t)16 << 20)
+
 struct eql_scratch {
     size_t nslots;
     uint32_t *slot_gen; // [nslots]: memo valid when == gen
@@ -32,6 +36,7 @@ struct eql_scratch {
     size_t nvals, capvals;
     sk_arena derived; // per event
     sk_arena temp;    // per rule evaluation
+    size_t temp_text; // bytes of text built in temp (concat): at most EQL_TEXT_MAX
     const sk_event *ev;
     uint32_t ev_gen; // matcher generation of the current event
     uint32_t gen;    // our memo generation
@@ -623,6 +628,11 @@ static val eval_func(ectx *x, const enode *e)
                 return vnull();
             total += lens[i];
         }
+        // A value no event field could hold is no value: concat(f, f, ..., f) of a 4 MiB field
+        // (or nested concats) would otherwise build gigabytes for one event.
+        if (total > SK_MAX_VALUE_BYTES || x->s->temp_text + total > EQL_TEXT_MAX)
+            return vnull();
+        x->s->temp_text += total;
         char *o = sk_arena_alloc(&x->s->temp, total + 1);
         size_t k = 0;
         for (uint32_t i = 0; i < e->nkids; i++) {
@@ -962,6 +972,7 @@ bool eql_run_rule(sk_matcher *m, const sk_rule *r, sk_hit_fn fn, void *ctx)
         s->eid = ev->has_event_id ? (long)ev->event_id : -1;
     }
     sk_arena_reset(&s->temp);
+    s->temp_text = 0;
     if (q->category && !category_ok(&x, q))
         return false;
     if (!eval_bool(&x, q->root, NULL))
