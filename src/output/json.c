@@ -3,9 +3,12 @@
 #include "json.h"
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/json_bytes.h"
+#include "core/mem.h"
 #include "core/timefmt.h"
 #include "core/utf.h"
 
@@ -128,58 +131,100 @@ sk_status sk_json_event_source(sk_buf *out, const sk_event *ev)
     return st;
 }
 
-sk_status sk_json_event_fields(sk_buf *out, const sk_event *ev)
+#define NO_FIELD UINT32_MAX
+
+static bool same_name(const sk_field *a, const sk_field *b)
 {
-    sk_status st = sk_buf_adds(out, "\"fields\":{");
-    bool first = true;
-    size_t n = sk_event_nfields(ev);
-    for (size_t i = 0; i < n && st == SK_OK; i++) {
+    return a->name_len == b->name_len && memcmp(a->name, b->name, a->name_len) == 0;
+}
+
+static uint64_t name_hash(const char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+    return h;
+}
+
+// next[i]: the next visible field after i with the same name (NO_FIELD: none); first[i]: whether
+// i is the first visible field of its name. Through a hash table of the names, so an event of
+// thousands of fields costs one pass, not a comparison of every pair.
+static void link_names(const sk_event *ev, size_t n, uint32_t *next, bool *first)
+{
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    uint32_t small_slot[128], small_last[64]; // most events: no allocation
+    uint32_t *slot = cap <= 128 ? small_slot : sk_xmalloc(cap * sizeof *slot);
+    uint32_t *last = n <= 64 ? small_last : sk_xmalloc(n * sizeof *last);
+    for (size_t k = 0; k < cap; k++)
+        slot[k] = NO_FIELD;
+    for (size_t i = 0; i < n; i++) {
+        next[i] = NO_FIELD;
+        first[i] = false;
         const sk_field *f = sk_event_field(ev, i);
         if (f->flags & SK_FIELD_HIDDEN)
             continue;
-        // Print each name once, at its first appearance, gathering later values of the same name.
-        bool seen = false, repeated = false;
-        for (size_t j = 0; j < i && !seen; j++) {
-            const sk_field *g = sk_event_field(ev, j);
-            seen = !(g->flags & SK_FIELD_HIDDEN) && g->name_len == f->name_len &&
-                   memcmp(g->name, f->name, f->name_len) == 0;
+        size_t k = (size_t)name_hash(f->name, f->name_len) & (cap - 1);
+        while (slot[k] != NO_FIELD && !same_name(sk_event_field(ev, slot[k]), f))
+            k = (k + 1) & (cap - 1);
+        if (slot[k] == NO_FIELD) {
+            slot[k] = (uint32_t)i;
+            first[i] = true;
+        } else {
+            next[last[slot[k]]] = (uint32_t)i;
         }
-        if (seen)
+        last[slot[k]] = (uint32_t)i; // the chain's tail, kept at its head's index
+    }
+    if (slot != small_slot)
+        free(slot);
+    if (last != small_last)
+        free(last);
+}
+
+sk_status sk_json_event_fields(sk_buf *out, const sk_event *ev)
+{
+    sk_status st = sk_buf_adds(out, "\"fields\":{");
+    bool firstf = true;
+    size_t n = sk_event_nfields(ev);
+    uint32_t small_next[64];
+    bool small_first[64];
+    uint32_t *next = n <= 64 ? small_next : sk_xmalloc(n * sizeof *next);
+    bool *first = n <= 64 ? small_first : sk_xmalloc(n * sizeof *first);
+    link_names(ev, n, next, first);
+    // Each name once, at its first appearance, with the later values of the same name.
+    for (size_t i = 0; i < n && st == SK_OK; i++) {
+        if (!first[i])
             continue;
-        for (size_t j = i + 1; j < n && !repeated; j++) {
-            const sk_field *g = sk_event_field(ev, j);
-            repeated = !(g->flags & SK_FIELD_HIDDEN) && g->name_len == f->name_len &&
-                       memcmp(g->name, f->name, f->name_len) == 0;
-        }
-        if (!first)
+        const sk_field *f = sk_event_field(ev, i);
+        if (!firstf)
             st = sk_buf_addc(out, ',');
-        first = false;
+        firstf = false;
         if (st == SK_OK)
             st = sk_json_str(out, f->name, f->name_len);
         if (st == SK_OK)
             st = sk_buf_addc(out, ':');
         if (st != SK_OK)
             break;
-        if (!repeated) {
+        if (next[i] == NO_FIELD) {
             st = sk_json_str(out, f->value, f->value_len);
             continue;
         }
         st = sk_buf_addc(out, '[');
-        bool firstv = true;
-        for (size_t j = i; j < n && st == SK_OK; j++) {
+        for (uint32_t j = (uint32_t)i; j != NO_FIELD && st == SK_OK; j = next[j]) {
             const sk_field *g = sk_event_field(ev, j);
-            if ((g->flags & SK_FIELD_HIDDEN) || g->name_len != f->name_len ||
-                memcmp(g->name, f->name, f->name_len) != 0)
-                continue;
-            if (!firstv)
+            if (j != i)
                 st = sk_buf_addc(out, ',');
-            firstv = false;
             if (st == SK_OK)
                 st = sk_json_str(out, g->value, g->value_len);
         }
         if (st == SK_OK)
             st = sk_buf_addc(out, ']');
     }
+    if (next != small_next)
+        free(next);
+    if (first != small_first)
+        free(first);
     if (st == SK_OK)
         st = sk_buf_addc(out, '}');
     return st;

@@ -1,4 +1,5 @@
 // Unit tests for src/event and the event JSON of src/output.
+#include <stdio.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -119,6 +120,37 @@ Test(event, json_groups_repeated_names_hides_hidden_fields_and_escapes)
             "22:03.1234567Z\",\"Data\":[\"first\",\"second\"],\"CommandLine\":\"a \\\"b\\\" \\\\ "
             "\\u001b[31m\\n\\t\\u0001\",\"Bad\":\"\xEF\xBF\xBD\xEF\xBF\xBD ok \\u2028\"}}");
     sk_buf_fini(&b);
+    sk_event_fini(&ev);
+}
+
+Test(event, json_groups_repeated_names_in_a_large_event)
+{
+    // 3000 fields: names F0..F999 three times each, interleaved, plus hidden copies between
+    // them. Each name is printed once, at its first place, with its three values in order (the
+    // grouping goes through a hash table past 64 fields, not a comparison of every pair).
+    sk_event ev;
+    sk_event_init(&ev);
+    char name[16], value[16];
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < 1000; i++) {
+            snprintf(name, sizeof name, "F%d", i);
+            snprintf(value, sizeof value, "%d.%d", i, round);
+            ADD(&ev, name, value, 0);
+            if (i % 100 == 0)
+                ADD(&ev, name, "hidden", SK_FIELD_HIDDEN);
+        }
+    sk_event_finish(&ev);
+    sk_buf b, want;
+    sk_buf_init(&b, 1 << 20);
+    sk_buf_init(&want, 1 << 20);
+    cr_assert_eq(sk_json_event_fields(&b, &ev), SK_OK);
+    sk_buf_puts(&want, "\"fields\":{");
+    for (int i = 0; i < 1000; i++)
+        sk_buf_printf(&want, "%s\"F%d\":[\"%d.0\",\"%d.1\",\"%d.2\"]", i ? "," : "", i, i, i, i);
+    sk_buf_putc(&want, '}');
+    cr_assert_str_eq(sk_buf_str(&b), sk_buf_str(&want));
+    sk_buf_fini(&b);
+    sk_buf_fini(&want);
     sk_event_fini(&ev);
 }
 
