@@ -19,8 +19,8 @@
 // per job up to a total that keeps the peak RSS well under 64 MiB on a machine with many cores,
 // unless sk_scan.buffer_bytes says otherwise. A worker runs ahead of the head as far as this
 // allows: a slow file does not hold back the files after it (as many as the walk has added).
-#define BUFFER_PER_JOB ((size_t)8 << 20)
-#define BUFFER_MAX     ((size_t)32 << 20)
+#define BUFFER_PER_JOB ((size_t)4 << 20)
+#define BUFFER_MAX     ((size_t)16 << 20)
 
 // Tasks the walk may add ahead of the output (the head), unless sk_scan.pending_tasks says
 // otherwise: the walk runs beside the scan, so memory does not grow with the number of files.

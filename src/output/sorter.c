@@ -2,11 +2,13 @@
 #include "sorter.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "core/arena.h"
 #include "core/mem.h"
 
 typedef struct rec {
@@ -24,6 +26,10 @@ typedef struct run {
 struct sk_sorter {
     size_t budget;
     size_t used;
+    // Record bytes in 1 MiB blocks, not a malloc per hit: with -j the hits are added from
+    // different threads, and per-hit allocations spread over glibc's per-thread arenas (RSS grew
+    // past the budget by half again); a spill frees them all at once.
+    sk_arena data;
     rec *recs;
     size_t nrecs, cap;
     run *runs;
@@ -33,7 +39,8 @@ struct sk_sorter {
 sk_sorter *sk_sorter_new(size_t budget)
 {
     sk_sorter *s = sk_xcalloc(1, sizeof *s);
-    s->budget = budget ? budget : ((size_t)64 << 20);
+    s->budget = budget ? budget : SK_SORTER_BUDGET;
+    sk_arena_init(&s->data, (size_t)1 << 20);
     return s;
 }
 
@@ -57,8 +64,7 @@ static int reccmp(const void *a, const void *b)
 
 static void free_recs(sk_sorter *s)
 {
-    for (size_t i = 0; i < s->nrecs; i++)
-        free(s->recs[i].data);
+    sk_arena_reset(&s->data);
     s->nrecs = 0;
     s->used = 0;
 }
@@ -101,6 +107,9 @@ static sk_status spill(sk_sorter *s)
     sk_xgrow((void **)&s->runs, &s->rcap, s->nruns + 1, sizeof *s->runs);
     s->runs[s->nruns++] = (run){ .fp = fp };
     free_recs(s);
+    // The blocks just freed came from the arenas of whichever threads added hits; glibc keeps
+    // them per arena, so without a trim each worker thread's arena holds up to a budget's worth.
+    malloc_trim(0);
     return SK_OK;
 }
 
@@ -109,7 +118,7 @@ sk_status sk_sorter_add(sk_sorter *s, const sk_sort_key *key, const char *data, 
     sk_xgrow((void **)&s->recs, &s->cap, s->nrecs + 1, sizeof *s->recs);
     rec *r = &s->recs[s->nrecs++];
     r->key = *key;
-    r->data = sk_xmalloc(n ? n : 1);
+    r->data = sk_arena_alloc(&s->data, n ? n : 1);
     memcpy(r->data, data, n);
     r->n = n;
     s->used += n + sizeof *r;
@@ -180,6 +189,7 @@ void sk_sorter_free(sk_sorter *s)
     if (!s)
         return;
     free_recs(s);
+    sk_arena_fini(&s->data);
     free(s->recs);
     for (size_t i = 0; i < s->nruns; i++) {
         free(s->runs[i].head.data);

@@ -18,7 +18,8 @@ typedef struct sk_sort_key {
 
 typedef struct sk_sorter sk_sorter;
 
-// budget: bytes of records kept in memory before a run is spilled (0 = 64 MiB).
+// budget: bytes of records kept in memory before a run is spilled (0 = SK_SORTER_BUDGET).
+#define SK_SORTER_BUDGET ((size_t)16 << 20)
 sk_sorter *sk_sorter_new(size_t budget);
 // Adds a record (data is copied). SK_ERR_IO when a run cannot be written (temp dir full).
 SK_NODISCARD sk_status sk_sorter_add(sk_sorter *s, const sk_sort_key *key, const char *data,
