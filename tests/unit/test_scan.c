@@ -156,6 +156,27 @@ static sk_status on_event(void *w, const sk_event *ev, sk_scan_out *out)
     return add_records(ev, out);
 }
 
+// A scan of the fixture's hooks on run r, reporting to rep (its other settings zero).
+static void scan_init(sk_scan *s, run *r, sk_report *rep, unsigned jobs)
+{
+    memset(s, 0, sizeof *s);
+    s->report = rep;
+    s->jobs = jobs;
+    s->hooks.on_event = on_event;
+    s->hooks.put = put;
+    s->hooks.ctx = r;
+    the_run = r;
+}
+
+// Replaces file k of the fixture with text.
+static void rewrite(fixture *fx, int k, const char *text)
+{
+    FILE *fp = fopen(fx->paths[k], "w");
+    cr_assert_not_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
 static void scan(fixture *fx, run *r, unsigned jobs, size_t buffer_bytes)
 {
     sk_report rep;
@@ -164,17 +185,11 @@ static void scan(fixture *fx, run *r, unsigned jobs, size_t buffer_bytes)
     cr_assert_not_null(rep.fp);
     r->rep = &rep;
     sk_scan s;
-    memset(&s, 0, sizeof s);
-    s.report = &rep;
-    s.jobs = jobs;
+    scan_init(&s, r, &rep, jobs);
     s.buffer_bytes = buffer_bytes;
     s.pending_tasks = r->pending;
     if (jobs == 1)
         r->scan = &s;
-    s.hooks.on_event = on_event;
-    s.hooks.put = put;
-    s.hooks.ctx = r;
-    the_run = r;
     const char *const *paths = r->scan_paths ? r->scan_paths : (const char *const *)fx->paths;
     size_t npaths = r->scan_paths ? r->nscan_paths : NFILES;
     cr_assert_eq(sk_scan_run(&s, paths, npaths), SK_OK);
@@ -348,13 +363,7 @@ Test(scan, a_scan_stopped_before_it_begins_still_reports_what_the_walk_finds)
     r->rep = &rep;
     for (unsigned jobs = 1; jobs <= 2; jobs++) {
         sk_scan s;
-        memset(&s, 0, sizeof s);
-        s.report = &rep;
-        s.jobs = jobs;
-        s.hooks.on_event = on_event;
-        s.hooks.put = put;
-        s.hooks.ctx = r;
-        the_run = r;
+        scan_init(&s, r, &rep, jobs);
         cr_assert_eq(sk_scan_run(&s, paths, 3), SK_ERR_FORMAT);
         cr_assert_eq(s.stats.files_read, 0);
         cr_assert_eq(s.stats.unreadable, 1);
@@ -380,10 +389,7 @@ Test(scan, a_file_read_ahead_keeps_its_records_and_warnings_in_order)
     for (int strict = 0; strict <= 1; strict++) {
         fixture fx;
         make_files(&fx);
-        FILE *fp = fopen(fx.paths[1], "w");
-        cr_assert_not_null(fp);
-        fputs("{\"event_id\":1,\"n\":\"1\"}\n{\"event_id\": 1, broken}\n", fp);
-        fclose(fp);
+        rewrite(&fx, 1, "{\"event_id\":1,\"n\":\"1\"}\n{\"event_id\": 1, broken}\n");
         run *r = new_run(1, 16);
         r->wait_for_others = true;
         sk_report rep;
@@ -392,13 +398,7 @@ Test(scan, a_file_read_ahead_keeps_its_records_and_warnings_in_order)
         cr_assert_not_null(rep.fp);
         r->rep = &rep;
         sk_scan s;
-        memset(&s, 0, sizeof s);
-        s.report = &rep;
-        s.jobs = 2;
-        s.hooks.on_event = on_event;
-        s.hooks.put = put;
-        s.hooks.ctx = r;
-        the_run = r;
+        scan_init(&s, r, &rep, 2);
         cr_assert_eq(sk_scan_run(&s, (const char *const *)fx.paths, NFILES),
                      strict ? SK_ERR_FORMAT : SK_OK);
         cr_assert_eq(r->diags_at[1], 0, "file 1's warning came before its record");
