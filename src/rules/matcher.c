@@ -267,7 +267,6 @@ static bool cval_match(sk_matcher *m, const cval *cv, const char *s, size_t n, u
     return false;
 }
 
-// Does the value of event field k satisfy the item's value list?
 // With a time part (|minute ...), *s becomes that part of the time, written into tbuf (32 bytes),
 // and *fk NONE (a part of the value, not the field's text). False when s is not a time.
 static bool time_text(sk_matcher *m, const citem *it, const char **s, size_t *n, uint32_t *fk,
@@ -295,6 +294,7 @@ static bool one_value_match(
     return cval_match(m, &it->vals[v], s, n, fk);
 }
 
+// Does the value of event field k satisfy the item's value list?
 static bool value_match(sk_matcher *m, const citem *it, const char *s, size_t n, uint32_t fk)
 {
     char tbuf[32];
