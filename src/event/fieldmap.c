@@ -33,8 +33,10 @@
 #define PRIO_NONE        ((uint16_t)0xffffu)
 #define TIER(prio)       ((prio) / 256u)
 
-// System fields in evtx order, each with the paths it is taken from, best first. The last group of
-// each list is the evtx_dump JSON layout (Event.System...), which costs nothing to accept.
+// System fields in evtx order, each with the paths it is taken from, best first. The last groups of
+// each list are the evtx_dump JSON layout (Event.System...) and Velociraptor's parse_evtx()
+// (System.EventID.Value, System.TimeCreated.SystemTime in Unix seconds), which cost nothing to
+// accept.
 typedef struct sys_field {
     const char *name;
     const char *renamed; // the name used when event data has a field of the same name
@@ -51,6 +53,7 @@ static const sys_field sys_fields[] = {
         "Provider",
         "Provider_Name",
         "Event.System.Provider.#attributes.Name",
+        "System.Provider.Name",
         NULL } },
     { "Provider_Guid",
       "System.Provider_Guid",
@@ -59,6 +62,7 @@ static const sys_field sys_fields[] = {
         "ProviderGuid",
         "Provider_Guid",
         "Event.System.Provider.#attributes.Guid",
+        "System.Provider.Guid",
         NULL } },
     { "EventID",
       "System.EventID",
@@ -67,21 +71,25 @@ static const sys_field sys_fields[] = {
         "EventID",
         "Event.System.EventID",
         "Event.System.EventID.#text",
+        "System.EventID.Value",
+        "System.EventID",
         NULL } },
     { "Version",
       "System.Version",
-      { "winlog.version", "version", "Version", "Event.System.Version", NULL } },
+      { "winlog.version", "version", "Version", "Event.System.Version", "System.Version", NULL } },
     // Winlogbeat keeps only the rendered level ("information"); flat exports the number.
     { "Level",
       "System.Level",
-      { "log.level", "level", "Level", "EventLevel", "Event.System.Level", NULL } },
-    { "Task", "System.Task", { "winlog.task", "task", "Task", "Event.System.Task", NULL } },
+      { "log.level", "level", "Level", "EventLevel", "Event.System.Level", "System.Level", NULL } },
+    { "Task",
+      "System.Task",
+      { "winlog.task", "task", "Task", "Event.System.Task", "System.Task", NULL } },
     { "Opcode",
       "System.Opcode",
-      { "winlog.opcode", "opcode", "Opcode", "Event.System.Opcode", NULL } },
+      { "winlog.opcode", "opcode", "Opcode", "Event.System.Opcode", "System.Opcode", NULL } },
     { "Keywords",
       "System.Keywords",
-      { "winlog.keywords", "keywords", "Keywords", "Event.System.Keywords", NULL } },
+      { "winlog.keywords", "keywords", "Keywords", "Event.System.Keywords", "System.Keywords", NULL } },
     // @timestamp is the record's time in Winlogbeat output (and UtcTime after Elastic's Sysmon
     // processing); NXLog's EventTime is local time without a zone and Azure's TimeGenerated the
     // ingestion time, so both come after the record times.
@@ -93,6 +101,7 @@ static const sys_field sys_fields[] = {
         "EventTime",
         "TimeGenerated",
         "Event.System.TimeCreated.#attributes.SystemTime",
+        "System.TimeCreated.SystemTime",
         NULL } },
     { "EventRecordID",
       "System.EventRecordID",
@@ -101,6 +110,7 @@ static const sys_field sys_fields[] = {
         "RecordNumber",
         "EventRecordID",
         "Event.System.EventRecordID",
+        "System.EventRecordID",
         NULL } },
     { "ActivityID",
       "System.ActivityID",
@@ -108,6 +118,7 @@ static const sys_field sys_fields[] = {
         "activity_id",
         "ActivityID",
         "Event.System.Correlation.#attributes.ActivityID",
+        "System.Correlation.ActivityID",
         NULL } },
     { "RelatedActivityID",
       "System.RelatedActivityID",
@@ -123,6 +134,7 @@ static const sys_field sys_fields[] = {
         "ProcessID",
         "ExecutionProcessID",
         "Event.System.Execution.#attributes.ProcessID",
+        "System.Execution.ProcessID",
         NULL } },
     { "ThreadID",
       "System.ThreadID",
@@ -130,10 +142,11 @@ static const sys_field sys_fields[] = {
         "thread_id",
         "ThreadID",
         "Event.System.Execution.#attributes.ThreadID",
+        "System.Execution.ThreadID",
         NULL } },
     { "Channel",
       "System.Channel",
-      { "winlog.channel", "log_name", "Channel", "Event.System.Channel", NULL } },
+      { "winlog.channel", "log_name", "Channel", "Event.System.Channel", "System.Channel", NULL } },
     { "Computer",
       "System.Computer",
       { "winlog.computer_name",
@@ -141,6 +154,7 @@ static const sys_field sys_fields[] = {
         "Hostname",
         "Computer",
         "Event.System.Computer",
+        "System.Computer",
         NULL } },
     { "UserID",
       "System.UserID",
@@ -148,6 +162,7 @@ static const sys_field sys_fields[] = {
         "user.identifier",
         "UserID",
         "Event.System.Security.#attributes.UserID",
+        "System.Security.UserID",
         NULL } },
 };
 #define NSYS            (sizeof(sys_fields) / sizeof(sys_fields[0]))
@@ -701,6 +716,34 @@ static bool parse_long(const char *s, uint32_t n, long *out)
     return true;
 }
 
+// Unix seconds with an optional fraction ("1600000000.123", as Velociraptor writes SystemTime),
+// between 1973 and 2286 (9 or 10 digits), as FILETIME ticks.
+static bool unix_time(const char *s, uint32_t n, uint64_t *out)
+{
+    uint32_t i = 0;
+    uint64_t secs = 0, frac = 0;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        secs = secs * 10 + (uint64_t)(s[i++] - '0');
+    if (i < 9 || i > 10)
+        return false;
+    if (i < n && s[i] == '.') {
+        uint32_t nd = 0;
+        for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+            if (nd < 7) {
+                frac = frac * 10 + (uint64_t)(s[i] - '0');
+                nd++;
+            }
+        if (nd == 0)
+            return false;
+        for (; nd < 7; nd++)
+            frac *= 10;
+    }
+    if (i != n)
+        return false;
+    *out = secs * 10000000ull + frac + SK_FILETIME_UNIX_EPOCH;
+    return true;
+}
+
 static bool slot_has_data(const sk_fieldmap *fm, uint32_t h, const char *name, uint32_t len)
 {
     int32_t s = name_find(fm, name, len, h);
@@ -958,7 +1001,7 @@ sk_status sk_fieldmap_apply(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t 
             const char *v = L->value;
             size_t vlen = L->value_len;
             uint64_t t;
-            if (k == SYS_TIMECREATED && sk_time_parse(v, vlen, &t)) {
+            if (k == SYS_TIMECREATED && (sk_time_parse(v, vlen, &t) || unix_time(v, vlen, &t))) {
                 char *buf = sk_arena_alloc(&ev->arena, 29);
                 sk_time_format(t, buf);
                 v = buf;

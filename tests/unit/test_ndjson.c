@@ -549,6 +549,42 @@ Test(ndjson, evtx_dump_user_data_leaves_answer_to_their_names)
           0);
 }
 
+Test(ndjson, velociraptor_parse_evtx_documents_are_mapped)
+{
+    // Velociraptor's parse_evtx(): System.EventID.Value, System.Provider.Name, System.Execution.*,
+    // SystemTime in Unix seconds; EventData by name. Ten digits of seconds and a fraction make a
+    // time; a bare 12345 does not.
+    check("{\"System\":{\"Provider\":{\"Name\":\"P\"},\"EventID\":{\"Value\":4624},"
+          "\"TimeCreated\":{\"SystemTime\":1600000000.123},\"EventRecordID\":7,\"Execution\":{"
+          "\"ProcessID\":612},\"Channel\":\"Security\",\"Computer\":\"WS1\"},\"EventData\":{"
+          "\"LogonType\":3}}\n"
+          "{\"System\":{\"EventID\":{\"Value\":1},\"TimeCreated\":{\"SystemTime\":12345}}}\n",
+          "@1\n"
+          "S:Provider_Name=P\n"
+          "S:EventID=4624\n"
+          "S:TimeCreated=2020-09-13T12:26:40.1230000Z\n"
+          "S:EventRecordID=7\n"
+          "S:ProcessID=612\n"
+          "S:Channel=Security\n"
+          "S:Computer=WS1\n"
+          "LogonType=3\n"
+          "H:System.Provider.Name=P\n"
+          "H:System.EventID.Value=4624\n"
+          "H:System.TimeCreated.SystemTime=1600000000.123\n"
+          "H:System.EventRecordID=7\n"
+          "H:System.Execution.ProcessID=612\n"
+          "H:System.Channel=Security\n"
+          "H:System.Computer=WS1\n"
+          "H:EventData.LogonType=3\n"
+          "@2\n"
+          "S:EventID=1\n"
+          "S:TimeCreated=12345\n"
+          "H:System.EventID.Value=1\n"
+          "H:System.TimeCreated.SystemTime=12345\n",
+          "",
+          0);
+}
+
 Test(ndjson, json_array_document_yields_one_event_per_element)
 {
     check("\xEF\xBB\xBF  [\n"
