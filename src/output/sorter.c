@@ -19,7 +19,9 @@ typedef struct rec {
 
 typedef struct run {
     FILE *fp;
-    rec head;     // current record of this run (data owned)
+    unsigned level; // 0: spilled from memory; k + 1: merged from SK_SORTER_FANIN runs of level k
+    rec head;       // current record of this run while merging (data owned, cap bytes)
+    size_t cap;
     int has_head;
 } run;
 
@@ -32,8 +34,9 @@ struct sk_sorter {
     sk_arena data;
     rec *recs;
     size_t nrecs, cap;
-    run *runs;
+    run *runs; // open runs, by non-increasing level (each level's runs are a suffix)
     size_t nruns, rcap;
+    size_t spilled; // runs spilled from memory in all
 };
 
 sk_sorter *sk_sorter_new(size_t budget)
@@ -84,6 +87,145 @@ static FILE *tmpfile_in_tmpdir(void)
     return fp;
 }
 
+static bool write_rec(FILE *fp, const sk_sort_key *key, const char *data, size_t n)
+{
+    uint64_t n64 = n;
+    return fwrite(key, sizeof(sk_sort_key), 1, fp) == 1 && fwrite(&n64, sizeof n64, 1, fp) == 1 &&
+           (n == 0 || fwrite(data, 1, n, fp) == n);
+}
+
+// Makes fp, written to the end, a run of the given level (read from its start).
+static sk_status add_run(sk_sorter *s, FILE *fp, unsigned level)
+{
+    if (fflush(fp) != 0 || fseek(fp, 0, SEEK_SET) != 0) {
+        fclose(fp);
+        return SK_ERR_IO;
+    }
+    sk_xgrow((void **)&s->runs, &s->rcap, s->nruns + 1, sizeof *s->runs);
+    s->runs[s->nruns++] = (run){ .fp = fp, .level = level };
+    return SK_OK;
+}
+
+static int read_rec(run *r)
+{
+    uint64_t n;
+    r->has_head = 0;
+    if (fread(&r->head.key, sizeof(sk_sort_key), 1, r->fp) != 1)
+        return feof(r->fp) ? 0 : -1;
+    if (fread(&n, sizeof n, 1, r->fp) != 1 || n > ((uint64_t)1 << 32))
+        return -1;
+    if (n + 1 > r->cap) {
+        free(r->head.data);
+        r->cap = (size_t)n + 1 > 256 ? (size_t)n + 1 : 256;
+        r->head.data = sk_xmalloc(r->cap);
+    }
+    if (n && fread(r->head.data, 1, (size_t)n, r->fp) != (size_t)n)
+        return -1;
+    r->head.n = (size_t)n;
+    r->has_head = 1;
+    return 1;
+}
+
+static void close_run(run *r)
+{
+    free(r->head.data);
+    r->head.data = NULL;
+    r->cap = 0;
+    if (r->fp)
+        fclose(r->fp);
+    r->fp = NULL;
+}
+
+// Heap of run indexes by head key (smallest first).
+static bool run_less(const run *runs, size_t a, size_t b)
+{
+    return keycmp(&runs[a].head.key, &runs[b].head.key) < 0;
+}
+
+static void sift_down(const run *runs, size_t *heap, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < n && run_less(runs, heap[l], heap[m]))
+            m = l;
+        if (l + 1 < n && run_less(runs, heap[l + 1], heap[m]))
+            m = l + 1;
+        if (m == i)
+            return;
+        size_t t = heap[i];
+        heap[i] = heap[m];
+        heap[m] = t;
+        i = m;
+    }
+}
+
+// Merges runs[first..nruns) in key order into fn, or into out (a new run file) when out is set.
+static sk_status
+merge(sk_sorter *s, size_t first, FILE *out, sk_sorter_fn fn, void *ctx)
+{
+    run *runs = s->runs;
+    size_t *heap = sk_xmalloc((s->nruns - first + 1) * sizeof *heap), n = 0;
+    sk_status st = SK_OK;
+    for (size_t i = first; i < s->nruns; i++) {
+        int rc = read_rec(&runs[i]);
+        if (rc < 0) {
+            st = SK_ERR_IO;
+            goto out;
+        }
+        if (rc > 0)
+            heap[n++] = i;
+    }
+    for (size_t i = n / 2; i-- > 0;)
+        sift_down(runs, heap, n, i);
+    while (n > 0) {
+        run *r = &runs[heap[0]];
+        if (out)
+            st = write_rec(out, &r->head.key, r->head.data, r->head.n) ? SK_OK : SK_ERR_IO;
+        else
+            st = fn(ctx, r->head.data, r->head.n);
+        if (st != SK_OK)
+            goto out;
+        int rc = read_rec(r);
+        if (rc < 0) {
+            st = SK_ERR_IO;
+            goto out;
+        }
+        if (rc == 0)
+            heap[0] = heap[--n];
+        sift_down(runs, heap, n, 0);
+    }
+out:
+    free(heap);
+    return st;
+}
+
+// While the last SK_SORTER_FANIN runs share a level, merges them into one run of the next level:
+// at most SK_SORTER_FANIN - 1 runs of each level stay open (a few levels cover terabytes), and
+// each record is rewritten once per level.
+static sk_status cascade(sk_sorter *s)
+{
+    while (s->nruns >= SK_SORTER_FANIN) {
+        size_t first = s->nruns - SK_SORTER_FANIN;
+        unsigned level = s->runs[first].level;
+        if (s->runs[s->nruns - 1].level != level)
+            return SK_OK;
+        FILE *fp = tmpfile_in_tmpdir();
+        if (!fp)
+            return SK_ERR_IO;
+        sk_status st = merge(s, first, fp, NULL, NULL);
+        for (size_t i = first; i < s->nruns; i++)
+            close_run(&s->runs[i]);
+        s->nruns = first;
+        if (st != SK_OK) {
+            fclose(fp);
+            return st;
+        }
+        if ((st = add_run(s, fp, level + 1)) != SK_OK)
+            return st;
+    }
+    return SK_OK;
+}
+
 static sk_status spill(sk_sorter *s)
 {
     if (s->nrecs > 1)
@@ -92,25 +234,20 @@ static sk_status spill(sk_sorter *s)
     if (!fp)
         return SK_ERR_IO;
     for (size_t i = 0; i < s->nrecs; i++) {
-        uint64_t n = s->recs[i].n;
-        if (fwrite(&s->recs[i].key, sizeof(sk_sort_key), 1, fp) != 1 ||
-            fwrite(&n, sizeof n, 1, fp) != 1 ||
-            (n && fwrite(s->recs[i].data, 1, (size_t)n, fp) != (size_t)n)) {
+        if (!write_rec(fp, &s->recs[i].key, s->recs[i].data, s->recs[i].n)) {
             fclose(fp);
             return SK_ERR_IO;
         }
     }
-    if (fflush(fp) != 0 || fseek(fp, 0, SEEK_SET) != 0) {
-        fclose(fp);
-        return SK_ERR_IO;
-    }
-    sk_xgrow((void **)&s->runs, &s->rcap, s->nruns + 1, sizeof *s->runs);
-    s->runs[s->nruns++] = (run){ .fp = fp };
+    sk_status st = add_run(s, fp, 0);
+    if (st != SK_OK)
+        return st;
+    s->spilled++;
     free_recs(s);
     // The blocks just freed came from the arenas of whichever threads added hits; glibc keeps
     // them per arena, so without a trim each worker thread's arena holds up to a budget's worth.
     malloc_trim(0);
-    return SK_OK;
+    return cascade(s);
 }
 
 sk_status sk_sorter_add(sk_sorter *s, const sk_sort_key *key, const char *data, size_t n)
@@ -127,24 +264,6 @@ sk_status sk_sorter_add(sk_sorter *s, const sk_sort_key *key, const char *data, 
     return SK_OK;
 }
 
-static int read_rec(run *r)
-{
-    uint64_t n;
-    free(r->head.data);
-    r->head.data = NULL;
-    r->has_head = 0;
-    if (fread(&r->head.key, sizeof(sk_sort_key), 1, r->fp) != 1)
-        return 0;
-    if (fread(&n, sizeof n, 1, r->fp) != 1 || n > ((uint64_t)1 << 32))
-        return -1;
-    r->head.data = sk_xmalloc(n ? (size_t)n : 1);
-    if (n && fread(r->head.data, 1, (size_t)n, r->fp) != (size_t)n)
-        return -1;
-    r->head.n = (size_t)n;
-    r->has_head = 1;
-    return 1;
-}
-
 sk_status sk_sorter_drain(sk_sorter *s, sk_sorter_fn fn, void *ctx)
 {
     sk_status st = SK_OK;
@@ -158,28 +277,15 @@ sk_status sk_sorter_drain(sk_sorter *s, sk_sorter_fn fn, void *ctx)
     }
     if (s->nrecs && (st = spill(s)) != SK_OK)
         return st;
-    for (size_t i = 0; i < s->nruns; i++)
-        if (read_rec(&s->runs[i]) < 0)
-            return SK_ERR_IO;
-    // k-way merge; runs are few (each holds `budget` bytes), so a linear scan for the minimum is
-    // cheaper than a heap in practice.
-    for (;;) {
-        run *best = NULL;
-        for (size_t i = 0; i < s->nruns; i++)
-            if (s->runs[i].has_head && (!best || keycmp(&s->runs[i].head.key, &best->head.key) < 0))
-                best = &s->runs[i];
-        if (!best)
-            break;
-        st = fn(ctx, best->head.data, best->head.n);
-        if (st != SK_OK)
-            return st;
-        if (read_rec(best) < 0)
-            return SK_ERR_IO;
-    }
-    return SK_OK;
+    return merge(s, 0, NULL, fn, ctx);
 }
 
 size_t sk_sorter_runs(const sk_sorter *s)
+{
+    return s->spilled;
+}
+
+size_t sk_sorter_open_runs(const sk_sorter *s)
 {
     return s->nruns;
 }
@@ -191,11 +297,8 @@ void sk_sorter_free(sk_sorter *s)
     free_recs(s);
     sk_arena_fini(&s->data);
     free(s->recs);
-    for (size_t i = 0; i < s->nruns; i++) {
-        free(s->runs[i].head.data);
-        if (s->runs[i].fp)
-            fclose(s->runs[i].fp);
-    }
+    for (size_t i = 0; i < s->nruns; i++)
+        close_run(&s->runs[i]);
     free(s->runs);
     free(s);
 }

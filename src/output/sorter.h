@@ -1,6 +1,7 @@
 // Sorting hits with bounded memory (--sort): records (a fixed-size key plus the formatted hit)
 // are collected up to a memory budget, then sorted and spilled to an unlinked temporary file as a
-// run; at the end the runs are merged. Ties keep input order (the sequence number is the last key).
+// run; runs are merged in groups as they pile up, and at the end the rest are merged. Ties keep
+// input order (the sequence number is the last key).
 #ifndef SK_OUTPUT_SORTER_H
 #define SK_OUTPUT_SORTER_H
 
@@ -27,8 +28,12 @@ SK_NODISCARD sk_status sk_sorter_add(sk_sorter *s, const sk_sort_key *key, const
 typedef sk_status (*sk_sorter_fn)(void *ctx, const char *data, size_t n);
 // Calls fn with every record in key order; stops at the first non-OK status and returns it.
 SK_NODISCARD sk_status sk_sorter_drain(sk_sorter *s, sk_sorter_fn fn, void *ctx);
-// Runs spilled to disk so far (for tests and --stats).
+// Runs spilled from memory to disk so far (for tests and --stats).
 size_t sk_sorter_runs(const sk_sorter *s);
+// Run files open now. Runs are merged SK_SORTER_FANIN at a time as they pile up, so a sort of any
+// size keeps a few dozen files open (the one-level merge held one per 16 MiB of hits).
+#define SK_SORTER_FANIN 16u
+size_t sk_sorter_open_runs(const sk_sorter *s);
 void sk_sorter_free(sk_sorter *s);
 
 #endif
