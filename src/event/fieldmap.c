@@ -874,6 +874,50 @@ static void sort_params(param_item *p, size_t n)
     }
 }
 
+// The component of rest[0..n) that ends at end (exclusive), and its start.
+static const char *component_before(const char *rest, const char *end)
+{
+    const char *p = end;
+    while (p > rest && p[-1] != '.')
+        p--;
+    return p;
+}
+
+static bool is_xmlns(const char *s, size_t n)
+{
+    return (n == 5 && memcmp(s, "xmlns", 5) == 0) || (n > 6 && memcmp(s, "xmlns:", 6) == 0);
+}
+
+// evtx_dump's JSON nests UserData as objects: <Element>.<child>...<leaf>, attributes under
+// "#attributes", the text of an element that has attributes as "#text". The evtx readers name a
+// leaf by its own name and an attribute <element>_<attribute>; this gives the same name for the
+// path below UserData, rest[0..*n) (NUL-terminated), in place or in the event arena. NULL for a
+// namespace declaration, which is not data.
+static const char *userdata_name(sk_event *ev, const char *rest, uint32_t *n)
+{
+    const char *end = rest + *n, *last = component_before(rest, end);
+    if (last == rest)
+        return rest; // the element itself is a leaf
+    const char *prev_end = last - 1, *prev = component_before(rest, prev_end);
+    if ((size_t)(end - last) == 5 && memcmp(last, "#text", 5) == 0) {
+        *n = (uint32_t)(prev_end - prev);
+        return sk_event_strdup(ev, prev, *n);
+    }
+    if ((size_t)(prev_end - prev) == 11 && memcmp(prev, "#attributes", 11) == 0) {
+        if (is_xmlns(last, (size_t)(end - last)) || prev == rest)
+            return NULL;
+        const char *elem = component_before(rest, prev - 1);
+        size_t en = (size_t)(prev - 1 - elem), an = (size_t)(end - last);
+        char *out = sk_event_strdup(ev, elem, en + 1 + an);
+        out[en] = '_';
+        memcpy(out + en + 1, last, an);
+        *n = (uint32_t)(en + 1 + an);
+        return out;
+    }
+    *n = (uint32_t)(end - last);
+    return last;
+}
+
 sk_status sk_fieldmap_apply(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t n, sk_event *ev)
 {
     sk_status rc = SK_OK;
@@ -901,15 +945,8 @@ sk_status sk_fieldmap_apply(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t 
         const data_prefix *dp = match_prefix(L->path, L->path_len);
         const char *name = dp ? L->path + dp->len : NULL;
         uint32_t nlen = dp ? L->path_len - dp->len : 0;
-        if (dp && dp->element) { // past the element; its attributes (#attributes.xmlns) are none
-            const char *dot = memchr(name, '.', nlen);
-            if (!dot || dot[1] == '#') {
-                dp = NULL;
-            } else {
-                nlen -= (uint32_t)(dot + 1 - name);
-                name = dot + 1;
-            }
-        }
+        if (dp && dp->element && !(name = userdata_name(ev, name, &nlen)))
+            dp = NULL;
         // Winlogbeat's "xml_name" is the name of the UserData element, not a field.
         if (dp && (TIER(dp->prio) != 1 || nlen != 8 || memcmp(name, "xml_name", 8) != 0)) {
             I->cls = CLS_DATA;

@@ -374,6 +374,7 @@ struct sk_binxml {
     obuf qual;     // EventID's Qualifiers
     bool has_qual;
     bool item_nested;
+    bool leaf_attrs; // the last UserData element started had attributes (fields of their own)
     bool xml_on; // rendering the current item's inner XML into xml
     obuf xml;
     obuf vbuf;  // a value rendered on its own
@@ -1441,6 +1442,29 @@ static inline bool want_text(const sk_binxml *x)
            (x->sec == SEC_SYSTEM || x->sec == SEC_EVENTDATA || x->sec == SEC_USERDATA);
 }
 
+// The attributes of an element below UserData, each a field <element>_<attribute>, as the
+// libevtx reader's userdata_attrs makes them.
+static void userdata_attrs(sk_binxml *x, const name_ent *ne)
+{
+    x->leaf_attrs = false;
+    const char *ab = ob_str(&x->abuf);
+    for (size_t i = 0; i < x->natts && x->st == SK_OK; i++) {
+        const attr *a = &x->atts[i];
+        const name_ent *an = &x->names[a->name];
+        if (a->null_opt || (an->len == 5 && memcmp(an->s, "xmlns", 5) == 0) ||
+            (an->len > 6 && memcmp(an->s, "xmlns:", 6) == 0))
+            continue;
+        x->item.n = 0;
+        ob_add(x, &x->item, ne->local, ne->local_len);
+        ob_addc(x, &x->item, '_');
+        ob_add(x, &x->item, an->local, an->local_len);
+        const char *nm = ob_str(&x->item);
+        add_field(x, nm, x->item.n, ab + a->v0, a->v1 - a->v0, false,
+                  is_sys_field_name(nm, x->item.n));
+        x->leaf_attrs = true;
+    }
+}
+
 // A start tag is complete (attributes known): the libevtx reader's on_start.
 static void tag_start(sk_binxml *x, bool empty)
 {
@@ -1507,6 +1531,8 @@ static void tag_start(sk_binxml *x, bool empty)
             ob_add(x, &x->item, ne->local, ne->local_len);
         x->item_nested = false;
         x->xml_on = false;
+    } else if (x->depth >= 3 && x->sec == SEC_USERDATA) {
+        userdata_attrs(x, ne);
     }
 }
 
@@ -1529,7 +1555,7 @@ static void tag_end(sk_binxml *x)
         else
             add_field(x, nm, x->item.n, ob_str(&x->text), x->text.n, false, sysname);
         x->xml_on = false;
-    } else if (x->depth >= 3 && x->sec == SEC_USERDATA && leaf) {
+    } else if (x->depth >= 3 && x->sec == SEC_USERDATA && leaf && !(x->leaf_attrs && !x->text.n)) {
         add_field(x, ne->local, ne->local_len, ob_str(&x->text), x->text.n, false, ne->sysname);
     } else if (x->depth > 3 && x->sec == SEC_EVENTDATA && x->xml_on && !x->empty_tag[x->depth]) {
         ob_add(x, &x->xml, "</", 2);
@@ -1992,8 +2018,8 @@ static bool attrs_wanted(const sk_binxml *x)
 {
     unsigned d = x->depth + 1;
     if (d == 3)
-        return x->sec == SEC_SYSTEM || x->sec == SEC_EVENTDATA;
-    return d > 3 && x->sec == SEC_EVENTDATA;
+        return x->sec == SEC_SYSTEM || x->sec == SEC_EVENTDATA || x->sec == SEC_USERDATA;
+    return d > 3 && (x->sec == SEC_EVENTDATA || x->sec == SEC_USERDATA);
 }
 
 // An element whose only content is substitution o->b (template ops at i): left out when the

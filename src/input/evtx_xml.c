@@ -91,6 +91,7 @@ struct sk_evtx_xml {
     int sys;        // index in sys_elems of the current System child, or -1
     bool has_qual;
     bool item_nested;  // the current EventData item holds elements
+    bool leaf_attrs;   // the last UserData element started had attributes (fields of their own)
     size_t item_inner; // offset in prep of the item's content
     bool saw_root;
     size_t ntrunc;
@@ -598,6 +599,28 @@ static void system_end(sk_evtx_xml *x, bool leaf)
     x->sys = -1;
 }
 
+// The attributes of an element below UserData, each a field <element>_<attribute> (as System's
+// Provider Name is Provider_Name): CAPI2's <EventAuxInfo ProcessName="..."/> holds its data in
+// attributes only. Namespace declarations are not data.
+static void userdata_attrs(sk_evtx_xml *x, const char *ln, const XML_Char **atts)
+{
+    x->leaf_attrs = false;
+    size_t lnn = strlen(ln);
+    for (size_t i = 0; atts[i]; i += 2) {
+        if (strcmp(atts[i], "xmlns") == 0 || strncmp(atts[i], "xmlns:", 6) == 0)
+            continue;
+        const char *an = local_name(atts[i]);
+        sk_buf_reset(&x->item);
+        if (sk_buf_add(&x->item, ln, lnn) != SK_OK || sk_buf_add(&x->item, "_", 1) != SK_OK ||
+            sk_buf_adds(&x->item, an) != SK_OK) {
+            fail(x, SK_ERR_LIMIT, "field name too long");
+            return;
+        }
+        add_field(x, x->item.p, x->item.n, atts[i + 1], strlen(atts[i + 1]), FK_DATA);
+        x->leaf_attrs = true;
+    }
+}
+
 static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **atts)
 {
     sk_evtx_xml *x = ud;
@@ -643,6 +666,8 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
         x->item_inner = at >= 0 && cnt >= 0 ? (size_t)at + (size_t)cnt : 0;
     } else if (x->sec == SEC_EVENTDATA) {
         x->item_nested = true;
+    } else if (x->sec == SEC_USERDATA) {
+        userdata_attrs(x, ln, atts);
     }
 }
 
@@ -670,7 +695,7 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
         } else {
             add_field(x, x->item.p, x->item.n, sk_buf_str(&x->text), x->text.n, FK_DATA);
         }
-    } else if (x->depth >= 3 && x->sec == SEC_USERDATA && leaf) {
+    } else if (x->depth >= 3 && x->sec == SEC_USERDATA && leaf && !(x->leaf_attrs && !x->text.n)) {
         const char *ln = local_name(name);
         add_field(x, ln, strlen(ln), sk_buf_str(&x->text), x->text.n, FK_DATA);
     }

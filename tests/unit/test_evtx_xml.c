@@ -342,6 +342,9 @@ Test(evtx_xml, unnamed_data_kept_in_order)
     end();
 }
 
+// UserData: every leaf by its local name; every attribute (namespace declarations aside) as
+// <element>_<attribute>, before the element's text; an element with attributes and no text gives
+// only its attributes (CAPI2's <EventAuxInfo ProcessName="..."/> used to read as empty).
 Test(evtx_xml, userdata_flattened_to_leaves)
 {
     begin();
@@ -356,7 +359,7 @@ Test(evtx_xml, userdata_flattened_to_leaves)
              "      <SubjectUserName>tony</SubjectUserName>\n"
              "      <Channel>Microsoft-Windows-Sysmon/Operational</Channel>\n"
              "      <BackupPath/>\n"
-             "      <ns:Item xmlns:ns=\"urn:x\" Attr=\"dropped\">one</ns:Item>\n"
+             "      <ns:Item xmlns:ns=\"urn:x\" ns:Attr=\"kept\">one</ns:Item>\n"
              "      <Group>\n"
              "        <Item>two</Item>\n"
              "        <Deeper><Item> three </Item></Deeper>\n"
@@ -371,10 +374,11 @@ Test(evtx_xml, userdata_flattened_to_leaves)
         { "SubjectUserName", "tony", false },
         { "Channel", "Microsoft-Windows-Sysmon/Operational", false },
         { "BackupPath", "", false },
+        { "Item_Attr", "kept", false },
         { "Item", "one", false },
         { "Item", "two", false },
         { "Item", " three ", false },
-        { "EventAuxInfo", "", false },
+        { "EventAuxInfo_ProcessName", "Setup.exe", false },
     };
     expect_fields(w, NWANT(w));
     // The record's channel is the System one (MANIFEST trap: EID 104 names the cleared log).

@@ -549,6 +549,29 @@ Test(ndjson, evtx_dump_user_data_leaves_answer_to_their_names)
           0);
 }
 
+Test(ndjson, evtx_dump_user_data_attributes_and_nested_leaves_get_evtx_names)
+{
+    // As the evtx readers name them: a leaf at any depth by its own name, an attribute as
+    // <element>_<attribute> (CAPI2 keeps its data in attributes), "#text" as its element.
+    check("{\"Event\":{\"System\":{\"EventID\":80},\"UserData\":{\"W\":{\"EventAuxInfo\":{"
+          "\"#attributes\":{\"ProcessName\":\"Setup.exe\"}},\"Result\":{\"#attributes\":{"
+          "\"value\":\"0\",\"xmlns:q\":\"urn:q\"},\"#text\":\"ok\"},\"Group\":{\"Item\":\"two\"}}}}}\n",
+          "@1\n"
+          "S:EventID=80\n"
+          "EventAuxInfo_ProcessName=Setup.exe\n"
+          "Result_value=0\n"
+          "Result=ok\n"
+          "Item=two\n"
+          "H:Event.System.EventID=80\n"
+          "H:Event.UserData.W.EventAuxInfo.#attributes.ProcessName=Setup.exe\n"
+          "H:Event.UserData.W.Result.#attributes.value=0\n"
+          "Event.UserData.W.Result.#attributes.xmlns:q=urn:q\n"
+          "H:Event.UserData.W.Result.#text=ok\n"
+          "H:Event.UserData.W.Group.Item=two\n",
+          "",
+          0);
+}
+
 Test(ndjson, velociraptor_parse_evtx_documents_are_mapped)
 {
     // Velociraptor's parse_evtx(): System.EventID.Value, System.Provider.Name, System.Execution.*,
