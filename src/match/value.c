@@ -437,7 +437,7 @@ static void compile_string(sk_vm *vm, const char *pattern, size_t n)
 {
     uint8_t *bytes = sk_xmalloc(n + 1);
     size_t nbytes;
-    tok *toks;
+    tok *toks, one; // one: the token of a pattern without wildcards (a plain string test)
     size_t ntok;
     if (vm->flags & SK_VM_WILDCARDS) {
         parse_glob(pattern, n, bytes, &nbytes, &toks, &ntok);
@@ -448,8 +448,8 @@ static void compile_string(sk_vm *vm, const char *pattern, size_t n)
         ntok = 0;
         toks = NULL;
         if (n) {
-            toks = sk_xmalloc(sizeof *toks);
-            toks[0] = (tok){ .any = false, .off = 0, .len = n };
+            one = (tok){ .any = false, .off = 0, .len = n };
+            toks = &one;
             ntok = 1;
         }
     }
@@ -483,7 +483,8 @@ static void compile_string(sk_vm *vm, const char *pattern, size_t n)
         vm->u.lit.p = bytes;
         vm->u.lit.n = len;
         vm->u.lit.shift = NULL;
-        free(toks);
+        if (toks != &one)
+            free(toks);
         return;
     }
 

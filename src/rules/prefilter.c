@@ -90,11 +90,11 @@ static size_t seq_len(unsigned char c)
 }
 
 // The longest usable literal run of pattern s (glob: Sigma escapes and wildcards), lower-cased
-// into out. Returns its length (0 when none reaches PF_GRAM).
-static size_t best_run(const char *s, size_t n, bool glob, char *out, size_t outcap)
+// into out (outcap bytes), through cur (n bytes of scratch). Returns its length (0 when none
+// reaches PF_GRAM).
+static size_t best_run(const char *s, size_t n, bool glob, char *out, size_t outcap, char *cur)
 {
     size_t best = 0;
-    char *cur = sk_xmalloc(n + 1);
     size_t cn = 0;
     for (size_t i = 0; i <= n; i++) {
         bool brk = i == n;
@@ -129,7 +129,6 @@ static size_t best_run(const char *s, size_t n, bool glob, char *out, size_t out
             i += take - 1;
         }
     }
-    free(cur);
     return best >= PF_GRAM ? best : 0;
 }
 
@@ -147,17 +146,23 @@ void pf_value_atoms(
     for (size_t i = 0; i < n; i++)
         if (lens[i] > maxlen)
             maxlen = lens[i];
-    char *buf = sk_xmalloc(maxlen + 1);
-    for (size_t i = 0; i < n; i++) {
-        size_t k = best_run(pats[i], lens[i], glob, buf, maxlen);
-        if (k == 0) {
-            free(buf);
-            return; // one variant without an atom: the value has none
-        }
+    // Most values are short: their scratch is on the stack (a malloc and a free per value were
+    // a twentieth of loading SigmaHQ).
+    char small[512];
+    char *buf = 2 * (maxlen + 1) <= sizeof small ? small : sk_xmalloc(2 * (maxlen + 1));
+    char *cur = buf + maxlen + 1;
+    size_t i = 0;
+    for (; i < n; i++) {
+        size_t k = best_run(pats[i], lens[i], glob, buf, maxlen, cur);
+        if (k == 0)
+            break; // one variant without an atom: the value has none
         atoms[i] = rs_strndup(rs, buf, k);
         alens[i] = (uint32_t)k;
     }
-    free(buf);
+    if (buf != small)
+        free(buf);
+    if (i < n)
+        return;
     cv->atoms = atoms;
     cv->alens = alens;
     cv->natoms = (uint32_t)n;
