@@ -58,6 +58,26 @@ static bool ensure(sk_json_scratch *s, size_t n)
     return true;
 }
 
+// The code point of the UTF-16 surrogate escape cp just read, *pp past it: a high surrogate and
+// the low one escaped right after it are one code point (*pp then past both); any other is
+// U+FFFD, as an invalid UTF-8 byte is. (yajl decodes "\ud800\ud800" to U+10000, a lone high
+// surrogate to '?' and a lone low one to a CESU-8 form.)
+static uint32_t surrogate(uint32_t cp, const char **pp, const char *end)
+{
+    const char *p = *pp;
+    if (cp > 0xDBFF || end - p < 6 || p[0] != '\\' || p[1] != 'u')
+        return 0xFFFD;
+    int h0 = hexval((unsigned char)p[2]), h1 = hexval((unsigned char)p[3]);
+    int h2 = hexval((unsigned char)p[4]), h3 = hexval((unsigned char)p[5]);
+    if ((h0 | h1 | h2 | h3) < 0)
+        return 0xFFFD; // and the next escape is read (and refused) on its own
+    uint32_t lo = (uint32_t)(h0 << 12 | h1 << 8 | h2 << 4 | h3);
+    if (lo < 0xDC00 || lo > 0xDFFF)
+        return 0xFFFD;
+    *pp = p + 6;
+    return 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+}
+
 // A string whose opening quote is at *pp. On success *pp is past the closing quote and *out,
 // *outn, *clean describe its decoded text (in place or in scratch).
 static bool scan_string(const char **pp,
@@ -129,7 +149,7 @@ escaped:;
                 uint32_t cp = (uint32_t)(h0 << 12 | h1 << 8 | h2 << 4 | h3);
                 p += 4;
                 if (cp >= 0xD800 && cp <= 0xDFFF)
-                    return false; // surrogates: yajl's own rules apply
+                    cp = surrogate(cp, &p, end);
                 nul |= cp == 0;
                 dn += sk_utf8_encode(d + dn, cp);
             } else {

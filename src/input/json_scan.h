@@ -2,13 +2,15 @@
 // eight bytes at a time, with the same callbacks (and the same decoded text) as yajl's SAX API.
 //
 // It is not a second JSON parser with its own idea of what is valid: it accepts a strict subset
-// of what yajl accepts (RFC 8259 JSON with valid UTF-8, no surrogate escapes, whitespace limited
-// to space, tab, CR and LF) and gives up, returning false, on anything else, or when a callback
-// returns 0. The caller then parses the document again with yajl, which makes the decision and
-// writes the error message. So every document gets yajl's verdict and yajl's diagnostics; this
-// scanner only makes the documents yajl would accept cheaper to read. tests/fuzz/fuzz_json_scan.c
+// of what yajl accepts (RFC 8259 JSON with valid UTF-8, whitespace limited to space, tab, CR and
+// LF) and gives up, returning false, on anything else, or when a callback returns 0. The caller
+// then parses the document again with yajl, which makes the decision and writes the error
+// message. So every document gets yajl's verdict and yajl's diagnostics; this scanner only makes
+// the documents yajl would accept cheaper to read. One decoding differs on purpose: a surrogate
+// escape that is not half of a pair becomes U+FFFD, where yajl decodes "\ud800\ud800" to
+// U+10000 and a lone high surrogate to '?' (pairs decode alike). tests/fuzz/fuzz_json_scan.c
 // checks, on arbitrary input, that whenever the scanner accepts, yajl accepts too and makes the
-// same callbacks with the same bytes.
+// same callbacks with the same bytes (its input with such escapes written as \ufffd).
 #ifndef SK_INPUT_JSON_SCAN_H
 #define SK_INPUT_JSON_SCAN_H
 

@@ -859,6 +859,16 @@ Test(ndjson, nul_escapes_cut_names_and_become_replacement_characters_in_values)
           0);
 }
 
+Test(ndjson, unpaired_surrogate_escapes_become_replacement_characters)
+{
+    // yajl read two high surrogates as U+10000 and a lone high one as '?'; a pair is its code
+    // point, any other surrogate U+FFFD, in names and values.
+    check("{\"a\\ud800\":\"x\\ud800\\ud800y\\ud800\",\"c\":\"\\udc00\\ud83d\\ude00\"}\n",
+          "@1\na\xEF\xBF\xBD=x\xEF\xBF\xBD\xEF\xBF\xBDy\xEF\xBF\xBD\nc=\xEF\xBF\xBD\xF0\x9F\x98\x80\n",
+          "",
+          0);
+}
+
 // A line of n bytes: {"k":"xxxx...."}
 static char *long_line(size_t n, const char *tail)
 {
