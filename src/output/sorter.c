@@ -22,7 +22,6 @@ typedef struct run {
     unsigned level; // 0: spilled from memory; k + 1: merged from SK_SORTER_FANIN runs of level k
     rec head;       // current record of this run while merging (data owned, cap bytes)
     size_t cap;
-    int has_head;
 } run;
 
 struct sk_sorter {
@@ -109,7 +108,6 @@ static sk_status add_run(sk_sorter *s, FILE *fp, unsigned level)
 static int read_rec(run *r)
 {
     uint64_t n;
-    r->has_head = 0;
     if (fread(&r->head.key, sizeof(sk_sort_key), 1, r->fp) != 1)
         return feof(r->fp) ? 0 : -1;
     if (fread(&n, sizeof n, 1, r->fp) != 1 || n > ((uint64_t)1 << 32))
@@ -122,7 +120,6 @@ static int read_rec(run *r)
     if (n && fread(r->head.data, 1, (size_t)n, r->fp) != (size_t)n)
         return -1;
     r->head.n = (size_t)n;
-    r->has_head = 1;
     return 1;
 }
 
