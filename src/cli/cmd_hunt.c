@@ -303,10 +303,13 @@ int sk_cmd_hunt(int argc, char **argv)
         fputs("saker hunt: stopped: --strict makes skipped input fatal\n", stderr);
         rc = SK_EXIT_FAILURE;
     } else if (!pipe_closed && (st == SK_ERR_IO || est == SK_ERR_IO || ost == SK_ERR_IO)) {
-        fprintf(stderr,
-                "saker hunt: cannot write to %s: %s\n",
-                out.name,
-                strerror(out.error ? out.error : EIO));
+        if (sk_sink_error(sink) && !out.error)
+            fprintf(stderr, "saker hunt: %s\n", sk_sink_error(sink));
+        else
+            fprintf(stderr,
+                    "saker hunt: cannot write to %s: %s\n",
+                    out.name,
+                    strerror(out.error ? out.error : EIO));
         rc = SK_EXIT_FAILURE;
     } else if (scan.stats.files_read == 0 && !pipe_closed) {
         // Nothing could be read at all, or nothing was found to read: not a clean result.

@@ -663,6 +663,11 @@ sk_status sk_sink_hit(
     return sk_sink_put(s, &k, s->line.p, s->line.n);
 }
 
+const char *sk_sink_error(const sk_sink *s)
+{
+    return s->sorter ? sk_sorter_error(s->sorter) : NULL;
+}
+
 sk_status sk_sink_end(sk_sink *s)
 {
     sk_status st = SK_OK;

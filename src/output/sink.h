@@ -67,6 +67,9 @@ SK_NODISCARD sk_status sk_sink_hit(sk_sink *s,
                                    size_t n);
 // Writes queued hits (sorted), completes the document (json's closing bracket) and flushes.
 SK_NODISCARD sk_status sk_sink_end(sk_sink *s);
+// After an SK_ERR_IO that did not come from the output: why (--sort could not write or read back
+// a run in TMPDIR); NULL otherwise.
+const char *sk_sink_error(const sk_sink *s);
 void sk_sink_free(sk_sink *s);
 
 // The hit object of DESIGN.md (no trailing newline): timestamp, computer, channel, event_id,

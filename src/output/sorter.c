@@ -36,6 +36,7 @@ struct sk_sorter {
     run *runs; // open runs, by non-increasing level (each level's runs are a suffix)
     size_t nruns, rcap;
     size_t spilled; // runs spilled from memory in all
+    char err[320];  // why a run could not be written or read back ("" when none)
 };
 
 sk_sorter *sk_sorter_new(size_t budget)
@@ -71,18 +72,39 @@ static void free_recs(sk_sorter *s)
     s->used = 0;
 }
 
-static FILE *tmpfile_in_tmpdir(void)
+static const char *tmp_dir(void)
 {
     const char *dir = getenv("TMPDIR");
+    return dir && *dir ? dir : "/tmp";
+}
+
+// Records why a run failed (errno e; 0: a run file ended inside a record) and returns SK_ERR_IO.
+static sk_status fail(sk_sorter *s, const char *what, int e)
+{
+    if (!s->err[0])
+        snprintf(s->err,
+                 sizeof s->err,
+                 "cannot %s a sort run in %s: %s",
+                 what,
+                 tmp_dir(),
+                 e ? strerror(e) : "the run file is cut short");
+    return SK_ERR_IO;
+}
+
+static FILE *tmpfile_in_tmpdir(void)
+{
     char tmpl[4096];
-    snprintf(tmpl, sizeof tmpl, "%s/saker-sort-XXXXXX", dir && *dir ? dir : "/tmp");
+    snprintf(tmpl, sizeof tmpl, "%s/saker-sort-XXXXXX", tmp_dir());
     int fd = mkstemp(tmpl);
     if (fd < 0)
         return NULL;
     unlink(tmpl);
     FILE *fp = fdopen(fd, "w+b");
-    if (!fp)
+    if (!fp) {
+        int e = errno;
         close(fd);
+        errno = e;
+    }
     return fp;
 }
 
@@ -97,19 +119,23 @@ static bool write_rec(FILE *fp, const sk_sort_key *key, const char *data, size_t
 static sk_status add_run(sk_sorter *s, FILE *fp, unsigned level)
 {
     if (fflush(fp) != 0 || fseek(fp, 0, SEEK_SET) != 0) {
+        int e = errno;
         fclose(fp);
-        return SK_ERR_IO;
+        return fail(s, "write", e);
     }
     sk_xgrow((void **)&s->runs, &s->rcap, s->nruns + 1, sizeof *s->runs);
     s->runs[s->nruns++] = (run){ .fp = fp, .level = level };
     return SK_OK;
 }
 
+// The next record of run r into its head: 1, or 0 at the end of the run, or -1 with errno set
+// (0 when the file ends inside a record).
 static int read_rec(run *r)
 {
     uint64_t n;
+    errno = 0;
     if (fread(&r->head.key, sizeof(sk_sort_key), 1, r->fp) != 1)
-        return feof(r->fp) ? 0 : -1;
+        return feof(r->fp) && !ferror(r->fp) ? 0 : -1;
     if (fread(&n, sizeof n, 1, r->fp) != 1 || n > ((uint64_t)1 << 32))
         return -1;
     if (n + 1 > r->cap) {
@@ -166,7 +192,7 @@ merge(sk_sorter *s, size_t first, FILE *out, sk_sorter_fn fn, void *ctx)
     for (size_t i = first; i < s->nruns; i++) {
         int rc = read_rec(&runs[i]);
         if (rc < 0) {
-            st = SK_ERR_IO;
+            st = fail(s, "read back", ferror(runs[i].fp) ? errno : 0);
             goto out;
         }
         if (rc > 0)
@@ -177,14 +203,15 @@ merge(sk_sorter *s, size_t first, FILE *out, sk_sorter_fn fn, void *ctx)
     while (n > 0) {
         run *r = &runs[heap[0]];
         if (out)
-            st = write_rec(out, &r->head.key, r->head.data, r->head.n) ? SK_OK : SK_ERR_IO;
+            st = write_rec(out, &r->head.key, r->head.data, r->head.n) ? SK_OK
+                                                                       : fail(s, "write", errno);
         else
             st = fn(ctx, r->head.data, r->head.n);
         if (st != SK_OK)
             goto out;
         int rc = read_rec(r);
         if (rc < 0) {
-            st = SK_ERR_IO;
+            st = fail(s, "read back", ferror(r->fp) ? errno : 0);
             goto out;
         }
         if (rc == 0)
@@ -208,7 +235,7 @@ static sk_status cascade(sk_sorter *s)
             return SK_OK;
         FILE *fp = tmpfile_in_tmpdir();
         if (!fp)
-            return SK_ERR_IO;
+            return fail(s, "write", errno);
         sk_status st = merge(s, first, fp, NULL, NULL);
         for (size_t i = first; i < s->nruns; i++)
             close_run(&s->runs[i]);
@@ -229,11 +256,12 @@ static sk_status spill(sk_sorter *s)
         qsort(s->recs, s->nrecs, sizeof *s->recs, reccmp);
     FILE *fp = tmpfile_in_tmpdir();
     if (!fp)
-        return SK_ERR_IO;
+        return fail(s, "write", errno);
     for (size_t i = 0; i < s->nrecs; i++) {
         if (!write_rec(fp, &s->recs[i].key, s->recs[i].data, s->recs[i].n)) {
+            int e = errno;
             fclose(fp);
-            return SK_ERR_IO;
+            return fail(s, "write", e);
         }
     }
     sk_status st = add_run(s, fp, 0);
@@ -280,6 +308,11 @@ sk_status sk_sorter_drain(sk_sorter *s, sk_sorter_fn fn, void *ctx)
 size_t sk_sorter_runs(const sk_sorter *s)
 {
     return s->spilled;
+}
+
+const char *sk_sorter_error(const sk_sorter *s)
+{
+    return s->err[0] ? s->err : NULL;
 }
 
 size_t sk_sorter_open_runs(const sk_sorter *s)

@@ -22,7 +22,8 @@ typedef struct sk_sorter sk_sorter;
 // budget: bytes of records kept in memory before a run is spilled (0 = SK_SORTER_BUDGET).
 #define SK_SORTER_BUDGET ((size_t)16 << 20)
 sk_sorter *sk_sorter_new(size_t budget);
-// Adds a record (data is copied). SK_ERR_IO when a run cannot be written (temp dir full).
+// Adds a record (data is copied). SK_ERR_IO when a run cannot be written (temp dir full):
+// sk_sorter_error says why.
 SK_NODISCARD sk_status sk_sorter_add(sk_sorter *s, const sk_sort_key *key, const char *data,
                                      size_t n);
 typedef sk_status (*sk_sorter_fn)(void *ctx, const char *data, size_t n);
@@ -34,6 +35,9 @@ size_t sk_sorter_runs(const sk_sorter *s);
 // size keeps a few dozen files open (the one-level merge held one per 16 MiB of hits).
 #define SK_SORTER_FANIN 16u
 size_t sk_sorter_open_runs(const sk_sorter *s);
+// After SK_ERR_IO from add or drain: "cannot write a sort run in DIR: REASON" (or read back);
+// NULL when the runs did not fail (an SK_ERR_IO from drain's fn is the caller's own).
+const char *sk_sorter_error(const sk_sorter *s);
 void sk_sorter_free(sk_sorter *s);
 
 #endif
