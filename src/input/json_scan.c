@@ -352,3 +352,43 @@ after:
         return false;
     goto after;
 }
+
+// A backslash outside strings is invalid JSON, so escapes can be found without tracking strings.
+static int hex4(const char *p)
+{
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = hexval((unsigned char)p[i]);
+        if (h < 0)
+            return -1;
+        v = v << 4 | h;
+    }
+    return v;
+}
+
+bool sk_json_unpaired_to_fffd(char *t, size_t n)
+{
+    bool changed = false;
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (t[i] != '\\')
+            continue;
+        if (t[i + 1] != 'u' || i + 6 > n) {
+            i++; // a two-character escape (or a cut one): its second character is not a backslash
+            continue;
+        }
+        int cp = hex4(t + i + 2);
+        if (cp >= 0xD800 && cp <= 0xDBFF && i + 12 <= n && t[i + 6] == '\\' && t[i + 7] == 'u') {
+            int lo = hex4(t + i + 8);
+            if (lo >= 0xDC00 && lo <= 0xDFFF) {
+                i += 11;
+                continue;
+            }
+        }
+        if (cp >= 0xD800 && cp <= 0xDFFF) {
+            memcpy(t + i + 2, "fffd", 4);
+            changed = true;
+        }
+        i += 5;
+    }
+    return changed;
+}

@@ -47,4 +47,9 @@ void sk_json_scratch_free(sk_json_scratch *s);
 bool sk_json_scan(
         const sk_json_sax *cb, void *ctx, const char *text, size_t len, sk_json_scratch *scratch);
 
+// Rewrites in t[0..n), in place and at the same length, every \u escape of a surrogate that is
+// not half of a pair as \ufffd: how this scanner decodes it, for text that goes to yajl (its own
+// decoding of those is wrong). True when it changed something.
+bool sk_json_unpaired_to_fffd(char *t, size_t n);
+
 #endif

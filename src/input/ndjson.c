@@ -120,6 +120,7 @@ typedef struct ndjson_reader {
     size_t leaves_cap;
     parse_state ps;
     sk_buf fix;              // a name or value rebuilt as UTF-8 (utf8_fix)
+    sk_buf ytext;            // a record for yajl with unpaired surrogate escapes as \ufffd
     sk_json_scratch scratch; // strings decoded by the fast scanner
 } ndjson_reader;
 
@@ -418,6 +419,15 @@ static enum parse_result parse_doc(ndjson_reader *r,
     ps->truncated = truncated;
     parse_begin(r, base, leaf_flags);
 
+    // yajl decodes "\ud800\ud800" to U+10000 and a lone high surrogate to '?': it reads a copy
+    // with every unpaired surrogate escape as \ufffd, as the fast scanner decodes them (same
+    // length, so error offsets hold).
+    if (memmem(text, len, "\\u", 2)) {
+        sk_buf_reset(&r->ytext);
+        if (sk_buf_add(&r->ytext, text, len) == SK_OK &&
+            sk_json_unpaired_to_fffd(r->ytext.p, r->ytext.n))
+            text = r->ytext.p;
+    }
     yajl_handle h = yajl_alloc(&callbacks, NULL, ps);
     yajl_status st = yajl_parse(h, (const unsigned char *)text, len);
     bool at_end = false;
@@ -1031,6 +1041,7 @@ static void nd_close(sk_reader *base)
     free(r->chunk);
     sk_buf_fini(&r->carry);
     sk_buf_fini(&r->fix);
+    sk_buf_fini(&r->ytext);
     sk_json_scratch_free(&r->scratch);
     sk_event_fini(&r->ev);
     sk_fieldmap_free(r->fm);
@@ -1070,6 +1081,7 @@ sk_status sk_reader_open_ndjson(sk_reader **out,
     }
     sk_buf_init(&r->carry, SK_MAX_LINE_BYTES);
     sk_buf_init(&r->fix, 3u * SK_MAX_LINE_BYTES);
+    sk_buf_init(&r->ytext, SK_MAX_LINE_BYTES + 1);
     sk_event_init(&r->ev);
     r->ev.file = r->base.display;
     r->ev.format = SK_FORMAT_NDJSON;

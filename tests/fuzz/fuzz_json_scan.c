@@ -125,46 +125,6 @@ static const sk_json_sax fcb = {
     .end_array = y_end_array,
 };
 
-static unsigned hex4(const char *p)
-{
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        unsigned char c = (unsigned char)p[i];
-        v = v << 4 | (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
-    }
-    return v;
-}
-
-// t[0..n) is a document the scanner accepted (valid JSON, so every \u has four hex digits):
-// each surrogate escape that is not half of a pair becomes \ufffd, the same length.
-static void unpaired_to_fffd(char *t, size_t n)
-{
-    bool in = false;
-    for (size_t i = 0; i < n; i++) {
-        if (!in || t[i] == '"') {
-            in = in ? false : t[i] == '"';
-            continue;
-        }
-        if (t[i] != '\\' || i + 1 >= n)
-            continue;
-        if (t[i + 1] != 'u' || i + 5 >= n) {
-            i++;
-            continue;
-        }
-        unsigned cp = hex4(t + i + 2);
-        if (cp >= 0xD800 && cp <= 0xDBFF && i + 11 < n && t[i + 6] == '\\' && t[i + 7] == 'u') {
-            unsigned lo = hex4(t + i + 8);
-            if (lo >= 0xDC00 && lo <= 0xDFFF) {
-                i += 11;
-                continue;
-            }
-        }
-        if (cp >= 0xD800 && cp <= 0xDFFF)
-            memcpy(t + i + 2, "fffd", 4);
-        i += 5;
-    }
-}
-
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
     // A heap copy of exactly size bytes, so that ASan sees any read past the end.
@@ -183,7 +143,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
             abort();
         if (size)
             memcpy(ytext, text, size);
-        unpaired_to_fffd(ytext, size);
+        sk_json_unpaired_to_fffd(ytext, size);
         yajl_handle h = yajl_alloc(&ycb, NULL, &y);
         yajl_status st = yajl_parse(h, (const unsigned char *)ytext, size);
         if (st == yajl_status_ok)

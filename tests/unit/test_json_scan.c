@@ -178,6 +178,15 @@ Test(json_scan, surrogate_escapes)
     DEFERS("{\"a\":\"\\ud800\\u12\"}"); // the escape after a high surrogate is still read
 }
 
+Test(json_scan, unpaired_surrogate_escapes_rewritten_for_yajl)
+{
+    char t[] = "[\"\\ud800\\ud800\",\"\\uD83D\\uDE00\",\"\\\\ud800\",\"\\udc00x\\ud8\"]";
+    cr_assert(sk_json_unpaired_to_fffd(t, strlen(t)));
+    cr_assert_str_eq(t, "[\"\\ufffd\\ufffd\",\"\\uD83D\\uDE00\",\"\\\\ud800\",\"\\ufffdx\\ud8\"]");
+    char u[] = "{\"a\":\"\\u00e9\\n\"}";
+    cr_assert_not(sk_json_unpaired_to_fffd(u, strlen(u)));
+}
+
 // Everything yajl may judge differently, or words an error for, is left to yajl.
 Test(json_scan, defers)
 {

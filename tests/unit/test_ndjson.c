@@ -869,6 +869,20 @@ Test(ndjson, unpaired_surrogate_escapes_become_replacement_characters)
           0);
 }
 
+Test(ndjson, unpaired_surrogates_are_replacement_characters_on_the_yajl_path_too)
+{
+    // Lines the fast scanner leaves to yajl (an overlong UTF-8 form, a form feed as whitespace)
+    // decode surrogate escapes the same way.
+    check("{\"Image\":\"a\\ud800b\",\"x\":\"\xC0\xAF\"}\n"
+          "{\f\"Image\":\"a\\ud800\\ud800b\\ud83d\\ude00\"}\n",
+          "@1\nImage=a\xEF\xBF\xBD"
+          "b\nx=\xEF\xBF\xBD\xEF\xBF\xBD\n"
+          "@2\nImage=a\xEF\xBF\xBD\xEF\xBF\xBD"
+          "b\xF0\x9F\x98\x80\n",
+          "",
+          0);
+}
+
 // A line of n bytes: {"k":"xxxx...."}
 static char *long_line(size_t n, const char *tail)
 {
