@@ -888,6 +888,16 @@ static bool is_xmlns(const char *s, size_t n)
     return (n == 5 && memcmp(s, "xmlns", 5) == 0) || (n > 6 && memcmp(s, "xmlns:", 6) == 0);
 }
 
+// The local part of an XML name s[0..*n) (evtx_dump keeps prefixes; the evtx readers do not).
+static const char *local_part(const char *s, uint32_t *n)
+{
+    const char *c = memrchr(s, ':', *n);
+    if (!c)
+        return s;
+    *n -= (uint32_t)(c + 1 - s);
+    return c + 1;
+}
+
 // evtx_dump's JSON nests UserData as objects: <Element>.<child>...<leaf>, attributes under
 // "#attributes", the text of an element that has attributes as "#text". The evtx readers name a
 // leaf by its own name and an attribute <element>_<attribute>; this gives the same name for the
@@ -896,26 +906,31 @@ static bool is_xmlns(const char *s, size_t n)
 static const char *userdata_name(sk_event *ev, const char *rest, uint32_t *n)
 {
     const char *end = rest + *n, *last = component_before(rest, end);
+    uint32_t ln = (uint32_t)(end - last);
     if (last == rest)
-        return rest; // the element itself is a leaf
+        return local_part(rest, n); // the element itself is a leaf
     const char *prev_end = last - 1, *prev = component_before(rest, prev_end);
-    if ((size_t)(end - last) == 5 && memcmp(last, "#text", 5) == 0) {
-        *n = (uint32_t)(prev_end - prev);
-        return sk_event_strdup(ev, prev, *n);
+    uint32_t pn = (uint32_t)(prev_end - prev);
+    if (ln == 5 && memcmp(last, "#text", 5) == 0) {
+        prev = local_part(prev, &pn);
+        *n = pn;
+        return sk_event_strdup(ev, prev, pn);
     }
-    if ((size_t)(prev_end - prev) == 11 && memcmp(prev, "#attributes", 11) == 0) {
-        if (is_xmlns(last, (size_t)(end - last)) || prev == rest)
+    if (pn == 11 && memcmp(prev, "#attributes", 11) == 0) {
+        if (is_xmlns(last, ln) || prev == rest)
             return NULL;
         const char *elem = component_before(rest, prev - 1);
-        size_t en = (size_t)(prev - 1 - elem), an = (size_t)(end - last);
-        char *out = sk_event_strdup(ev, elem, en + 1 + an);
+        uint32_t en = (uint32_t)(prev - 1 - elem);
+        elem = local_part(elem, &en);
+        last = local_part(last, &ln);
+        char *out = sk_event_strdup(ev, elem, (size_t)en + 1 + ln);
         out[en] = '_';
-        memcpy(out + en + 1, last, an);
-        *n = (uint32_t)(en + 1 + an);
+        memcpy(out + en + 1, last, ln);
+        *n = en + 1 + ln;
         return out;
     }
-    *n = (uint32_t)(end - last);
-    return last;
+    *n = ln;
+    return local_part(last, n);
 }
 
 sk_status sk_fieldmap_apply(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t n, sk_event *ev)

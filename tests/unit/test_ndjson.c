@@ -572,6 +572,27 @@ Test(ndjson, evtx_dump_user_data_attributes_and_nested_leaves_get_evtx_names)
           0);
 }
 
+Test(ndjson, evtx_dump_user_data_names_lose_their_namespace_prefix)
+{
+    // evtx_dump keeps "auto-ns3:foo"; the evtx readers name by local name.
+    check("{\"Event\":{\"System\":{\"EventID\":1},\"UserData\":{\"W\":{\"Op\":{\"#attributes\":{"
+          "\"auto-ns3:foo\":\"pfx\"}},\"q:Item\":\"one\",\"q:T\":{\"#attributes\":{\"a\":\"1\"},"
+          "\"#text\":\"t\"}}}}}\n",
+          "@1\n"
+          "S:EventID=1\n"
+          "Op_foo=pfx\n"
+          "Item=one\n"
+          "T_a=1\n"
+          "T=t\n"
+          "H:Event.System.EventID=1\n"
+          "H:Event.UserData.W.Op.#attributes.auto-ns3:foo=pfx\n"
+          "H:Event.UserData.W.q:Item=one\n"
+          "H:Event.UserData.W.q:T.#attributes.a=1\n"
+          "H:Event.UserData.W.q:T.#text=t\n",
+          "",
+          0);
+}
+
 Test(ndjson, velociraptor_parse_evtx_documents_are_mapped)
 {
     // Velociraptor's parse_evtx(): System.EventID.Value, System.Provider.Name, System.Execution.*,
