@@ -11,7 +11,9 @@ A case is a folder tests/e2e/cases/NAME/ holding:
   stdout   expected standard output (exact)
   stderr   expected standard error (exact, after masking figures that vary: times, rates)
   exit     expected exit status
-  needs    optional: 'corpus' (skip with exit 77 when ../shared/corpus is absent)
+  needs    optional: 'corpus' (skip with exit 77 when ../shared/corpus is absent);
+           'no-valgrind' (skip in the valgrind job, SAKER_E2E_VALGRIND set: valgrind keeps its
+           own files in TMPDIR, so a case that points TMPDIR at a missing folder stops it)
   setup    optional: a shell snippet run first (cwd = @TMP@), e.g. to make a FIFO
   env      optional: KEY=VALUE lines added to the environment (COLUMNS=160, TZ=UTC and no
            NO_COLOR/CI by default)
@@ -53,6 +55,9 @@ def main():
     needs = (read("needs", b"") or b"").decode().split()
     if "corpus" in needs and not os.path.isdir(corpus):
         print(f"SKIP {name}: ../shared/corpus is absent ({corpus})")
+        return 77
+    if "no-valgrind" in needs and os.environ.get("SAKER_E2E_VALGRIND"):
+        print(f"SKIP {name}: valgrind cannot run with this case's TMPDIR")
         return 77
     with tempfile.TemporaryDirectory(prefix="saker-e2e-") as tmp:
         subst = lambda s: s.replace("@SRC@", src).replace("@TMP@", tmp).replace("@CORPUS@", corpus)
