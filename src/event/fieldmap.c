@@ -24,6 +24,7 @@
 #include "core/limits.h"
 #include "core/mem.h"
 #include "core/timefmt.h"
+#include "core/xmlname.h"
 
 // ------------------------------------------------------------------------------------------------
 // Tables
@@ -883,19 +884,13 @@ static const char *component_before(const char *rest, const char *end)
     return p;
 }
 
-static bool is_xmlns(const char *s, size_t n)
-{
-    return (n == 5 && memcmp(s, "xmlns", 5) == 0) || (n > 6 && memcmp(s, "xmlns:", 6) == 0);
-}
-
 // The local part of an XML name s[0..*n) (evtx_dump keeps prefixes; the evtx readers do not).
 static const char *local_part(const char *s, uint32_t *n)
 {
-    const char *c = memrchr(s, ':', *n);
-    if (!c)
-        return s;
-    *n -= (uint32_t)(c + 1 - s);
-    return c + 1;
+    size_t k = *n;
+    s = sk_xml_local(s, &k);
+    *n = (uint32_t)k;
+    return s;
 }
 
 // evtx_dump's JSON nests UserData as objects: <Element>.<child>...<leaf>, attributes under
@@ -917,7 +912,7 @@ static const char *userdata_name(sk_event *ev, const char *rest, uint32_t *n)
         return sk_event_strdup(ev, prev, pn);
     }
     if (pn == 11 && memcmp(prev, "#attributes", 11) == 0) {
-        if (is_xmlns(last, ln) || prev == rest)
+        if (sk_xml_is_nsdecl(last, ln) || prev == rest)
             return NULL;
         const char *elem = component_before(rest, prev - 1);
         uint32_t en = (uint32_t)(prev - 1 - elem);

@@ -66,6 +66,7 @@
 #include "core/limits.h"
 #include "core/mem.h"
 #include "core/timefmt.h"
+#include "core/xmlname.h"
 
 // --------------------------------------------------------------------------------------------
 // Constants
@@ -703,9 +704,9 @@ static bool is_sys_field_name(const char *s, size_t n)
 
 static void classify(name_ent *ne)
 {
-    const char *c = strrchr(ne->s, ':');
-    ne->local = c ? c + 1 : ne->s;
-    ne->local_len = (uint32_t)(ne->len - (size_t)(ne->local - ne->s));
+    size_t ln = ne->len;
+    ne->local = sk_xml_local(ne->s, &ln);
+    ne->local_len = (uint32_t)ln;
     ne->ek = EK_OTHER;
     ne->ak = AK_OTHER;
     const char *l = ne->local;
@@ -1451,8 +1452,7 @@ static void userdata_attrs(sk_binxml *x, const name_ent *ne)
     for (size_t i = 0; i < x->natts && x->st == SK_OK; i++) {
         const attr *a = &x->atts[i];
         const name_ent *an = &x->names[a->name];
-        if (a->null_opt || (an->len == 5 && memcmp(an->s, "xmlns", 5) == 0) ||
-            (an->len > 6 && memcmp(an->s, "xmlns:", 6) == 0))
+        if (a->null_opt || sk_xml_is_nsdecl(an->s, an->len))
             continue;
         x->item.n = 0;
         ob_add(x, &x->item, ne->local, ne->local_len);

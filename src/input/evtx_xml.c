@@ -48,6 +48,7 @@
 #include "core/mem.h"
 #include "core/timefmt.h"
 #include "core/utf.h"
+#include "core/xmlname.h"
 
 #define MARK_BASE 0xE000u // U+E000 + control byte
 #define MARK_ESC  0xE020u // prefix of a genuine U+E000..U+E020
@@ -464,8 +465,8 @@ static void fail(sk_evtx_xml *x, sk_status st, const char *fmt, ...)
 
 static const char *local_name(const char *name)
 {
-    const char *c = strrchr(name, ':');
-    return c ? c + 1 : name;
+    size_t n = strlen(name);
+    return sk_xml_local(name, &n);
 }
 
 static const char *attr_get(const XML_Char **atts, const char *name)
@@ -607,7 +608,7 @@ static void userdata_attrs(sk_evtx_xml *x, const char *ln, const XML_Char **atts
     x->leaf_attrs = false;
     size_t lnn = strlen(ln);
     for (size_t i = 0; atts[i]; i += 2) {
-        if (strcmp(atts[i], "xmlns") == 0 || strncmp(atts[i], "xmlns:", 6) == 0)
+        if (sk_xml_is_nsdecl(atts[i], strlen(atts[i])))
             continue;
         const char *an = local_name(atts[i]);
         sk_buf_reset(&x->item);

@@ -43,6 +43,19 @@ static inline int hexval(unsigned char c)
     return -1;
 }
 
+// The code unit of the four hex digits at p, or -1.
+static int hex4(const char *p)
+{
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = hexval((unsigned char)p[i]);
+        if (h < 0)
+            return -1;
+        v = v << 4 | h;
+    }
+    return v;
+}
+
 static bool ensure(sk_json_scratch *s, size_t n)
 {
     if (s->cap >= n)
@@ -67,15 +80,11 @@ static uint32_t surrogate(uint32_t cp, const char **pp, const char *end)
     const char *p = *pp;
     if (cp > 0xDBFF || end - p < 6 || p[0] != '\\' || p[1] != 'u')
         return 0xFFFD;
-    int h0 = hexval((unsigned char)p[2]), h1 = hexval((unsigned char)p[3]);
-    int h2 = hexval((unsigned char)p[4]), h3 = hexval((unsigned char)p[5]);
-    if ((h0 | h1 | h2 | h3) < 0)
-        return 0xFFFD; // and the next escape is read (and refused) on its own
-    uint32_t lo = (uint32_t)(h0 << 12 | h1 << 8 | h2 << 4 | h3);
+    int lo = hex4(p + 2); // invalid: the next escape is read (and refused) on its own
     if (lo < 0xDC00 || lo > 0xDFFF)
         return 0xFFFD;
     *pp = p + 6;
-    return 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+    return 0x10000 + ((cp - 0xD800) << 10) + ((uint32_t)lo - 0xDC00);
 }
 
 // A string whose opening quote is at *pp. On success *pp is past the closing quote and *out,
@@ -142,11 +151,10 @@ escaped:;
             } else if (e == 'u') {
                 if (end - p < 4)
                     return false;
-                int h0 = hexval((unsigned char)p[0]), h1 = hexval((unsigned char)p[1]);
-                int h2 = hexval((unsigned char)p[2]), h3 = hexval((unsigned char)p[3]);
-                if ((h0 | h1 | h2 | h3) < 0)
+                int h = hex4(p);
+                if (h < 0)
                     return false;
-                uint32_t cp = (uint32_t)(h0 << 12 | h1 << 8 | h2 << 4 | h3);
+                uint32_t cp = (uint32_t)h;
                 p += 4;
                 if (cp >= 0xD800 && cp <= 0xDFFF)
                     cp = surrogate(cp, &p, end);
@@ -354,17 +362,6 @@ after:
 }
 
 // A backslash outside strings is invalid JSON, so escapes can be found without tracking strings.
-static int hex4(const char *p)
-{
-    int v = 0;
-    for (int i = 0; i < 4; i++) {
-        int h = hexval((unsigned char)p[i]);
-        if (h < 0)
-            return -1;
-        v = v << 4 | h;
-    }
-    return v;
-}
 
 bool sk_json_unpaired_to_fffd(char *t, size_t n)
 {
