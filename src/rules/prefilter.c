@@ -49,11 +49,23 @@
 // an occurrence of any literal then has a gram at a scanned position among any step consecutive
 // grams of it, so each literal is filed under such a window of step grams, the window whose grams
 // are least common among all literals and least shared with the literals filed so far (3-byte
-// literals: step 1, under their only 3-byte gram). Of the 190 sets SigmaHQ's Windows rules
-// make, 67 (8,000 literals; among them the keyword set of the product-wide rules, which meets
-// every visible field of every event) have step 6, 58 (18,000 literals, many short file names)
-// step 1. Building takes a few milliseconds for the SigmaHQ set. Where the CPU has AVX2, values
-// of 48 bytes and more are read six or eight positions at a time (scan_avx2).
+// literals: step 1, under their only 3-byte gram). Where the CPU has AVX2, values of 48 bytes
+// and more are read six or eight positions at a time (scan_avx2).
+//
+// Short literals. One 4-byte literal among hundreds of long ones would make the whole set step
+// 1, and one 3-byte literal makes every position probed twice, one at a time. So when a set has
+// a few short literals (at most SHORT_MAX) and setting them apart is clearly cheaper by an
+// estimate of the scan cost (short_split), they go to the set's short part and the long ones
+// keep their own step. The short part puts its literals in 8 buckets and looks at the first
+// three bytes of every position: a table per byte position (scalar) or, 32 positions at a time
+// with AVX2, two nibble shuffles per byte position (Hyperscan's "Teddy"), gives the buckets
+// whose literals could start there; those are verified in place. Of the 190 sets SigmaHQ's
+// Windows rules make, 67 (8,000 literals; among them the keyword set of the product-wide
+// rules, which meets every visible field of every event) have step 6 and 58 (18,000 literals,
+// many short file names) step 1 as a whole; 84 sets get a short part (39 are short literals
+// only), such as PowerShell's ContextInfo (15 short literals of 293: step 1 to step 6) and
+// Sysmon's CallTrace (3 of 30: step 1 to step 6).
+// Building takes a few milliseconds for the SigmaHQ set.
 //
 // Why not vectorscan/Hyperscan or Aho-Corasick: measured on the SigmaHQ Windows rules and a
 // Winlogbeat 6 dump (23,224 events), vectorscan scans these sets about 2x faster, but compiling
@@ -396,10 +408,15 @@ typedef struct pf_entry {
     uint32_t nrules;
 } pf_entry;
 
+// Buckets of the short part of a set (one bit each in a byte), and the most literals it takes.
+#define SHORT_BUCKETS 8u
+#define SHORT_MAX     32u
+
 // The literals to look for in the fields of one class (plus the keyword literals, which every
 // visible field must be searched for, so a visible field is scanned once), or, for the last
 // set, the keyword literals alone.
 typedef struct pf_set {
+    // The gram part (bits NULL: every literal is in the short part).
     uint64_t *bits;   // bitmap of anchor gram hashes
     uint32_t shift;   // hash >> shift indexes bits
     bool has3;        // some literal is 3 bytes long (anchored on a 3-byte gram)
@@ -408,6 +425,14 @@ typedef struct pf_set {
     uint32_t mask;    // slots capacity - 1
     uint32_t *keys;   // group -> gram
     uint32_t *gstart; // group g holds entries gstart[g] .. gstart[g + 1] (global indexes)
+    // The short part (nshort 0: none): a few short literals in SHORT_BUCKETS buckets, found by
+    // their first three bytes (folded: bit 5 set), bucket b holding entries sstart[b] ..
+    // sstart[b + 1]. st[p][c]: the buckets with a literal whose byte p folds to c; lo/hi: the
+    // same by the low and the high nibble of c (a superset: the AVX2 scan's shuffle tables).
+    uint32_t nshort;
+    uint32_t sstart[SHORT_BUCKETS + 1];
+    uint8_t st[3][256];
+    uint8_t lo[3][16], hi[3][16];
 } pf_set;
 
 struct pf_index {
@@ -719,48 +744,21 @@ static void add_rule(pf_builder *b, uint32_t ri)
 }
 
 // Builds one set from refs[0..n) (sorted by literal, then rule; any where).
-static pf_set *build_set(pf_builder *b, const pf_ref *refs, size_t n)
+// The gram part of set: lits[0..nlit), each filed under step grams (see the file comment).
+static void build_grams(pf_builder *b, pf_set *set, const pf_entry *lits, size_t nlit)
 {
     pf_index *ix = b->ix;
-    // Entries: one per literal, with the rules that need it.
     size_t first = b->nentries;
-    for (size_t i = 0; i < n;) {
-        size_t j = i;
-        sk_xgrow((void **)&ix->entries, &b->capentries, b->nentries + 1, sizeof(pf_entry));
-        pf_entry *e = &ix->entries[b->nentries++];
-        e->sid = refs[i].sid;
-        e->s = b->str[e->sid];
-        e->len = b->slen[e->sid];
-        e->anchor = 0;
-        e->rfirst = (uint32_t)b->nrulerefs;
-        e->nrules = 0;
-        for (; j < n && refs[j].sid == refs[i].sid; j++) {
-            uint32_t r = refs[j].rule;
-            if (r == NONE || (e->nrules && ix->rules[b->nrulerefs - 1] == r))
-                continue;
-            sk_xgrow((void **)&ix->rules, &b->caprulerefs, b->nrulerefs + 1, sizeof(uint32_t));
-            ix->rules[b->nrulerefs++] = r;
-            e->nrules++;
-        }
-        i = j;
-    }
-    size_t nlit = b->nentries - first;
-    if (nlit == 0)
-        return NULL;
-    pf_set *set = sk_xcalloc(1, sizeof(*set));
     // The scan step: the shortest literal has minlen - 3 grams, so a scan that reads a gram at
     // every step-th position still meets each occurrence of each literal in one of any step
     // consecutive grams of it; each literal is then filed under such a window of grams.
     uint32_t minlen = UINT32_MAX;
     for (size_t k = 0; k < nlit; k++)
-        if (ix->entries[first + k].len < minlen)
-            minlen = ix->entries[first + k].len;
+        if (lits[k].len < minlen)
+            minlen = lits[k].len;
     set->step = minlen < 4 ? 1 : minlen - 3 > PF_STEP_MAX ? PF_STEP_MAX : minlen - 3;
     set->has3 = minlen < 4;
     const uint32_t step = set->step;
-    pf_entry *lits = sk_xmalloc(nlit * sizeof(pf_entry));
-    memcpy(lits, ix->entries + first, nlit * sizeof(pf_entry));
-    b->nentries = first;
     size_t ne = nlit * step;
     sk_xgrow((void **)&ix->entries, &b->capentries, first + ne, sizeof(pf_entry));
     uint32_t cap = 64;
@@ -818,7 +816,6 @@ static pf_set *build_set(pf_builder *b, const pf_ref *refs, size_t n)
             b->nentries++;
         }
     }
-    free(lits);
     free(cost);
     // Entries in group order (CSR); the bitmap sized for about 1/64 of its bits set.
     set->gstart = sk_xcalloc(ngroups + 1, sizeof(uint32_t));
@@ -842,6 +839,122 @@ static pf_set *build_set(pf_builder *b, const pf_ref *refs, size_t n)
     }
     free(count);
     free(group);
+}
+
+// The short part of set: lits[0..nlit) (each 3 bytes or longer) in buckets, round robin.
+static void build_short(pf_builder *b, pf_set *set, const pf_entry *lits, size_t nlit)
+{
+    pf_index *ix = b->ix;
+    set->nshort = (uint32_t)nlit;
+    sk_xgrow((void **)&ix->entries, &b->capentries, b->nentries + nlit, sizeof(pf_entry));
+    for (uint32_t bk = 0; bk < SHORT_BUCKETS; bk++) {
+        set->sstart[bk] = (uint32_t)b->nentries;
+        for (size_t k = bk; k < nlit; k += SHORT_BUCKETS) {
+            const pf_entry *lit = &lits[k];
+            assert(lit->len >= PF_GRAM);
+            ix->entries[b->nentries] = *lit;
+            ix->entries[b->nentries].anchor = 0;
+            b->nentries++;
+            for (unsigned p = 0; p < 3; p++) {
+                uint8_t c = (uint8_t)lit->s[p] | 0x20;
+                set->st[p][c] |= (uint8_t)(1u << bk);
+                set->lo[p][c & 15] |= (uint8_t)(1u << bk);
+                set->hi[p][c >> 4] |= (uint8_t)(1u << bk);
+            }
+        }
+    }
+    set->sstart[SHORT_BUCKETS] = (uint32_t)b->nentries;
+}
+
+// Estimated scan cost, per 32 bytes of value, of a gram part whose shortest literal is minlen
+// bytes long: the AVX2 scan reads 8 positions (steps 1-4) or 6 (steps 5-6) per round of about
+// 14 cycles; with a 3-byte literal, every position is probed twice, one at a time.
+static unsigned gram_cost(uint32_t minlen)
+{
+    if (minlen < 4)
+        return 256;
+    uint32_t step = minlen - 3 > PF_STEP_MAX ? PF_STEP_MAX : minlen - 3;
+    return step <= 4 ? 56 / step : 75 / step;
+}
+
+// Which literals go to the short part: those shorter than the split that costs least, if that
+// is cheaper than no split. The short part costs about 10 cycles per 32 bytes (three shuffle
+// lookups a byte), plus its verifications, which grow with its size. Returns the split length
+// (0: none).
+static uint32_t short_split(const pf_entry *lits, size_t nlit)
+{
+    uint32_t minlen = UINT32_MAX;
+    for (size_t k = 0; k < nlit; k++)
+        if (lits[k].len < minlen)
+            minlen = lits[k].len;
+    const unsigned whole = gram_cost(minlen);
+    unsigned best = UINT32_MAX, split = 0;
+    for (uint32_t t = 4; t <= PF_STEP_MAX + 4; t++) {
+        size_t nshort = 0;
+        uint32_t longmin = UINT32_MAX;
+        for (size_t k = 0; k < nlit; k++) {
+            if (lits[k].len < t)
+                nshort++;
+            else if (lits[k].len < longmin)
+                longmin = lits[k].len;
+        }
+        if (nshort == 0 || nshort > SHORT_MAX)
+            continue;
+        unsigned cost =
+                10 + (unsigned)nshort / 2 + (longmin == UINT32_MAX ? 0 : gram_cost(longmin));
+        if (cost < best) {
+            best = cost;
+            split = t;
+        }
+    }
+    return best * 5 < whole * 4 ? split : 0; // a fifth cheaper at least
+}
+
+static pf_set *build_set(pf_builder *b, const pf_ref *refs, size_t n)
+{
+    pf_index *ix = b->ix;
+    // Entries: one per literal, with the rules that need it.
+    size_t first = b->nentries;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        sk_xgrow((void **)&ix->entries, &b->capentries, b->nentries + 1, sizeof(pf_entry));
+        pf_entry *e = &ix->entries[b->nentries++];
+        e->sid = refs[i].sid;
+        e->s = b->str[e->sid];
+        e->len = b->slen[e->sid];
+        e->anchor = 0;
+        e->rfirst = (uint32_t)b->nrulerefs;
+        e->nrules = 0;
+        for (; j < n && refs[j].sid == refs[i].sid; j++) {
+            uint32_t r = refs[j].rule;
+            if (r == NONE || (e->nrules && ix->rules[b->nrulerefs - 1] == r))
+                continue;
+            sk_xgrow((void **)&ix->rules, &b->caprulerefs, b->nrulerefs + 1, sizeof(uint32_t));
+            ix->rules[b->nrulerefs++] = r;
+            e->nrules++;
+        }
+        i = j;
+    }
+    size_t nlit = b->nentries - first;
+    if (nlit == 0)
+        return NULL;
+    pf_set *set = sk_xcalloc(1, sizeof(*set));
+    // The literals, long ones first (in their order), then the short ones.
+    pf_entry *lits = sk_xmalloc(nlit * sizeof(pf_entry));
+    uint32_t split = short_split(ix->entries + first, nlit);
+    size_t nlong = 0;
+    for (size_t k = 0; k < nlit; k++)
+        if (ix->entries[first + k].len >= split)
+            lits[nlong++] = ix->entries[first + k];
+    for (size_t k = 0, j = nlong; k < nlit; k++)
+        if (ix->entries[first + k].len < split)
+            lits[j++] = ix->entries[first + k];
+    b->nentries = first;
+    if (nlong)
+        build_grams(b, set, lits, nlong);
+    if (nlong < nlit)
+        build_short(b, set, lits + nlong, nlit - nlong);
+    free(lits);
     return set;
 }
 
@@ -967,6 +1080,19 @@ static void set_free(pf_set *set)
     free(set);
 }
 
+size_t pf_short_literals(const sk_ruleset *rs)
+{
+    const pf_index *ix = rs->pf;
+    size_t n = 0;
+    if (!ix)
+        return 0;
+    for (size_t c = 0; c <= ix->nci; c++)
+        n += ix->sets[c] ? ix->sets[c]->nshort : 0;
+    for (size_t l = 0; l < ix->nlists; l++)
+        n += ix->lkw[l] ? ix->lkw[l]->nshort : 0;
+    return n;
+}
+
 void pf_free(sk_ruleset *rs)
 {
     pf_index *ix = rs->pf;
@@ -1045,6 +1171,21 @@ static inline bool eq_ci(const uint8_t *v, const char *lit, size_t n)
     return true;
 }
 
+// Entry e was found: its literal is present (first seen in the current field) and so are the
+// atoms of its rules.
+static inline void found(pf_scratch *s, const pf_index *ix, uint32_t e)
+{
+    const pf_entry *en = &ix->entries[e];
+    const uint32_t gen = s->gen;
+    s->entry_gen[e] = gen;
+    if (s->seen[en->sid] != gen) {
+        s->seen[en->sid] = gen;
+        s->seen_field[en->sid] = s->cur_field;
+    }
+    for (uint32_t k = 0; k < en->nrules; k++)
+        s->rule_gen[ix->rules[en->rfirst + k]] = gen;
+}
+
 // A gram hit at v[i]: verifies the literals filed under gram g and marks those present.
 static void
 probe(pf_scratch *s, const pf_set *set, uint32_t g, const uint8_t *v, size_t n, size_t i)
@@ -1064,13 +1205,23 @@ probe(pf_scratch *s, const pf_set *set, uint32_t g, const uint8_t *v, size_t n, 
         if (s->entry_gen[e] == gen || i < en->anchor || n - (i - en->anchor) < en->len ||
             !eq_ci(v + i - en->anchor, en->s, en->len))
             continue;
-        s->entry_gen[e] = gen;
-        if (s->seen[en->sid] != gen) {
-            s->seen[en->sid] = gen;
-            s->seen_field[en->sid] = s->cur_field;
+        found(s, ix, e);
+    }
+}
+
+// A hit of the short part at v[i]: bucket bits m; verifies their literals there.
+static void
+short_probe(pf_scratch *s, const pf_set *set, unsigned m, const uint8_t *v, size_t n, size_t i)
+{
+    const pf_index *ix = s->ix;
+    for (; m; m &= m - 1) {
+        unsigned bk = (unsigned)__builtin_ctz(m);
+        for (uint32_t e = set->sstart[bk]; e < set->sstart[bk + 1]; e++) {
+            const pf_entry *en = &ix->entries[e];
+            if (s->entry_gen[e] == s->gen || n - i < en->len || !eq_ci(v + i, en->s, en->len))
+                continue;
+            found(s, ix, e);
         }
-        for (uint32_t k = 0; k < en->nrules; k++)
-            s->rule_gen[ix->rules[en->rfirst + k]] = gen;
     }
 }
 
@@ -1124,7 +1275,59 @@ scan_avx2(pf_scratch *s, const pf_set *set, const uint8_t *v, size_t n)
     }
     return i;
 }
+
+// The short part, 32 positions at a time (Hyperscan's "Teddy"): for each of the first three
+// bytes of a literal, two in-lane shuffles look up the buckets that have its low and its high
+// nibble there; a position where all six agree on a bucket is verified. Returns the first
+// position it did not read (the scalar loop takes it from there).
+__attribute__((target("avx2"))) static size_t
+scan_short_avx2(pf_scratch *s, const pf_set *set, const uint8_t *v, size_t n)
+{
+    __m256i lo[3], hi[3];
+    for (unsigned p = 0; p < 3; p++) {
+        lo[p] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)set->lo[p]));
+        hi[p] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)set->hi[p]));
+    }
+    const __m256i fold = _mm256_set1_epi8(0x20), nib = _mm256_set1_epi8(0x0F);
+    const __m256i zero = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 32 + 2 <= n; i += 32) {
+        __m256i r = _mm256_set1_epi8((char)0xFF);
+        for (unsigned p = 0; p < 3; p++) {
+            __m256i x = _mm256_or_si256(_mm256_loadu_si256((const __m256i *)(v + i + p)), fold);
+            __m256i l = _mm256_shuffle_epi8(lo[p], _mm256_and_si256(x, nib));
+            __m256i h = _mm256_shuffle_epi8(hi[p], _mm256_and_si256(_mm256_srli_epi16(x, 4), nib));
+            r = _mm256_and_si256(r, _mm256_and_si256(l, h));
+        }
+        unsigned m = ~(unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(r, zero));
+        if (m) {
+            uint8_t b[32];
+            _mm256_storeu_si256((__m256i *)b, r);
+            for (; m; m &= m - 1) {
+                unsigned d = (unsigned)__builtin_ctz(m);
+                short_probe(s, set, b[d], v, n, i + d);
+            }
+        }
+    }
+    return i;
+}
 #endif
+
+// The short part of set over v[0..n).
+static void scan_short(pf_scratch *s, const pf_set *set, const uint8_t *v, size_t n)
+{
+    size_t i = 0;
+#ifdef PF_AVX2
+    if (n >= 34 && __builtin_cpu_supports("avx2"))
+        i = scan_short_avx2(s, set, v, n);
+#endif
+    for (; i + 3 <= n; i++) {
+        unsigned m =
+                set->st[0][v[i] | 0x20] & set->st[1][v[i + 1] | 0x20] & set->st[2][v[i + 2] | 0x20];
+        if (m)
+            short_probe(s, set, m, v, n, i);
+    }
+}
 
 static void scan_value(pf_scratch *s, const pf_set *set, const char *value, size_t n)
 {
@@ -1133,6 +1336,10 @@ static void scan_value(pf_scratch *s, const pf_set *set, const char *value, size
     const uint32_t shift = set->shift;
     size_t i = 0;
     if (n < 3)
+        return;
+    if (set->nshort)
+        scan_short(s, set, v, n);
+    if (!bits)
         return;
     if (!set->has3) {
         const size_t step = set->step;

@@ -387,6 +387,8 @@ void pf_rule_atoms(sk_ruleset *rs, sk_rule *r);
 // Builds the prefilter over every rule (at finish; the ruleset is complete) and frees it.
 void pf_build(sk_ruleset *rs);
 void pf_free(sk_ruleset *rs);
+// The literals that the sets keep in their short parts (tests: that a set was split).
+size_t pf_short_literals(const sk_ruleset *rs);
 // Per-matcher marks (prefilter_int.h).
 typedef struct pf_scratch pf_scratch;
 pf_scratch *pf_scratch_new(const sk_ruleset *rs);

@@ -15,6 +15,7 @@
 #include "event/event.h"
 #include "helpers.h"
 #include "input/reader.h"
+#include "rules/rules_int.h"
 #include "rules/ruleset.h"
 
 #define SYSMON "Microsoft-Windows-Sysmon/Operational"
@@ -572,6 +573,107 @@ Test(prefilter, every_step_at_every_offset_of_long_values)
     }
     cr_assert_eq(checked, 6 * 120 * 3 * 3);
     cr_assert_eq(found, 6 * 120 * 3 * 2);
+    sk_event_fini(&ev);
+    free(fast.hit);
+    sk_matcher_free(m);
+    sk_ruleset_free(rs);
+    SK_ASSERT_NO_LEAKS();
+}
+
+// A set with a few short literals among long ones keeps the long ones' step and finds the short
+// ones by their first three bytes (the short part; AVX2 over 32 positions at a time where the CPU
+// has it). One set mixes 3..6-byte literals with long ones, another has short ones only, and a
+// keyword list is short too; each literal at every offset of values up to 150 bytes, as written,
+// upper-cased, cut short by one byte, and as a decoy that folds like it (bit 5 set in each byte)
+// without being equal, must be found exactly where it is whole.
+static const char SHORT_RULES[] =
+        "title: mixed\n"
+        "logsource: {product: windows, category: process_creation}\n"
+        "detection:\n"
+        "  sel: {CommandLine|contains: ['\\k-', 'q4z1', 'r5-w2', '-w 1 z', 'a-long-literal-01',\n"
+        "        'another-long-literal', 'third-long-literal']}\n"
+        "  condition: sel\n"
+        "---\n"
+        "title: shortonly\n"
+        "logsource: {product: windows, category: process_creation}\n"
+        "detection: {sel: {Image|contains: ['q-k', 'zz9z', '.k7']}, condition: sel}\n"
+        "---\n"
+        "title: shortkw\n"
+        "logsource: {product: windows, service: system}\n"
+        "detection: {keywords: ['@k~', 'sv1c'], condition: keywords}\n";
+
+Test(prefilter, short_literals_at_every_offset)
+{
+    sk_ruleset *rs = load_text(SHORT_RULES);
+    size_t nr = sk_ruleset_count(rs);
+    cr_assert_eq(nr, 3);
+    // mixed: 4 short; shortonly: 3 in Image and 3 in NewProcessName (its name in Security
+    // 4688); the keyword set of System and that of events without a channel: 2 each
+    cr_assert_eq(pf_short_literals(rs), 4 + 3 + 3 + 2 + 2, "%zu", pf_short_literals(rs));
+    sk_matcher *m = sk_matcher_new(rs);
+    hits fast = { sk_xcalloc(nr + 1, 1) };
+    sk_event ev;
+    sk_event_init(&ev);
+    static const struct {
+        const char *chan, *eid, *field, *lit, *decoy, *title;
+    } lits[] = {
+        { SYSMON, "1", "CommandLine", "\\k-", "|K\r", "mixed" },
+        { SYSMON, "1", "CommandLine", "q4z1", "Q\x14Z\x11", "mixed" },
+        { SYSMON, "1", "CommandLine", "r5-w2", "R\x15\rW\x12", "mixed" },
+        { SYSMON, "1", "CommandLine", "-w 1 z", "\rW 1 Z", "mixed" },
+        { SYSMON, "1", "CommandLine", "another-long-literal", "ANOTHER\rLONG-LITERAL", "mixed" },
+        { SYSMON, "1", "Image", "q-k", "Q\rK", "shortonly" },
+        { SYSMON, "1", "Image", "zz9z", "ZZ\x19Z", "shortonly" },
+        { SYSMON, "1", "Image", ".k7", "\x0eK\x17", "shortonly" },
+        { "System", "7045", "ImagePath", "@k~", "`K^", "shortkw" },
+        { "System",
+          "7045",
+          "ImagePath",
+          "sv1c",
+          "SV\x11"
+          "C",
+          "shortkw" },
+    };
+    const size_t nl = sizeof lits / sizeof lits[0];
+    size_t checked = 0, found = 0;
+    for (size_t k = 0; k < nl; k++) {
+        size_t ll = strlen(lits[k].lit);
+        for (size_t off = 0; off < 110; off++) {
+            for (size_t tail = 0; tail < 40; tail += 13) {
+                for (int form = 0; form < 4; form++) { // as is, upper case, cut short, decoy
+                    char v[192];
+                    size_t n = off;
+                    memset(v, 'x', off);
+                    for (size_t i = 0; i < ll - (form == 2); i++)
+                        v[n++] = form == 1   ? (char)toupper((unsigned char)lits[k].lit[i])
+                                 : form == 3 ? lits[k].decoy[i]
+                                             : lits[k].lit[i];
+                    memset(v + n, 'y', tail);
+                    v[n + tail] = '\0';
+                    fspec f[4] = { { "Channel", lits[k].chan, 0 },
+                                   { "EventID", lits[k].eid, 0 },
+                                   { lits[k].field, v, 0 },
+                                   { NULL, NULL, 0 } };
+                    build(&ev, f);
+                    char what[96];
+                    snprintf(what,
+                             sizeof what,
+                             "%s at %zu, tail %zu, form %d",
+                             lits[k].lit,
+                             off,
+                             tail,
+                             form);
+                    cr_expect_eq(compare(rs, m, &ev, &fast, what), 0, "%s", what);
+                    const char *got = hit_titles(rs, &fast);
+                    cr_expect_str_eq(got, form >= 2 ? "" : lits[k].title, "%s", what);
+                    found += got[0] != '\0';
+                    checked++;
+                }
+            }
+        }
+    }
+    cr_assert_eq(checked, nl * 110 * 4 * 4);
+    cr_assert_eq(found, nl * 110 * 4 * 2);
     sk_event_fini(&ev);
     free(fast.hit);
     sk_matcher_free(m);
