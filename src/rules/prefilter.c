@@ -56,16 +56,17 @@
 // 1, and one 3-byte literal makes every position probed twice, one at a time. So when a set has
 // a few short literals (at most SHORT_MAX) and setting them apart is clearly cheaper by an
 // estimate of the scan cost (short_split), they go to the set's short part and the long ones
-// keep their own step. The short part puts its literals in 8 buckets and looks at the first
-// three bytes of every position: a table per byte position (scalar) or, 32 positions at a time
-// with AVX2, two nibble shuffles per byte position (Hyperscan's "Teddy"), gives the buckets
-// whose literals could start there; those are verified in place. Of the 190 sets SigmaHQ's
-// Windows rules make, 67 (8,000 literals; among them the keyword set of the product-wide
-// rules, which meets every visible field of every event) have step 6 and 58 (18,000 literals,
-// many short file names) step 1 as a whole; 84 sets get a short part (39 are short literals
-// only), such as PowerShell's ContextInfo (15 short literals of 293: step 1 to step 6) and
-// Sysmon's CallTrace (3 of 30: step 1 to step 6).
-// Building takes a few milliseconds for the SigmaHQ set.
+// keep their own step (not when more than SHORT_SHARED of them begin alike: each is verified
+// wherever that prefix occurs). The short part puts its literals in 8 buckets (those that begin
+// alike together) and looks at the first three bytes of every position: a table per byte
+// position (scalar) or, 32 positions at a time with AVX2, two nibble shuffles per byte position
+// (Hyperscan's "Teddy"), gives the buckets whose literals could start there; those are verified
+// in place. Of the 190 sets SigmaHQ's Windows rules make, 67 (8,000 literals; among them the
+// keyword set of the product-wide rules, which meets every visible field of every event) have
+// step 6 and 58 (18,000 literals, many short file names) step 1 as a whole; 82 sets get a short
+// part (37 are short literals only), such as PowerShell's ContextInfo (15 short literals of 293:
+// step 1 to step 6) and Sysmon's CallTrace (3 of 30: step 1 to step 6). Building takes a few
+// milliseconds for the SigmaHQ set.
 //
 // Why not vectorscan/Hyperscan or Aho-Corasick: measured on the SigmaHQ Windows rules and a
 // Winlogbeat 6 dump (23,224 events), vectorscan scans these sets about 2x faster, but compiling
@@ -411,6 +412,7 @@ typedef struct pf_entry {
 // Buckets of the short part of a set (one bit each in a byte), and the most literals it takes.
 #define SHORT_BUCKETS 8u
 #define SHORT_MAX     32u
+#define SHORT_SHARED  4u // the most short literals that may begin with the same three bytes
 
 // The literals to look for in the fields of one class (plus the keyword literals, which every
 // visible field must be searched for, so a visible field is scanned once), or, for the last
@@ -841,16 +843,54 @@ static void build_grams(pf_builder *b, pf_set *set, const pf_entry *lits, size_t
     free(group);
 }
 
-// The short part of set: lits[0..nlit) (each 3 bytes or longer) in buckets, round robin.
+// The first three bytes of a literal as the short part looks at them (bit 5 set in each).
+static inline uint32_t prefix3(const pf_entry *e)
+{
+    const uint8_t *p = (const uint8_t *)e->s;
+    return ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16) | 0x202020u;
+}
+
+static int cmp_prefix(const void *a, const void *b)
+{
+    uint32_t x = prefix3(a), y = prefix3(b);
+    if (x != y)
+        return x < y ? -1 : 1;
+    const pf_entry *ea = a, *eb = b;
+    return ea->sid < eb->sid ? -1 : ea->sid > eb->sid;
+}
+
+// The short part of set: lits[0..nlit) (each 3 bytes or longer, at most SHORT_MAX) in buckets.
+// Literals that begin alike share a bucket, so that a position is verified against the literals
+// that can start there and few others: each run of one prefix goes to the emptiest bucket.
 static void build_short(pf_builder *b, pf_set *set, const pf_entry *lits, size_t nlit)
 {
     pf_index *ix = b->ix;
+    assert(nlit <= SHORT_MAX);
+    pf_entry sorted[SHORT_MAX];
+    uint8_t bucket[SHORT_MAX];
+    uint32_t fill[SHORT_BUCKETS] = { 0 };
+    memcpy(sorted, lits, nlit * sizeof(pf_entry));
+    qsort(sorted, nlit, sizeof(pf_entry), cmp_prefix);
+    for (size_t k = 0; k < nlit;) {
+        size_t j = k + 1;
+        while (j < nlit && prefix3(&sorted[j]) == prefix3(&sorted[k]))
+            j++;
+        unsigned bk = 0;
+        for (unsigned c = 1; c < SHORT_BUCKETS; c++)
+            if (fill[c] < fill[bk])
+                bk = c;
+        fill[bk] += (uint32_t)(j - k);
+        for (; k < j; k++)
+            bucket[k] = (uint8_t)bk;
+    }
     set->nshort = (uint32_t)nlit;
     sk_xgrow((void **)&ix->entries, &b->capentries, b->nentries + nlit, sizeof(pf_entry));
     for (uint32_t bk = 0; bk < SHORT_BUCKETS; bk++) {
         set->sstart[bk] = (uint32_t)b->nentries;
-        for (size_t k = bk; k < nlit; k += SHORT_BUCKETS) {
-            const pf_entry *lit = &lits[k];
+        for (size_t k = 0; k < nlit; k++) {
+            if (bucket[k] != bk)
+                continue;
+            const pf_entry *lit = &sorted[k];
             assert(lit->len >= PF_GRAM);
             ix->entries[b->nentries] = *lit;
             ix->entries[b->nentries].anchor = 0;
@@ -877,6 +917,28 @@ static unsigned gram_cost(uint32_t minlen)
     return step <= 4 ? 56 / step : 75 / step;
 }
 
+// True when no more than SHORT_SHARED of the literals shorter than t (at most SHORT_MAX of
+// them) begin with the same three bytes: every position where they begin is verified against
+// each of them, so a value that repeats such a prefix (indentation, for "   x" literals) would
+// cost that many comparisons per byte.
+static bool prefixes_spread(const pf_entry *lits, size_t nlit, uint32_t t)
+{
+    uint32_t pre[SHORT_MAX];
+    size_t n = 0;
+    for (size_t k = 0; k < nlit; k++) {
+        if (lits[k].len >= t)
+            continue;
+        uint32_t p = prefix3(&lits[k]);
+        size_t same = 1;
+        for (size_t i = 0; i < n; i++)
+            same += pre[i] == p;
+        if (same > SHORT_SHARED)
+            return false;
+        pre[n++] = p;
+    }
+    return true;
+}
+
 // Which literals go to the short part: those shorter than the split that costs least, if that
 // is cheaper than no split. The short part costs about 10 cycles per 32 bytes (three shuffle
 // lookups a byte), plus its verifications, which grow with its size. Returns the split length
@@ -898,7 +960,7 @@ static uint32_t short_split(const pf_entry *lits, size_t nlit)
             else if (lits[k].len < longmin)
                 longmin = lits[k].len;
         }
-        if (nshort == 0 || nshort > SHORT_MAX)
+        if (nshort == 0 || nshort > SHORT_MAX || !prefixes_spread(lits, nlit, t))
             continue;
         unsigned cost =
                 10 + (unsigned)nshort / 2 + (longmin == UINT32_MAX ? 0 : gram_cost(longmin));

@@ -583,7 +583,8 @@ Test(prefilter, every_step_at_every_offset_of_long_values)
 // A set with a few short literals among long ones keeps the long ones' step and finds the short
 // ones by their first three bytes (the short part; AVX2 over 32 positions at a time where the CPU
 // has it). One set mixes 3..6-byte literals with long ones, another has short ones only, and a
-// keyword list is short too; each literal at every offset of values up to 150 bytes, as written,
+// keyword list is short too (and five short literals that begin alike stay in a gram part);
+// each literal at every offset of values up to 150 bytes, as written,
 // upper-cased, cut short by one byte, and as a decoy that folds like it (bit 5 set in each byte)
 // without being equal, must be found exactly where it is whole.
 static const char SHORT_RULES[] =
@@ -600,15 +601,24 @@ static const char SHORT_RULES[] =
         "---\n"
         "title: shortkw\n"
         "logsource: {product: windows, service: system}\n"
-        "detection: {keywords: ['@k~', 'sv1c'], condition: keywords}\n";
+        "detection: {keywords: ['@k~', 'sv1c'], condition: keywords}\n"
+        "---\n"
+        "title: sameprefix\n"
+        "logsource: {product: windows, category: process_creation}\n"
+        "detection:\n"
+        "  sel: {ParentImage|contains: ['zq1a', 'zq1b', 'zq1c', 'zq1d', 'zq1e', "
+        "'not-short-at-all']}\n"
+        "  condition: sel\n";
 
 Test(prefilter, short_literals_at_every_offset)
 {
     sk_ruleset *rs = load_text(SHORT_RULES);
     size_t nr = sk_ruleset_count(rs);
-    cr_assert_eq(nr, 3);
+    cr_assert_eq(nr, 4);
     // mixed: 4 short; shortonly: 3 in Image and 3 in NewProcessName (its name in Security
-    // 4688); the keyword set of System and that of events without a channel: 2 each
+    // 4688); the keyword set of System and that of events without a channel: 2 each;
+    // sameprefix: none (five short literals begin alike: a set where a value of "zq1zq1zq1..."
+    // would have each of them verified at every third byte keeps them in its gram part)
     cr_assert_eq(pf_short_literals(rs), 4 + 3 + 3 + 2 + 2, "%zu", pf_short_literals(rs));
     sk_matcher *m = sk_matcher_new(rs);
     hits fast = { sk_xcalloc(nr + 1, 1) };
@@ -626,13 +636,8 @@ Test(prefilter, short_literals_at_every_offset)
         { SYSMON, "1", "Image", "zz9z", "ZZ\x19Z", "shortonly" },
         { SYSMON, "1", "Image", ".k7", "\x0eK\x17", "shortonly" },
         { "System", "7045", "ImagePath", "@k~", "`K^", "shortkw" },
-        { "System",
-          "7045",
-          "ImagePath",
-          "sv1c",
-          "SV\x11"
-          "C",
-          "shortkw" },
+        { "System", "7045", "ImagePath", "sv1c", "SV\021C", "shortkw" },
+        { SYSMON, "1", "ParentImage", "zq1e", "ZQ\021E", "sameprefix" },
     };
     const size_t nl = sizeof lits / sizeof lits[0];
     size_t checked = 0, found = 0;
