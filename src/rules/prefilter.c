@@ -41,6 +41,9 @@
 // variant that is a plain case-insensitive contains of exactly its literal holds, without a
 // search, on the field the scan first found the literal in (pf_variant_in_field): PowerShell
 // rules that look for the host application path in a 5 KB `Data` field that always has it.
+// 3-byte literals of values ('iex', 'reg' among the PowerShell ContextInfo |all lists) are in
+// the index where every 3-byte literal of their field classes fits in the sets' short parts
+// (settle_short3): a search for 'iex' in 6 KB of script costs about 17,000 instructions.
 //
 // Search. The scan reads each value once: at every step-th position it folds the 4 bytes there
 // (bit 5 set in each, which lower-cases ASCII letters) and tests a hash bitmap sized for about
@@ -565,6 +568,10 @@ typedef struct pf_builder {
     const pf_ref *kw;  // the keyword refs (sorted like refs)
     size_t nkw;
     pf_ref *kw_sel; // scratch: the keyword refs of one candidate list
+    // 3-byte value literals, registered (settle_short3) only where their sets can keep every
+    // 3-byte literal in the short part
+    struct short3 *s3;
+    size_t ns3, caps3;
 } pf_builder;
 
 static void str_rehash(pf_builder *b, size_t cap)
@@ -678,6 +685,25 @@ static bool item_registered(const citem *it)
 
 #define MAX_ITEM_CLASSES 16
 
+// A 3-byte literal of a value, waiting for settle_short3.
+typedef struct short3 {
+    cval *cv;
+    uint32_t *ids; // cv's literal ids (ids[k] is SID_ALWAYS until settled)
+    uint32_t k;    // which variant
+    uint32_t rule;
+    uint32_t nc;
+    uint32_t cls[MAX_ITEM_CLASSES];
+} short3;
+
+// Variant k of cv is a plain case-insensitive contains of exactly its literal: where the scan
+// finds the literal, the variant holds.
+static bool is_sure(const cval *cv, uint32_t k)
+{
+    size_t pn;
+    const char *pat = sk_vm_ci_substring(cv->vms[k], &pn);
+    return pat && pn == cv->alens[k] && memcmp(pat, cv->atoms[k], pn) == 0;
+}
+
 // Registers every value literal of rule ri (so that pf_variant_absent can answer for it) and
 // its rule-level atoms (so that the rule is evaluated only when one is present).
 static void add_rule(pf_builder *b, uint32_t ri)
@@ -700,22 +726,31 @@ static void add_rule(pf_builder *b, uint32_t ri)
                         continue;
                     uint32_t *ids = rs_alloc(rs, cv->natoms * sizeof(uint32_t));
                     bool *sure = NULL;
+                    bool sure_any = false;
+                    for (uint32_t k = 0; k < cv->natoms && !sure_any; k++)
+                        sure_any = is_sure(cv, k);
+                    if (sure_any) { // allocated here: settle_short3 may fill it in later
+                        sure = rs_alloc(rs, cv->natoms * sizeof(bool));
+                        memset(sure, 0, cv->natoms * sizeof(bool));
+                    }
                     for (uint32_t k = 0; k < cv->natoms; k++) {
-                        // A 3-byte literal would make the scan test two grams per byte for
-                        // its whole set; its predicate is cheap anyway: never skipped.
                         ids[k] = SID_ALWAYS;
-                        if (cv->alens[k] < 4)
-                            continue;
-                        ids[k] = str_intern(b, cv->atoms[k], cv->alens[k]);
-                        size_t pn;
-                        const char *pat = sk_vm_ci_substring(cv->vms[k], &pn);
-                        if (pat && pn == cv->alens[k] && memcmp(pat, cv->atoms[k], pn) == 0) {
-                            if (!sure) {
-                                sure = rs_alloc(rs, cv->natoms * sizeof(bool));
-                                memset(sure, 0, cv->natoms * sizeof(bool));
+                        if (cv->alens[k] < 4) {
+                            // A 3-byte literal: found cheaply in a set's short part, and only
+                            // there; settle_short3 decides (until then, never skipped).
+                            if (cv->alens[k] == 3 && nc > 0) {
+                                sk_xgrow((void **)&b->s3, &b->caps3, b->ns3 + 1, sizeof(short3));
+                                short3 *d = &b->s3[b->ns3++];
+                                *d = (short3){
+                                    .cv = cv, .ids = ids, .k = k, .rule = ri, .nc = (uint32_t)nc
+                                };
+                                memcpy(d->cls, cls, nc * sizeof(uint32_t));
                             }
-                            sure[k] = true;
+                            continue;
                         }
+                        ids[k] = str_intern(b, cv->atoms[k], cv->alens[k]);
+                        if (sure)
+                            sure[k] = is_sure(cv, k);
                         for (size_t c = 0; c < nc; c++)
                             add_ref(b, cls[c], ids[k], NONE, ri);
                     }
@@ -1058,6 +1093,62 @@ static void add_list(pf_builder *b, size_t *nl, const uint32_t *list, uint32_t n
     (*nl)++;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+// Registers the 3-byte value literals (b->s3) of the classes where every 3-byte literal, rule
+// atom or value, fits in the set's short part (SHORT_MAX of them at most): there they cost a
+// table lookup per byte, where a search for them costs a memchr per occurrence of their first
+// byte (a 6 KB PowerShell ContextInfo has hundreds of "i" for "iex"). A literal is registered
+// for all the classes its item reads or none (pf_variant_absent relies on that).
+static void settle_short3(pf_builder *b)
+{
+    if (!b->ns3)
+        return;
+    const uint32_t nclass = b->ix->nci + 1;
+    // Distinct (class, literal) pairs of 3 bytes: the refs so far and the waiting values.
+    size_t np = 0, cap = 0;
+    uint64_t *pairs = NULL;
+    for (size_t i = 0; i < b->nrefs; i++) {
+        if (b->slen[b->refs[i].sid] != 3)
+            continue;
+        sk_xgrow((void **)&pairs, &cap, np + 1, sizeof(uint64_t));
+        pairs[np++] = (uint64_t)b->refs[i].where << 32 | b->refs[i].sid;
+    }
+    for (size_t i = 0; i < b->ns3; i++) {
+        const short3 *d = &b->s3[i];
+        uint32_t sid = str_intern(b, d->cv->atoms[d->k], 3);
+        for (uint32_t c = 0; c < d->nc; c++) {
+            sk_xgrow((void **)&pairs, &cap, np + 1, sizeof(uint64_t));
+            pairs[np++] = (uint64_t)d->cls[c] << 32 | sid;
+        }
+    }
+    qsort(pairs, np, sizeof(uint64_t), cmp_u64);
+    uint32_t *count = sk_xcalloc(nclass, sizeof(uint32_t));
+    for (size_t i = 0; i < np; i++)
+        if (i == 0 || pairs[i] != pairs[i - 1])
+            count[pairs[i] >> 32]++;
+    for (size_t i = 0; i < b->ns3; i++) {
+        const short3 *d = &b->s3[i];
+        bool ok = true;
+        for (uint32_t c = 0; c < d->nc && ok; c++)
+            ok = count[d->cls[c]] <= SHORT_MAX;
+        if (!ok)
+            continue;
+        cval *cv = d->cv;
+        d->ids[d->k] = str_intern(b, cv->atoms[d->k], 3);
+        if (cv->pf_sure)
+            ((bool *)cv->pf_sure)[d->k] = is_sure(cv, d->k);
+        for (uint32_t c = 0; c < d->nc; c++)
+            add_ref(b, d->cls[c], d->ids[d->k], NONE, d->rule);
+    }
+    free(count);
+    free(pairs);
+}
+
 void pf_build(sk_ruleset *rs)
 {
     pf_index *ix = sk_xcalloc(1, sizeof(*ix));
@@ -1072,6 +1163,7 @@ void pf_build(sk_ruleset *rs)
     (void)str_intern(&b, "", 0); // SID_ALWAYS
     for (size_t r = 0; r < rs->nrules; r++)
         add_rule(&b, (uint32_t)r);
+    settle_short3(&b);
     ix->nstrings = b.nstr;
     count_grams(&b);
 
@@ -1129,6 +1221,7 @@ void pf_build(sk_ruleset *rs)
     free(b.refs);
     free(b.kw_sel);
     free(b.rule_bits);
+    free(b.s3);
 }
 
 static void set_free(pf_set *set)

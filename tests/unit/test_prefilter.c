@@ -608,36 +608,49 @@ static const char SHORT_RULES[] =
         "detection:\n"
         "  sel: {ParentImage|contains: ['zq1a', 'zq1b', 'zq1c', 'zq1d', 'zq1e', "
         "'not-short-at-all']}\n"
-        "  condition: sel\n";
+        "  condition: sel\n"
+        "---\n"
+        "title: allthree\n"
+        "logsource: {product: windows, category: process_creation}\n"
+        "detection: {sel: {OriginalFileName|contains|all: ['k9j', 'an-anchor']}, condition: sel}\n";
 
 Test(prefilter, short_literals_at_every_offset)
 {
     sk_ruleset *rs = load_text(SHORT_RULES);
     size_t nr = sk_ruleset_count(rs);
-    cr_assert_eq(nr, 4);
+    cr_assert_eq(nr, 5);
     // mixed: 4 short; shortonly: 3 in Image and 3 in NewProcessName (its name in Security
     // 4688); the keyword set of System and that of events without a channel: 2 each;
     // sameprefix: none (five short literals begin alike: a set where a value of "zq1zq1zq1..."
-    // would have each of them verified at every third byte keeps them in its gram part)
-    cr_assert_eq(pf_short_literals(rs), 4 + 3 + 3 + 2 + 2, "%zu", pf_short_literals(rs));
+    // would have each of them verified at every third byte keeps them in its gram part);
+    // allthree: 'an-anchor' (the rule's atom) and 'k9j', a 3-byte literal of a value only, which
+    // is looked for too, so that its predicate is decided without a search
+    cr_assert_eq(pf_short_literals(rs), 4 + 3 + 3 + 2 + 2 + 2, "%zu", pf_short_literals(rs));
     sk_matcher *m = sk_matcher_new(rs);
     hits fast = { sk_xcalloc(nr + 1, 1) };
     sk_event ev;
     sk_event_init(&ev);
     static const struct {
-        const char *chan, *eid, *field, *lit, *decoy, *title;
+        const char *chan, *eid, *field, *lit, *decoy, *title, *also;
     } lits[] = {
-        { SYSMON, "1", "CommandLine", "\\k-", "|K\r", "mixed" },
-        { SYSMON, "1", "CommandLine", "q4z1", "Q\x14Z\x11", "mixed" },
-        { SYSMON, "1", "CommandLine", "r5-w2", "R\x15\rW\x12", "mixed" },
-        { SYSMON, "1", "CommandLine", "-w 1 z", "\rW 1 Z", "mixed" },
-        { SYSMON, "1", "CommandLine", "another-long-literal", "ANOTHER\rLONG-LITERAL", "mixed" },
-        { SYSMON, "1", "Image", "q-k", "Q\rK", "shortonly" },
-        { SYSMON, "1", "Image", "zz9z", "ZZ\x19Z", "shortonly" },
-        { SYSMON, "1", "Image", ".k7", "\x0eK\x17", "shortonly" },
-        { "System", "7045", "ImagePath", "@k~", "`K^", "shortkw" },
-        { "System", "7045", "ImagePath", "sv1c", "SV\021C", "shortkw" },
-        { SYSMON, "1", "ParentImage", "zq1e", "ZQ\021E", "sameprefix" },
+        { SYSMON, "1", "CommandLine", "\\k-", "|K\r", "mixed", "" },
+        { SYSMON, "1", "CommandLine", "q4z1", "Q\x14Z\x11", "mixed", "" },
+        { SYSMON, "1", "CommandLine", "r5-w2", "R\x15\rW\x12", "mixed", "" },
+        { SYSMON, "1", "CommandLine", "-w 1 z", "\rW 1 Z", "mixed", "" },
+        { SYSMON,
+          "1",
+          "CommandLine",
+          "another-long-literal",
+          "ANOTHER\rLONG-LITERAL",
+          "mixed",
+          "" },
+        { SYSMON, "1", "Image", "q-k", "Q\rK", "shortonly", "" },
+        { SYSMON, "1", "Image", "zz9z", "ZZ\x19Z", "shortonly", "" },
+        { SYSMON, "1", "Image", ".k7", "\x0eK\x17", "shortonly", "" },
+        { "System", "7045", "ImagePath", "@k~", "`K^", "shortkw", "" },
+        { "System", "7045", "ImagePath", "sv1c", "SV\021C", "shortkw", "" },
+        { SYSMON, "1", "ParentImage", "zq1e", "ZQ\021E", "sameprefix", "" },
+        { SYSMON, "1", "OriginalFileName", "k9j", "K\031J", "allthree", "an-anchor" },
     };
     const size_t nl = sizeof lits / sizeof lits[0];
     size_t checked = 0, found = 0;
@@ -646,7 +659,7 @@ Test(prefilter, short_literals_at_every_offset)
         for (size_t off = 0; off < 110; off++) {
             for (size_t tail = 0; tail < 40; tail += 13) {
                 for (int form = 0; form < 4; form++) { // as is, upper case, cut short, decoy
-                    char v[192];
+                    char v[224];
                     size_t n = off;
                     memset(v, 'x', off);
                     for (size_t i = 0; i < ll - (form == 2); i++)
@@ -654,7 +667,10 @@ Test(prefilter, short_literals_at_every_offset)
                                  : form == 3 ? lits[k].decoy[i]
                                              : lits[k].lit[i];
                     memset(v + n, 'y', tail);
-                    v[n + tail] = '\0';
+                    n += tail;
+                    // what the rule needs besides the literal
+                    n += (size_t)sprintf(v + n, "%s", lits[k].also);
+                    v[n] = '\0';
                     fspec f[4] = { { "Channel", lits[k].chan, 0 },
                                    { "EventID", lits[k].eid, 0 },
                                    { lits[k].field, v, 0 },
