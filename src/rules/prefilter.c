@@ -42,8 +42,8 @@
 // search, on the field the scan first found the literal in (pf_variant_in_field): PowerShell
 // rules that look for the host application path in a 5 KB `Data` field that always has it.
 // 3-byte literals of values ('iex', 'reg' among the PowerShell ContextInfo |all lists) are in
-// the index where every 3-byte literal of their field classes fits in the sets' short parts
-// (settle_short3): a search for 'iex' in 6 KB of script costs about 17,000 instructions.
+// the index where the sets of their field classes have a short part anyway (settle_short3): a
+// search for 'iex' in 6 KB of script costs about 17,000 instructions.
 //
 // Search. The scan reads each value once: at every step-th position it folds the 4 bytes there
 // (bit 5 set in each, which lower-cases ASCII letters) and tests a hash bitmap sized for about
@@ -1093,50 +1093,91 @@ static void add_list(pf_builder *b, size_t *nl, const uint32_t *list, uint32_t n
     (*nl)++;
 }
 
-static int cmp_u64(const void *a, const void *b)
+// Registers the 3-byte value literals (b->s3) of the classes whose sets get a short part anyway,
+// where they fit without changing the set's split (so the gram part keeps its step): there they
+// cost little, where a search for them costs a memchr per occurrence of their first byte (a 6 KB
+// PowerShell ContextInfo has hundreds of "i" for "iex"). Elsewhere they would add a short part
+// to the scan of every value of the class, most of them short (paths, names): not worth it. A
+// literal is registered for all the classes its item reads or none (pf_variant_absent relies on
+// that).
+// Appends to *lits the literals of sids[0..n) not stamped with mark yet, and stamps them.
+static void add_unique(const pf_builder *b,
+                       pf_entry **lits,
+                       size_t *cap,
+                       size_t *n,
+                       const uint32_t *sids,
+                       size_t count,
+                       uint32_t *stamp,
+                       uint32_t mark)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+    for (size_t k = 0; k < count; k++) {
+        uint32_t sid = sids[k];
+        if (stamp[sid] == mark)
+            continue;
+        stamp[sid] = mark;
+        sk_xgrow((void **)lits, cap, *n + 1, sizeof(pf_entry));
+        (*lits)[(*n)++] = (pf_entry){ .s = b->str[sid], .len = b->slen[sid], .sid = sid };
+    }
 }
 
-// Registers the 3-byte value literals (b->s3) of the classes where every 3-byte literal, rule
-// atom or value, fits in the set's short part (SHORT_MAX of them at most): there they cost a
-// table lookup per byte, where a search for them costs a memchr per occurrence of their first
-// byte (a 6 KB PowerShell ContextInfo has hundreds of "i" for "iex"). A literal is registered
-// for all the classes its item reads or none (pf_variant_absent relies on that).
 static void settle_short3(pf_builder *b)
 {
     if (!b->ns3)
         return;
     const uint32_t nclass = b->ix->nci + 1;
-    // Distinct (class, literal) pairs of 3 bytes: the refs so far and the waiting values.
-    size_t np = 0, cap = 0;
-    uint64_t *pairs = NULL;
-    for (size_t i = 0; i < b->nrefs; i++) {
-        if (b->slen[b->refs[i].sid] != 3)
-            continue;
-        sk_xgrow((void **)&pairs, &cap, np + 1, sizeof(uint64_t));
-        pairs[np++] = (uint64_t)b->refs[i].where << 32 | b->refs[i].sid;
+    // The literals of each class that has waiting values, grouped by class (a counting sort):
+    // first those registered so far, then the waiting ones.
+    uint32_t *start = sk_xcalloc((size_t)nclass + 1, sizeof(uint32_t));
+    uint32_t *wstart = sk_xcalloc((size_t)nclass + 1, sizeof(uint32_t));
+    size_t nwait = 0;
+    for (size_t i = 0; i < b->ns3; i++)
+        for (uint32_t c = 0; c < b->s3[i].nc; c++, nwait++)
+            wstart[b->s3[i].cls[c] + 1]++;
+    for (size_t i = 0; i < b->nrefs; i++)
+        if (wstart[b->refs[i].where + 1])
+            start[b->refs[i].where + 1]++;
+    for (uint32_t c = 0; c < nclass; c++) {
+        start[c + 1] += start[c];
+        wstart[c + 1] += wstart[c];
     }
+    uint32_t *sids = sk_xmalloc(((size_t)start[nclass] + 1) * sizeof(uint32_t));
+    uint32_t *wsids = sk_xmalloc((nwait + 1) * sizeof(uint32_t));
+    uint32_t *fill = sk_xcalloc(nclass, sizeof(uint32_t));
+    for (size_t i = 0; i < b->nrefs; i++) {
+        uint32_t c = b->refs[i].where;
+        if (wstart[c + 1] != wstart[c])
+            sids[start[c] + fill[c]++] = b->refs[i].sid;
+    }
+    memset(fill, 0, nclass * sizeof(uint32_t));
     for (size_t i = 0; i < b->ns3; i++) {
         const short3 *d = &b->s3[i];
         uint32_t sid = str_intern(b, d->cv->atoms[d->k], 3);
-        for (uint32_t c = 0; c < d->nc; c++) {
-            sk_xgrow((void **)&pairs, &cap, np + 1, sizeof(uint64_t));
-            pairs[np++] = (uint64_t)d->cls[c] << 32 | sid;
-        }
+        for (uint32_t c = 0; c < d->nc; c++)
+            wsids[wstart[d->cls[c]] + fill[d->cls[c]]++] = sid;
     }
-    qsort(pairs, np, sizeof(uint64_t), cmp_u64);
-    uint32_t *count = sk_xcalloc(nclass, sizeof(uint32_t));
-    for (size_t i = 0; i < np; i++)
-        if (i == 0 || pairs[i] != pairs[i - 1])
-            count[pairs[i] >> 32]++;
+    // Per class, the set's split without and with the waiting literals (each literal once).
+    uint32_t *stamp = sk_xcalloc(b->nstr + 1, sizeof(uint32_t));
+    bool *ok = sk_xcalloc(nclass, sizeof(bool));
+    pf_entry *lits = NULL;
+    size_t caplits = 0, n;
+    for (uint32_t c = 0; c < nclass; c++) {
+        if (wstart[c + 1] == wstart[c])
+            continue;
+        n = 0;
+        add_unique(b, &lits, &caplits, &n, sids + start[c], start[c + 1] - start[c], stamp, c + 1);
+        uint32_t split = n ? short_split(lits, n) : 0;
+        if (split == 0)
+            continue;
+        add_unique(
+                b, &lits, &caplits, &n, wsids + wstart[c], wstart[c + 1] - wstart[c], stamp, c + 1);
+        ok[c] = short_split(lits, n) == split;
+    }
     for (size_t i = 0; i < b->ns3; i++) {
         const short3 *d = &b->s3[i];
-        bool ok = true;
-        for (uint32_t c = 0; c < d->nc && ok; c++)
-            ok = count[d->cls[c]] <= SHORT_MAX;
-        if (!ok)
+        bool all = true;
+        for (uint32_t c = 0; c < d->nc && all; c++)
+            all = ok[d->cls[c]];
+        if (!all)
             continue;
         cval *cv = d->cv;
         d->ids[d->k] = str_intern(b, cv->atoms[d->k], 3);
@@ -1145,8 +1186,14 @@ static void settle_short3(pf_builder *b)
         for (uint32_t c = 0; c < d->nc; c++)
             add_ref(b, d->cls[c], d->ids[d->k], NONE, d->rule);
     }
-    free(count);
-    free(pairs);
+    free(lits);
+    free(ok);
+    free(stamp);
+    free(fill);
+    free(wsids);
+    free(sids);
+    free(wstart);
+    free(start);
 }
 
 void pf_build(sk_ruleset *rs)

@@ -612,7 +612,10 @@ static const char SHORT_RULES[] =
         "---\n"
         "title: allthree\n"
         "logsource: {product: windows, category: process_creation}\n"
-        "detection: {sel: {OriginalFileName|contains|all: ['k9j', 'an-anchor']}, condition: sel}\n";
+        "detection:\n"
+        "  sel: {OriginalFileName|contains|all: ['k9j', 'an-anchor']}\n"
+        "  other: {OriginalFileName|contains: 'w7q4'}\n"
+        "  condition: sel or other\n";
 
 Test(prefilter, short_literals_at_every_offset)
 {
@@ -623,9 +626,10 @@ Test(prefilter, short_literals_at_every_offset)
     // 4688); the keyword set of System and that of events without a channel: 2 each;
     // sameprefix: none (five short literals begin alike: a set where a value of "zq1zq1zq1..."
     // would have each of them verified at every third byte keeps them in its gram part);
-    // allthree: 'an-anchor' (the rule's atom) and 'k9j', a 3-byte literal of a value only, which
-    // is looked for too, so that its predicate is decided without a search
-    cr_assert_eq(pf_short_literals(rs), 4 + 3 + 3 + 2 + 2 + 2, "%zu", pf_short_literals(rs));
+    // allthree: 'w7q4', 'an-anchor' and 'k9j', a 3-byte literal of a value only (not a rule
+    // atom), which is looked for too where the set has a short part anyway, so that its
+    // predicate is decided without a search
+    cr_assert_eq(pf_short_literals(rs), 4 + 3 + 3 + 2 + 2 + 3, "%zu", pf_short_literals(rs));
     sk_matcher *m = sk_matcher_new(rs);
     hits fast = { sk_xcalloc(nr + 1, 1) };
     sk_event ev;
