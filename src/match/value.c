@@ -15,7 +15,13 @@
 //            segment that ends earlier never leaves less room for the rest, this greedy scan is
 //            exact and linear in the value for a given pattern: no backtracking, no exponential
 //            cases. Case-insensitive globs fold the whole value into the scratch.
-//   regex    PCRE2, JIT-compiled when the JIT is available, with match and depth limits.
+//   regex    PCRE2, JIT-compiled when the JIT is available, with match and depth limits. A
+//            regex that is a chain of literals joined by '.*' ('\+.*\+.*\+', which PCRE
+//            explores in time exponential in the number of links on a line that lacks one) is
+//            decided by finding the literals in order, each at its earliest place, within one
+//            line (the whole value with the s flag): the same greedy argument as for globs makes
+//            that exact, and it is linear. Values that are not valid UTF-8 go to PCRE, where
+//            invalid bytes are barriers.
 //   cidr     IPv4/IPv6 network and prefix, compared bytewise after inet_pton.
 //   number   LT/LTE/GT/GTE on integers (exact, 64-bit magnitude) or floats.
 //
@@ -116,6 +122,11 @@ struct sk_vm {
         } glob;
         struct {
             pcre2_code *code;
+            // A chain of literals joined by '.*' (NULL: not one): nchain literals, their text
+            // back to back in chain_text.
+            char *chain_text;
+            uint32_t *chain_len;
+            uint32_t nchain;
         } re;
         struct {
             int af;
@@ -676,6 +687,8 @@ static bool match_glob(const sk_vm *vm, const char *value, size_t n, sk_vm_scrat
 // ---------------------------------------------------------------------------------------------
 // regex
 
+static void compile_chain(sk_vm *vm, const char *p, size_t n);
+
 static sk_status
 compile_regex(sk_vm *vm, const char *pattern, size_t n, sk_buf *err, size_t *erroff)
 {
@@ -707,11 +720,106 @@ compile_regex(sk_vm *vm, const char *pattern, size_t n, sk_buf *err, size_t *err
     // Without a usable JIT (not built in, or no executable memory) pcre2_match interprets.
     (void)pcre2_jit_compile(vm->u.re.code, PCRE2_JIT_COMPLETE);
     vm->mode = M_REGEX;
+    compile_chain(vm, n ? pattern : "", n);
     return SK_OK;
+}
+
+// A regex literal character at p[0..n): a byte that is not a metacharacter (a whole UTF-8
+// sequence counts byte by byte), or a backslash and a non-alphanumeric ASCII character (which
+// stands for itself). Returns its length in the pattern (0: not a literal) and its byte in *c.
+static size_t chain_char(const char *p, size_t n, char *c)
+{
+    unsigned char b = (unsigned char)p[0];
+    if (b == '\\') {
+        if (n < 2)
+            return 0;
+        unsigned char e = (unsigned char)p[1];
+        if (e >= 0x80 || (e >= '0' && e <= '9') || (e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z'))
+            return 0;
+        *c = (char)e;
+        return 2;
+    }
+    if (strchr("^$.|?*+()[]{}", b) && b != '\0')
+        return 0;
+    if (b < 0x20 || b == 0x7F)
+        return 0; // control characters: written as they are, but keep the chain to printable text
+    *c = (char)b;
+    return 1;
+}
+
+// Recognises a chain: literal ('.*' literal)+, with every literal non-empty; under the i flag,
+// only when no literal has a letter or a non-ASCII byte (case would then matter). PCRE's '.' is
+// any character but a newline, and a newline is LF in this library's default convention
+// (checked; another convention leaves the regex to PCRE).
+static void compile_chain(sk_vm *vm, const char *p, size_t n)
+{
+    uint32_t nl = 0;
+    if (pcre2_config(PCRE2_CONFIG_NEWLINE, &nl) < 0 || nl != PCRE2_NEWLINE_LF)
+        return;
+    char *text = sk_xmalloc(n + 1);
+    uint32_t *lens = sk_xmalloc((n / 3 + 2) * sizeof(uint32_t)); // a link takes 3 bytes at least
+    size_t nt = 0, nlits = 0, i = 0, cur = 0;
+    bool ok = true;
+    while (ok && i <= n) {
+        if (i == n || (n - i >= 2 && p[i] == '.' && p[i + 1] == '*')) {
+            ok = cur > 0; // no empty literal, no leading, trailing or doubled '.*'
+            lens[nlits++] = (uint32_t)cur;
+            cur = 0;
+            i += i == n ? 1 : 2;
+            continue;
+        }
+        char c;
+        size_t k = chain_char(p + i, n - i, &c);
+        unsigned char u = (unsigned char)c;
+        if (k == 0 ||
+            ((vm->flags & SK_VM_RE_I) && (u >= 0x80 || (unsigned)((u | 0x20) - 'a') < 26u))) {
+            ok = false;
+            break;
+        }
+        // '.*?' or '.*+' would have stopped at '?' or '+' above (not literals)
+        text[nt++] = c;
+        cur++;
+        i += k;
+    }
+    if (!ok || nlits < 2) {
+        free(text);
+        free(lens);
+        return;
+    }
+    vm->u.re.chain_text = text;
+    vm->u.re.chain_len = lens;
+    vm->u.re.nchain = (uint32_t)nlits;
+}
+
+// The chain's literals in order, each at its earliest place after the previous one, within one
+// line of v[0..n) (or within the whole value, with the s flag).
+static bool match_chain(const sk_vm *vm, const char *v, size_t n)
+{
+    const bool dotall = vm->flags & SK_VM_RE_S;
+    size_t pos = 0;
+    for (;;) {
+        const char *nlp = dotall ? NULL : memchr(v + pos, '\n', n - pos);
+        size_t end = nlp ? (size_t)(nlp - v) : n, at = pos;
+        const char *lit = vm->u.re.chain_text;
+        uint32_t k = 0;
+        for (; k < vm->u.re.nchain; lit += vm->u.re.chain_len[k], k++) {
+            const char *hit = memmem(v + at, end - at, lit, vm->u.re.chain_len[k]);
+            if (!hit)
+                break;
+            at = (size_t)(hit - v) + vm->u.re.chain_len[k];
+        }
+        if (k == vm->u.re.nchain)
+            return true;
+        if (end == n)
+            return false;
+        pos = end + 1;
+    }
 }
 
 static bool match_regex(const sk_vm *vm, const char *value, size_t n, sk_vm_scratch *s)
 {
+    if (vm->u.re.chain_text && (!n || sk_utf8_valid(value, n)))
+        return match_chain(vm, n ? value : "", n);
     assert(s && "regex predicates need a scratch");
     int rc = pcre2_match(vm->u.re.code, (PCRE2_SPTR)(n ? value : ""), n, 0, 0, s->md, s->mctx);
     if (rc >= 0) // 0: matched, the one-pair ovector was too small for named groups
@@ -1073,6 +1181,8 @@ void sk_vm_free(sk_vm *vm)
         break;
     case M_REGEX:
         pcre2_code_free(vm->u.re.code); // NULL-safe
+        free(vm->u.re.chain_text);
+        free(vm->u.re.chain_len);
         break;
     case M_CIDR:
     case M_NUM:
@@ -1168,6 +1278,8 @@ void sk_vm_describe(const sk_vm *vm, sk_buf *out)
                              vm->flags & SK_VM_RE_I ? "i" : "",
                              vm->flags & SK_VM_RE_M ? "m" : "",
                              vm->flags & SK_VM_RE_S ? "s" : "");
+        if (st == SK_OK && vm->u.re.chain_text)
+            st = sk_buf_addf(out, " (a chain of %u literals)", (unsigned)vm->u.re.nchain);
         break;
     case M_CIDR:
     case M_NUM:

@@ -5,6 +5,7 @@
 
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <pcre2.h>
 
 #include "core/buf.h"
 #include "helpers.h"
@@ -839,6 +840,124 @@ Test(value, catastrophic_regex_hits_the_match_limit, .timeout = 20)
     SK_ASSERT_NO_LEAKS();
 }
 
+// A chain of literals joined by '.*' is decided without PCRE (src/match/value.c): random chains
+// (escaped metacharacters, letters, a two-byte letter; flags i, s, m) on random values (newlines
+// and carriage returns among them, and some that are not valid UTF-8, which go to PCRE) must
+// agree with PCRE2 itself, compiled with the options saker uses and without its limits.
+Test(value, regex_chain_agrees_with_pcre2)
+{
+    static const char *const toks[] = { "\\+", "a", "A", "\xC3\xA9", "\\{", "`", "ab", "\\.", " " };
+    static const char *const vals[] = { "+",  "a",  "A", "\xC3\xA9", "{", "`",
+                                        "\n", "\r", " ", ".",        "b" };
+    static const unsigned fl[] = { 0, RI, RS, RM, RI | RS };
+    unsigned long seed = 4242;
+    sk_vm_scratch *s = sk_vm_scratch_new();
+    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+    size_t chains = 0, hits = 0;
+    for (int iter = 0; iter < 20000; iter++) {
+        char pat[128], val[128];
+        size_t pn = 0, vn = 0;
+        seed = seed * 6364136223846793005u + 1442695040888963407u;
+        size_t links = 2 + (seed >> 33) % 3;
+        for (size_t l = 0; l < links; l++) {
+            if (l) {
+                memcpy(pat + pn, ".*", 2);
+                pn += 2;
+            }
+            seed = seed * 6364136223846793005u + 1442695040888963407u;
+            size_t len = 1 + (seed >> 33) % 2;
+            for (size_t i = 0; i < len; i++) {
+                seed = seed * 6364136223846793005u + 1442695040888963407u;
+                const char *t = toks[(seed >> 33) % (sizeof toks / sizeof toks[0])];
+                memcpy(pat + pn, t, strlen(t));
+                pn += strlen(t);
+            }
+        }
+        seed = seed * 6364136223846793005u + 1442695040888963407u;
+        size_t vlen = (seed >> 33) % 40;
+        for (size_t i = 0; i < vlen; i++) {
+            seed = seed * 6364136223846793005u + 1442695040888963407u;
+            const char *t = vals[(seed >> 33) % (sizeof vals / sizeof vals[0])];
+            memcpy(val + vn, t, strlen(t));
+            vn += strlen(t);
+        }
+        seed = seed * 6364136223846793005u + 1442695040888963407u;
+        if ((seed >> 33) % 16 == 0 && vn)
+            val[(seed >> 40) % vn] = (char)0xFF; // not UTF-8
+        unsigned flags = fl[(seed >> 45) % (sizeof fl / sizeof fl[0])];
+        uint32_t opts = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NO_AUTO_CAPTURE |
+                        (flags & RI ? PCRE2_CASELESS : 0) | (flags & RM ? PCRE2_MULTILINE : 0) |
+                        (flags & RS ? PCRE2_DOTALL : 0);
+        int code;
+        PCRE2_SIZE off;
+        pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, pn, opts, &code, &off, NULL);
+        cr_assert(re, "pcre2 '%.*s'", (int)pn, pat);
+        bool want = pcre2_match(re, (PCRE2_SPTR)val, vn, 0, 0, md, NULL) >= 0;
+        pcre2_code_free(re);
+        sk_vm *vm = NULL;
+        cr_assert_eq(sk_vm_compile(&vm, SK_VM_REGEX, pat, pn, flags, NULL, NULL), SK_OK);
+        sk_buf d;
+        sk_buf_init(&d, 1024);
+        sk_vm_describe(vm, &d);
+        chains += strstr(sk_buf_str(&d), "chain") != NULL;
+        sk_buf_fini(&d);
+        bool got = sk_vm_match(vm, val, vn, s);
+        sk_vm_free(vm);
+        hits += want;
+        cr_assert_eq(got,
+                     want,
+                     "flags %u pattern '%.*s' value '%.*s': got %d",
+                     flags,
+                     (int)pn,
+                     pat,
+                     (int)vn,
+                     val,
+                     got);
+    }
+    cr_assert_eq(sk_vm_scratch_limit_hits(s), 0);
+    cr_assert_gt(chains, 10000, "%zu chains", chains); // the fast path was taken
+    cr_assert_gt(hits, 1000, "%zu hits", hits);
+    pcre2_match_data_free(md);
+    sk_vm_scratch_free(s);
+    SK_ASSERT_NO_LEAKS();
+}
+
+// SigmaHQ's "PowerShell Command Line Obfuscation": '\+.*\+ ... \+' (14 pluses) on a command line
+// with 13 used to run PCRE into its match limit (an exponential search, a few milliseconds per
+// value, and a limit hit); as a chain it is decided in one pass, and right.
+Test(value, regex_chain_stays_linear, .timeout = 20)
+{
+    const char *pat = "\\+.*\\+.*\\+.*\\+.*\\+.*\\+.*\\+.*\\+.*\\+.*\\+.*\\+.*\\+.*\\+.*\\+";
+    char v[4200];
+    size_t n = 0;
+    for (int k = 0; k < 13; k++) {
+        memset(v + n, 'x', 300);
+        n += 300;
+        v[n++] = '+';
+    }
+    sk_vm *vm = NULL, *dot = NULL;
+    cr_assert_eq(sk_vm_compile(&vm, SK_VM_REGEX, pat, strlen(pat), 0, NULL, NULL), SK_OK);
+    cr_assert_eq(sk_vm_compile(&dot, SK_VM_REGEX, pat, strlen(pat), RS, NULL, NULL), SK_OK);
+    sk_vm_scratch *s = sk_vm_scratch_new();
+    cr_assert_not(sk_vm_match(vm, v, n, s)); // 13 pluses
+    v[n++] = '\n';
+    v[n++] = '+';
+    cr_assert_not(sk_vm_match(vm, v, n, s)); // the 14th is on the next line
+    cr_assert(sk_vm_match(dot, v, n, s));    // unless '.' crosses lines
+    v[n - 2] = '+';
+    cr_assert(sk_vm_match(vm, v, n, s)); // 15 on one line
+    cr_assert_eq(sk_vm_scratch_limit_hits(s), 0);
+    sk_buf d;
+    sk_buf_init(&d, 256);
+    sk_vm_describe(vm, &d);
+    cr_assert(strstr(sk_buf_str(&d), "chain of 14 literals"), "%s", sk_buf_str(&d));
+    sk_buf_fini(&d);
+    sk_vm_free(vm);
+    sk_vm_free(dot);
+    sk_vm_scratch_free(s);
+    SK_ASSERT_NO_LEAKS();
+}
+
 Test(value, one_compiled_vm_many_scratches)
 {
     sk_vm *vm = NULL;
@@ -881,6 +1000,11 @@ static struct dcase describes[] = {
     { SK_VM_REGEX, 0, "foo.*", -1, "re 'foo.*'" },
     { SK_VM_REGEX, RI, "foo.*", -1, "re 'foo.*' (i)" },
     { SK_VM_REGEX, RI | RM | RS, "a", -1, "re 'a' (ims)" },
+    { SK_VM_REGEX, 0, "\\+.*b\\{.*`", -1, "re '\\\\+.*b\\\\{.*`' (a chain of 3 literals)" },
+    { SK_VM_REGEX, RI, "\\+.*\\{", -1, "re '\\\\+.*\\\\{' (i) (a chain of 2 literals)" },
+    { SK_VM_REGEX, RI, "a.*b", -1, "re 'a.*b' (i)" }, // letters under i: left to PCRE
+    { SK_VM_REGEX, 0, "a.*?b", -1, "re 'a.*?b'" },
+    { SK_VM_REGEX, 0, "a.*\\d", -1, "re 'a.*\\\\d'" },
     { SK_VM_CIDR, 0, "10.0.0.0/8", -1, "cidr 10.0.0.0/8" },
     { SK_VM_CIDR, 0, "fe80::/10", -1, "cidr fe80::/10" },
     { SK_VM_GTE, 0, "5", -1, "gte 5" },
