@@ -403,6 +403,29 @@ Test(prefilter, rulesets_without_literals)
     SK_ASSERT_NO_LEAKS();
 }
 
+// One field value of an event of channel chan and id eid: every rule both ways must agree, and
+// exactly the rules titled expect (hit_titles) must hit. True when some rule hit.
+static bool check_value(sk_ruleset *rs,
+                        sk_matcher *m,
+                        sk_event *ev,
+                        hits *fast,
+                        const char *chan,
+                        const char *eid,
+                        const char *field,
+                        const char *v,
+                        const char *expect,
+                        const char *what)
+{
+    fspec f[4] = {
+        { "Channel", chan, 0 }, { "EventID", eid, 0 }, { field, v, 0 }, { NULL, NULL, 0 }
+    };
+    build(ev, f);
+    cr_expect_eq(compare(rs, m, ev, fast, what), 0, "%s", what);
+    const char *got = hit_titles(rs, fast);
+    cr_expect_str_eq(got, expect, "%s", what);
+    return got[0] != '\0';
+}
+
 // Long literals make the scan read a gram only at every step-th position (up to 6; each literal
 // filed under a window of that many of its grams), and keyword literals are kept per candidate
 // list. Every literal at every offset from a step boundary, with and without its last byte, in
@@ -458,11 +481,6 @@ Test(prefilter, long_literals_at_every_offset)
                     memcpy(v + off, where[w].lit, ll - (size_t)cut);
                     memset(v + off + ll - (size_t)cut, 'y', tail);
                     v[off + ll - (size_t)cut + tail] = '\0';
-                    fspec f[4] = { { "Channel", where[w].chan, 0 },
-                                   { "EventID", where[w].eid, 0 },
-                                   { where[w].field, v, 0 },
-                                   { NULL, NULL, 0 } };
-                    build(&ev, f);
                     char what[128];
                     snprintf(what,
                              sizeof what,
@@ -471,9 +489,16 @@ Test(prefilter, long_literals_at_every_offset)
                              off,
                              tail,
                              cut);
-                    cr_expect_eq(compare(rs, m, &ev, &fast, what), 0, "%s", what);
-                    const char *got = hit_titles(rs, &fast);
-                    cr_expect_str_eq(got, cut ? "" : where[w].expect, "%s", what);
+                    (void)check_value(rs,
+                                      m,
+                                      &ev,
+                                      &fast,
+                                      where[w].chan,
+                                      where[w].eid,
+                                      where[w].field,
+                                      v,
+                                      cut ? "" : where[w].expect,
+                                      what);
                     checked++;
                 }
             }
@@ -549,11 +574,6 @@ Test(prefilter, every_step_at_every_offset_of_long_values)
                                            : steps[k].lit[i];
                     memset(v + n, 'y', tail);
                     v[n + tail] = '\0';
-                    fspec f[4] = { { "Channel", SYSMON, 0 },
-                                   { "EventID", "1", 0 },
-                                   { steps[k].field, v, 0 },
-                                   { NULL, NULL, 0 } };
-                    build(&ev, f);
                     char what[96];
                     snprintf(what,
                              sizeof what,
@@ -562,10 +582,16 @@ Test(prefilter, every_step_at_every_offset_of_long_values)
                              off,
                              tail,
                              form);
-                    cr_expect_eq(compare(rs, m, &ev, &fast, what), 0, "%s", what);
-                    const char *got = hit_titles(rs, &fast);
-                    cr_expect_str_eq(got, form == 2 ? "" : steps[k].title, "%s", what);
-                    found += got[0] != '\0';
+                    found += check_value(rs,
+                                         m,
+                                         &ev,
+                                         &fast,
+                                         SYSMON,
+                                         "1",
+                                         steps[k].field,
+                                         v,
+                                         form == 2 ? "" : steps[k].title,
+                                         what);
                     checked++;
                 }
             }
@@ -675,11 +701,6 @@ Test(prefilter, short_literals_at_every_offset)
                     // what the rule needs besides the literal
                     n += (size_t)sprintf(v + n, "%s", lits[k].also);
                     v[n] = '\0';
-                    fspec f[4] = { { "Channel", lits[k].chan, 0 },
-                                   { "EventID", lits[k].eid, 0 },
-                                   { lits[k].field, v, 0 },
-                                   { NULL, NULL, 0 } };
-                    build(&ev, f);
                     char what[96];
                     snprintf(what,
                              sizeof what,
@@ -688,10 +709,16 @@ Test(prefilter, short_literals_at_every_offset)
                              off,
                              tail,
                              form);
-                    cr_expect_eq(compare(rs, m, &ev, &fast, what), 0, "%s", what);
-                    const char *got = hit_titles(rs, &fast);
-                    cr_expect_str_eq(got, form >= 2 ? "" : lits[k].title, "%s", what);
-                    found += got[0] != '\0';
+                    found += check_value(rs,
+                                         m,
+                                         &ev,
+                                         &fast,
+                                         lits[k].chan,
+                                         lits[k].eid,
+                                         lits[k].field,
+                                         v,
+                                         form >= 2 ? "" : lits[k].title,
+                                         what);
                     checked++;
                 }
             }

@@ -840,6 +840,16 @@ Test(value, catastrophic_regex_hits_the_match_limit, .timeout = 20)
     SK_ASSERT_NO_LEAKS();
 }
 
+// Appends one of toks[0..nt), picked by the next step of the generator *seed, to buf at *n.
+static void
+append_pick(char *buf, size_t *n, const char *const *toks, size_t nt, unsigned long *seed)
+{
+    *seed = *seed * 6364136223846793005u + 1442695040888963407u;
+    const char *t = toks[(*seed >> 33) % nt];
+    memcpy(buf + *n, t, strlen(t));
+    *n += strlen(t);
+}
+
 // A chain of literals joined by '.*' is decided without PCRE (src/match/value.c): random chains
 // (escaped metacharacters, letters, a two-byte letter; flags i, s, m) on random values (newlines
 // and carriage returns among them, and some that are not valid UTF-8, which go to PCRE) must
@@ -866,21 +876,13 @@ Test(value, regex_chain_agrees_with_pcre2)
             }
             seed = seed * 6364136223846793005u + 1442695040888963407u;
             size_t len = 1 + (seed >> 33) % 2;
-            for (size_t i = 0; i < len; i++) {
-                seed = seed * 6364136223846793005u + 1442695040888963407u;
-                const char *t = toks[(seed >> 33) % (sizeof toks / sizeof toks[0])];
-                memcpy(pat + pn, t, strlen(t));
-                pn += strlen(t);
-            }
+            for (size_t i = 0; i < len; i++)
+                append_pick(pat, &pn, toks, sizeof toks / sizeof toks[0], &seed);
         }
         seed = seed * 6364136223846793005u + 1442695040888963407u;
         size_t vlen = (seed >> 33) % 40;
-        for (size_t i = 0; i < vlen; i++) {
-            seed = seed * 6364136223846793005u + 1442695040888963407u;
-            const char *t = vals[(seed >> 33) % (sizeof vals / sizeof vals[0])];
-            memcpy(val + vn, t, strlen(t));
-            vn += strlen(t);
-        }
+        for (size_t i = 0; i < vlen; i++)
+            append_pick(val, &vn, vals, sizeof vals / sizeof vals[0], &seed);
         seed = seed * 6364136223846793005u + 1442695040888963407u;
         if ((seed >> 33) % 16 == 0 && vn)
             val[(seed >> 40) % vn] = (char)0xFF; // not UTF-8
