@@ -725,24 +725,25 @@ compile_regex(sk_vm *vm, const char *pattern, size_t n, sk_buf *err, size_t *err
 }
 
 // A regex literal character at p[0..n): a byte that is not a metacharacter (a whole UTF-8
-// sequence counts byte by byte), or a backslash and a non-alphanumeric ASCII character (which
-// stands for itself). Returns its length in the pattern (0: not a literal) and its byte in *c.
+// sequence counts byte by byte), or a backslash and a printable non-alphanumeric ASCII character
+// (which stands for itself). Control characters, escaped or not, are not taken: a literal line
+// feed could never be found within one line. Returns its length in the pattern (0: not a
+// literal) and its byte in *c.
 static size_t chain_char(const char *p, size_t n, char *c)
 {
     unsigned char b = (unsigned char)p[0];
     if (b == '\\') {
         if (n < 2)
             return 0;
-        unsigned char e = (unsigned char)p[1];
-        if (e >= 0x80 || (e >= '0' && e <= '9') || (e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z'))
+        b = (unsigned char)p[1];
+        if ((b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') ||
+            b < 0x20 || b >= 0x7F)
             return 0;
-        *c = (char)e;
+        *c = (char)b;
         return 2;
     }
-    if (strchr("^$.|?*+()[]{}", b) && b != '\0')
+    if ((strchr("^$.|?*+()[]{}", b) && b != '\0') || b < 0x20 || b == 0x7F)
         return 0;
-    if (b < 0x20 || b == 0x7F)
-        return 0; // control characters: written as they are, but keep the chain to printable text
     *c = (char)b;
     return 1;
 }

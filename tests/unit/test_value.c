@@ -856,7 +856,8 @@ append_pick(char *buf, size_t *n, const char *const *toks, size_t nt, unsigned l
 // agree with PCRE2 itself, compiled with the options saker uses and without its limits.
 Test(value, regex_chain_agrees_with_pcre2)
 {
-    static const char *const toks[] = { "\\+", "a", "A", "\xC3\xA9", "\\{", "`", "ab", "\\.", " " };
+    static const char *const toks[] = { "\\+", "a",   "A", "\xC3\xA9", "\\{", "`",
+                                        "ab",  "\\.", " ", "\\\n",     "\\\t" };
     static const char *const vals[] = { "+",  "a",  "A", "\xC3\xA9", "{", "`",
                                         "\n", "\r", " ", ".",        "b" };
     static const unsigned fl[] = { 0, RI, RS, RM, RI | RS };
@@ -917,8 +918,8 @@ Test(value, regex_chain_agrees_with_pcre2)
                      got);
     }
     cr_assert_eq(sk_vm_scratch_limit_hits(s), 0);
-    cr_assert_gt(chains, 10000, "%zu chains", chains); // the fast path was taken
-    cr_assert_gt(hits, 1000, "%zu hits", hits);
+    cr_assert_gt(chains, 4000, "%zu chains", chains); // the fast path was taken
+    cr_assert_gt(hits, 800, "%zu hits", hits);
     pcre2_match_data_free(md);
     sk_vm_scratch_free(s);
     SK_ASSERT_NO_LEAKS();
@@ -948,6 +949,9 @@ Test(value, regex_chain_stays_linear, .timeout = 20)
     cr_assert(sk_vm_match(dot, v, n, s));    // unless '.' crosses lines
     v[n - 2] = '+';
     cr_assert(sk_vm_match(vm, v, n, s)); // 15 on one line
+    // A backslash and a line feed is a line feed in PCRE: not a chain, whose literals stay on
+    // one line (found by QA: "cmd\<LF>.*whoami" missed "cmd<LF>/c whoami").
+    cr_assert(try_match(SK_VM_REGEX, 0, "cmd\\\n.*whoami", -1, "cmd\n/c whoami", -1));
     cr_assert_eq(sk_vm_scratch_limit_hits(s), 0);
     sk_buf d;
     sk_buf_init(&d, 256);
@@ -1007,6 +1011,7 @@ static struct dcase describes[] = {
     { SK_VM_REGEX, RI, "a.*b", -1, "re 'a.*b' (i)" }, // letters under i: left to PCRE
     { SK_VM_REGEX, 0, "a.*?b", -1, "re 'a.*?b'" },
     { SK_VM_REGEX, 0, "a.*\\d", -1, "re 'a.*\\\\d'" },
+    { SK_VM_REGEX, 0, "a\\\n.*b", -1, "re 'a\\\\\\x0A.*b'" }, // an escaped line feed
     { SK_VM_CIDR, 0, "10.0.0.0/8", -1, "cidr 10.0.0.0/8" },
     { SK_VM_CIDR, 0, "fe80::/10", -1, "cidr fe80::/10" },
     { SK_VM_GTE, 0, "5", -1, "gte 5" },
