@@ -769,7 +769,7 @@ static void compile_chain(sk_vm *vm, const char *p, size_t n)
             i += i == n ? 1 : 2;
             continue;
         }
-        char c;
+        char c = 0;
         size_t k = chain_char(p + i, n - i, &c);
         unsigned char u = (unsigned char)c;
         if (k == 0 ||
