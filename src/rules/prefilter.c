@@ -568,8 +568,8 @@ typedef struct pf_builder {
     const pf_ref *kw;  // the keyword refs (sorted like refs)
     size_t nkw;
     pf_ref *kw_sel; // scratch: the keyword refs of one candidate list
-    // 3-byte value literals, registered (settle_short3) only where their sets can keep every
-    // 3-byte literal in the short part
+    // 3-byte value literals, registered (settle_short3) only in the classes whose sets get a
+    // short part anyway, and leave its split as it is
     struct short3 *s3;
     size_t ns3, caps3;
 } pf_builder;
