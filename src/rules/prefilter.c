@@ -725,14 +725,7 @@ static void add_rule(pf_builder *b, uint32_t ri)
                     if (!cv->natoms || cv->natoms != cv->nvms || cv->pf_ids)
                         continue;
                     uint32_t *ids = rs_alloc(rs, cv->natoms * sizeof(uint32_t));
-                    bool *sure = NULL;
-                    bool sure_any = false;
-                    for (uint32_t k = 0; k < cv->natoms && !sure_any; k++)
-                        sure_any = is_sure(cv, k);
-                    if (sure_any) { // allocated here: settle_short3 may fill it in later
-                        sure = rs_alloc(rs, cv->natoms * sizeof(bool));
-                        memset(sure, 0, cv->natoms * sizeof(bool));
-                    }
+                    bool *sure = rs_alloc(rs, cv->natoms * sizeof(bool)); // zeroed
                     for (uint32_t k = 0; k < cv->natoms; k++) {
                         ids[k] = SID_ALWAYS;
                         if (cv->alens[k] < 4) {
@@ -749,8 +742,7 @@ static void add_rule(pf_builder *b, uint32_t ri)
                             continue;
                         }
                         ids[k] = str_intern(b, cv->atoms[k], cv->alens[k]);
-                        if (sure)
-                            sure[k] = is_sure(cv, k);
+                        sure[k] = is_sure(cv, k);
                         for (size_t c = 0; c < nc; c++)
                             add_ref(b, cls[c], ids[k], NONE, ri);
                     }
@@ -1181,8 +1173,7 @@ static void settle_short3(pf_builder *b)
             continue;
         cval *cv = d->cv;
         d->ids[d->k] = str_intern(b, cv->atoms[d->k], 3);
-        if (cv->pf_sure)
-            ((bool *)cv->pf_sure)[d->k] = is_sure(cv, d->k);
+        ((bool *)cv->pf_sure)[d->k] = is_sure(cv, d->k);
         for (uint32_t c = 0; c < d->nc; c++)
             add_ref(b, d->cls[c], d->ids[d->k], NONE, d->rule);
     }

@@ -193,7 +193,8 @@ typedef struct cval {
     uint32_t natoms;
     const uint32_t *pf_ids; // [prefilter] literal id of each atom (set at finish); NULL: none
     // [prefilter] per variant: the variant matches exactly where its atom occurs (a plain
-    // case-insensitive contains), so the field the scan found the atom in matches; NULL: none
+    // case-insensitive contains), so the field the scan found the atom in matches; set with
+    // pf_ids (NULL with it)
     const bool *pf_sure;
 } cval;
 
