@@ -324,9 +324,11 @@ typedef struct leaf_info {
     uint8_t cls;  // CLS_*
     uint8_t role; // ROLE_*
     bool has_hash;
+    bool has_cname_hash;
     const char *cname; // canonical name candidate (NUL-terminated)
     uint32_t cname_len;
-    const char *ename; // the name it was emitted under (NULL: not emitted as canonical)
+    uint32_t cname_hash; // when has_cname_hash
+    const char *ename;   // the name it was emitted under (NULL: not emitted as canonical)
     uint32_t ename_len;
 } leaf_info;
 
@@ -363,8 +365,22 @@ typedef struct fm_tables {
 static fm_tables tables;
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
+// What pass 1 of sk_fieldmap_apply looks up for an interned path (SK_LEAF_INTERNED), kept from one
+// document to the next: a Winlogbeat dump repeats the same few dozen paths in every line.
+typedef struct path_memo {
+    const char *path;        // the interned path; NULL: not seen yet
+    uint32_t hash;           // hash_bytes(path)
+    const data_prefix *dp;   // match_prefix(path)
+    const alias_slot *alias; // the alias lookup, for leaves with alias_flags
+    uint32_t alias_flags;    // the leaf's SK_LEAF_TOP | SK_LEAF_EXPANDED bits; ~0u: not looked up
+    uint32_t name_hash;      // hash of the name after dp (dp without element)
+    bool any_case;           // alias found in lower case
+} path_memo;
+
 struct sk_fieldmap {
     const fm_tables *tab;
+    path_memo *memo; // by path id
+    size_t memo_cap;
     leaf_info *li;
     size_t li_cap;
     name_slot *names;
@@ -374,24 +390,9 @@ struct sk_fieldmap {
     size_t params_cap;
 };
 
-// Hash of a short key, eight bytes at a time (a multiply-xorshift mix per word): every leaf of
-// every document is hashed, so byte-at-a-time FNV showed in profiles.
 static uint32_t hash_bytes(const char *p, size_t n)
 {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ n, w;
-    while (n >= 8) {
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0xFF51AFD7ED558CCDull;
-        h ^= h >> 32;
-        p += 8;
-        n -= 8;
-    }
-    w = 0;
-    for (size_t i = 0; i < n; i++)
-        w |= (uint64_t)(unsigned char)p[i] << (8 * i);
-    h = (h ^ w) * 0xC4CEB9FE1A85EC53ull;
-    h ^= h >> 29;
-    return (uint32_t)h;
+    return sk_fieldmap_hash(p, n);
 }
 
 static void alias_put(fm_tables *t, const char *key, uint8_t kind, uint8_t rank, uint16_t idx)
@@ -487,6 +488,7 @@ void sk_fieldmap_free(sk_fieldmap *fm)
     if (!fm)
         return;
     free(fm->li);
+    free(fm->memo);
     free(fm->names);
     free(fm->params);
     free(fm);
@@ -592,11 +594,33 @@ static const data_prefix *match_prefix(const char *path, uint32_t len)
     return NULL;
 }
 
+// The memo of interned leaf L (its path was seen before when the slot already holds it).
+static path_memo *memo_of(sk_fieldmap *fm, const sk_json_leaf *L)
+{
+    if (L->path_id >= fm->memo_cap) {
+        size_t old = fm->memo_cap;
+        sk_xgrow((void **)&fm->memo, &fm->memo_cap, (size_t)L->path_id + 1, sizeof(path_memo));
+        memset(fm->memo + old, 0, (fm->memo_cap - old) * sizeof(path_memo));
+    }
+    path_memo *pm = &fm->memo[L->path_id];
+    if (pm->path != L->path) {
+        pm->path = L->path;
+        pm->hash = hash_bytes(L->path, L->path_len);
+        pm->dp = match_prefix(L->path, L->path_len);
+        pm->alias_flags = ~0u;
+        if (pm->dp && !pm->dp->element)
+            pm->name_hash = hash_bytes(L->path + pm->dp->len, L->path_len - pm->dp->len);
+    }
+    return pm;
+}
+
 // Registers leaf i (path path) as a candidate for its canonical name.
 static void candidate(sk_fieldmap *fm, size_t i, const char *path)
 {
     leaf_info *I = &fm->li[i];
-    uint32_t h = I->cname == path && I->has_hash ? I->hash : hash_bytes(I->cname, I->cname_len);
+    uint32_t h = I->has_cname_hash                 ? I->cname_hash
+                 : I->cname == path && I->has_hash ? I->hash
+                                                   : hash_bytes(I->cname, I->cname_len);
     I->slot = name_add(fm, I->cname, I->cname_len, h);
     name_slot *s = &fm->names[I->slot];
     if (I->cls == CLS_SYS) {
@@ -946,13 +970,17 @@ sk_status sk_fieldmap_apply(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t 
     for (size_t i = 0; i < n; i++) {
         const sk_json_leaf *L = &leaves[i];
         leaf_info *I = &fm->li[i];
-        I->has_hash = false;
+        // An interned path comes with what earlier documents found about it.
+        path_memo *pm = L->flags & SK_LEAF_INTERNED ? memo_of(fm, L) : NULL;
+        I->has_hash = pm != NULL;
+        I->hash = pm ? pm->hash : 0;
+        I->has_cname_hash = false;
         I->slot = I->ecs = I->comp = -1;
         I->cls = CLS_NONE;
         I->role = 0;
         I->prio = PRIO_NONE;
         I->ename = NULL;
-        const data_prefix *dp = match_prefix(L->path, L->path_len);
+        const data_prefix *dp = pm ? pm->dp : match_prefix(L->path, L->path_len);
         const char *name = dp ? L->path + dp->len : NULL;
         uint32_t nlen = dp ? L->path_len - dp->len : 0;
         if (dp && dp->element && !(name = userdata_name(ev, name, &nlen)))
@@ -963,13 +991,29 @@ sk_status sk_fieldmap_apply(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t 
             I->prio = dp->prio;
             I->cname = name;
             I->cname_len = nlen;
+            if (pm && !dp->element) {
+                I->cname_hash = pm->name_hash;
+                I->has_cname_hash = true;
+            }
         }
         if (I->cls == CLS_NONE) {
-            const alias_slot *a = alias_get(fm, L->path, L->path_len, path_hash(fm, leaves, i));
+            const uint32_t af = L->flags & (SK_LEAF_TOP | SK_LEAF_EXPANDED);
+            const alias_slot *a;
             bool any_case = false;
-            if (!a && (L->flags & (SK_LEAF_TOP | SK_LEAF_EXPANDED)) == SK_LEAF_TOP) {
-                a = alias_any_case(fm, L->path, L->path_len);
-                any_case = a != NULL;
+            if (pm && pm->alias_flags == af) {
+                a = pm->alias;
+                any_case = pm->any_case;
+            } else {
+                a = alias_get(fm, L->path, L->path_len, path_hash(fm, leaves, i));
+                if (!a && af == SK_LEAF_TOP) {
+                    a = alias_any_case(fm, L->path, L->path_len);
+                    any_case = a != NULL;
+                }
+                if (pm) {
+                    pm->alias = a;
+                    pm->any_case = any_case;
+                    pm->alias_flags = af;
+                }
             }
             if (a && a->kind == K_SYS) {
                 I->cls = CLS_SYS;
@@ -978,6 +1022,8 @@ sk_status sk_fieldmap_apply(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t 
                 I->prio = PRIO(2, any_case ? RANK_ANY_CASE : a->rank);
                 I->cname = sys_fields[a->idx].name;
                 I->cname_len = fm->tab->sys_len[a->idx];
+                I->cname_hash = fm->tab->sys_hash[a->idx];
+                I->has_cname_hash = true;
             } else if (a && a->kind == K_ECS) {
                 I->ecs = a->idx;
             } else if (a && a->kind == K_COMP) {

@@ -27,6 +27,7 @@
 
 #include <yajl/yajl_parse.h>
 
+#include "core/arena.h"
 #include "core/buf.h"
 #include "core/limits.h"
 #include "core/mem.h"
@@ -39,6 +40,21 @@
 #define DEFAULT_CHUNK (64u * 1024u)
 // Longest dotted field name kept; a longer one makes the record unusable (it is skipped).
 #define MAX_PATH_BYTES 4096u
+// Paths interned per reader (SK_LEAF_INTERNED): at most SK_MAX_INTERNED_PATHS, of
+// MAX_INTERNED_BYTES in all, each at most MAX_INTERNED_PATH long. Later new paths are copied into
+// each event.
+#define MAX_INTERNED_BYTES (256u * 1024u)
+#define MAX_INTERNED_PATH  256u
+
+#define NO_PATH UINT32_MAX
+
+// An interned path; its id is its index in r->paths.
+typedef struct path_ref {
+    const char *path;
+    uint32_t len;
+    uint32_t hash; // sk_fieldmap_hash
+    uint32_t next; // the path that followed it in the last document where it was not the last
+} path_ref;
 
 enum mode {
     M_START,  // before the first significant byte: BOM, blank lines, then '[' or anything else
@@ -60,9 +76,11 @@ typedef struct parse_state {
     uint32_t path_len;
     unsigned depth;     // open containers
     unsigned map_depth; // open objects
-    const char *snap;   // the current path, copied into the event arena (shared by array items)
+    const char *snap;   // the current path, interned or copied into the event arena (shared by
+                        // array items)
     uint32_t snap_len;
-    bool dirty; // path changed since snap was taken
+    uint32_t snap_id; // interned path id, NO_PATH: a copy
+    bool dirty;       // path changed since snap was taken
     bool root_seen;
     bool not_object; // the root value is not an object (the rest is only validated)
     bool too_deep;
@@ -122,6 +140,16 @@ typedef struct ndjson_reader {
     sk_buf fix;              // a name or value rebuilt as UTF-8 (utf8_fix)
     sk_buf ytext;            // a record for yajl with unpaired surrogate escapes as \ufffd
     sk_json_scratch scratch; // strings decoded by the fast scanner
+    // Interned paths (SK_LEAF_INTERNED), by id, and a hash table of their ids (open addressing,
+    // at most half full). Documents of one dump mostly repeat the previous one's paths in the
+    // same order, so the path that followed last time is tried before the hash table.
+    path_ref *paths;
+    size_t npaths, paths_cap;
+    uint32_t *path_slots; // ids, NO_PATH: free
+    size_t slots_cap;     // power of two, or 0
+    size_t path_bytes;
+    uint32_t first_path; // the first path of the last document
+    sk_arena path_text;
 } ndjson_reader;
 
 // ------------------------------------------------------------------------------------------------
@@ -243,6 +271,50 @@ static int cb_map_key(void *ctx, const unsigned char *key, size_t n)
     return map_key(ctx, (const char *)key, n, false);
 }
 
+static uint32_t *path_slot(ndjson_reader *r, const char *p, uint32_t n, uint32_t h)
+{
+    size_t mask = r->slots_cap - 1, i = h & mask;
+    for (; r->path_slots[i] != NO_PATH; i = (i + 1) & mask) {
+        const path_ref *e = &r->paths[r->path_slots[i]];
+        if (e->hash == h && e->len == n && memcmp(e->path, p, n) == 0)
+            break;
+    }
+    return &r->path_slots[i];
+}
+
+// The id of the interned path p[0..n), which lives as long as the reader: the one that followed
+// prev (NO_PATH: the document's first path) last time when it is that path, else found or added.
+// NO_PATH when the table has no room for a new path.
+static uint32_t intern_path(ndjson_reader *r, const char *p, uint32_t n, uint32_t prev)
+{
+    uint32_t guess = prev == NO_PATH ? r->first_path : r->paths[prev].next;
+    if (guess != NO_PATH && r->paths[guess].len == n && memcmp(r->paths[guess].path, p, n) == 0)
+        return guess;
+    uint32_t h = sk_fieldmap_hash(p, n);
+    uint32_t *slot = r->slots_cap ? path_slot(r, p, n, h) : NULL;
+    if (!slot || *slot == NO_PATH) {
+        if (r->npaths >= SK_MAX_INTERNED_PATHS || n > MAX_INTERNED_PATH ||
+            r->path_bytes + n + 1 > MAX_INTERNED_BYTES)
+            return NO_PATH;
+        if (2 * (r->npaths + 1) > r->slots_cap) {
+            free(r->path_slots);
+            r->slots_cap = r->slots_cap ? 2 * r->slots_cap : 64;
+            r->path_slots = sk_xmalloc(r->slots_cap * sizeof(uint32_t));
+            memset(r->path_slots, 0xFF, r->slots_cap * sizeof(uint32_t)); // NO_PATH
+            for (uint32_t id = 0; id < r->npaths; id++)
+                *path_slot(r, r->paths[id].path, r->paths[id].len, r->paths[id].hash) = id;
+            slot = path_slot(r, p, n, h);
+        }
+        if (r->npaths == r->paths_cap)
+            sk_xgrow((void **)&r->paths, &r->paths_cap, r->npaths + 1, sizeof(path_ref));
+        r->paths[r->npaths] = (path_ref){ sk_arena_strndup(&r->path_text, p, n), n, h, NO_PATH };
+        r->path_bytes += n + 1;
+        *slot = (uint32_t)r->npaths++;
+    }
+    *(prev == NO_PATH ? &r->first_path : &r->paths[prev].next) = *slot;
+    return *slot;
+}
+
 // Longest prefix of s[0..max) that does not end inside a UTF-8 sequence.
 static size_t utf8_cut(const char *s, size_t max)
 {
@@ -274,8 +346,15 @@ static int add_leaf(parse_state *ps, const char *v, size_t n, bool is_string, bo
         ps->truncated = true;
     }
     if (ps->dirty || !ps->snap) {
-        ps->snap = sk_event_strdup(&r->ev, ps->path, ps->path_len);
+        uint32_t id = intern_path(r, ps->path, ps->path_len, ps->snap_id);
+        // Leaves next to each other share a path pointer only as items of one array: a path the
+        // previous leaf also has (a repeated key, an array of objects) is copied instead.
+        if (id != NO_PATH && r->nleaves > 0 && r->leaves[r->nleaves - 1].path == r->paths[id].path)
+            id = NO_PATH;
+        ps->snap =
+                id != NO_PATH ? r->paths[id].path : sk_event_strdup(&r->ev, ps->path, ps->path_len);
         ps->snap_len = ps->path_len;
+        ps->snap_id = id;
         ps->dirty = false;
     }
     if (r->nleaves == r->leaves_cap)
@@ -285,7 +364,8 @@ static int add_leaf(parse_state *ps, const char *v, size_t n, bool is_string, bo
     L->path_len = ps->snap_len;
     L->value = sk_event_strdup(&r->ev, v, n);
     L->value_len = (uint32_t)n;
-    L->flags = ps->leaf_flags;
+    L->flags = ps->leaf_flags | (ps->snap_id != NO_PATH ? SK_LEAF_INTERNED : 0u);
+    L->path_id = ps->snap_id;
     if (ps->map_depth == 1 && !(ps->leaf_flags & SK_LEAF_SYNTHETIC))
         L->flags |= SK_LEAF_TOP;
     return 1;
@@ -388,6 +468,7 @@ static void parse_begin(ndjson_reader *r, const char *base, uint32_t leaf_flags)
     ps->path_len = (uint32_t)blen;
     ps->depth = ps->map_depth = 0;
     ps->snap = NULL;
+    ps->snap_id = NO_PATH;
     ps->snap_len = 0;
     ps->dirty = true;
     ps->root_seen = ps->not_object = ps->too_deep = ps->name_too_long = false;
@@ -1046,6 +1127,9 @@ static void nd_close(sk_reader *base)
     sk_event_fini(&r->ev);
     sk_fieldmap_free(r->fm);
     free(r->leaves);
+    free(r->paths);
+    free(r->path_slots);
+    sk_arena_fini(&r->path_text);
     sk_reader_base_fini(base);
     free(r);
 }
@@ -1086,6 +1170,8 @@ sk_status sk_reader_open_ndjson(sk_reader **out,
     r->ev.file = r->base.display;
     r->ev.format = SK_FORMAT_NDJSON;
     r->fm = sk_fieldmap_new();
+    sk_arena_init(&r->path_text, 4096);
+    r->first_path = NO_PATH;
     r->mode = M_START;
     r->rec_col = 1;
     if (opts && (opts->ndjson_first || opts->ndjson_end)) {

@@ -1042,6 +1042,111 @@ Test(ndjson, long_values_and_names_and_many_fields)
     SK_ASSERT_NO_LEAKS();
 }
 
+// Reads data as one file and each of its lines as a file of its own: an event must not depend on
+// the documents before it (the reader interns the paths it has seen, and the field mapping keeps
+// what it found out about each from one document to the next).
+static void expect_lines_independent(const char *data)
+{
+    result whole;
+    run(&whole, data, strlen(data), 4096, 0);
+    cr_expect_str_eq(whole.td.text, "");
+    sk_buf alone;
+    sk_buf_init(&alone, 1u << 30);
+    unsigned long line = 1;
+    for (const char *p = data; *p; line++) {
+        size_t n = (size_t)(strchr(p, '\n') + 1 - p);
+        result one;
+        run(&one, p, n, 4096, 0);
+        const char *d = sk_buf_str(&one.dump);
+        cr_assert(strncmp(d, "@1\n", 3) == 0, "line %lu: %s", line, d);
+        cr_assert(sk_buf_addf(&alone, "@%lu\n%s", line, d + 3) == SK_OK);
+        result_fini(&one);
+        p += n;
+    }
+    cr_expect_str_eq(sk_buf_str(&whole.dump), sk_buf_str(&alone));
+    result_fini(&whole);
+    sk_buf_fini(&alone);
+}
+
+Test(ndjson, events_do_not_depend_on_the_documents_before_them)
+{
+    // The same paths again and again, in other orders and other roles: a repeated key (two
+    // leaves, not one array), objects in an array, a path that is an array of scalars in one
+    // document and one value in the next, EventData as a JSON string and as an object, system
+    // keys in other cases, Elastic's Sysmon names, evtx_dump's UserData.
+    expect_lines_independent(
+            "{\"event_id\":1,\"a\":1,\"a\":2,\"x\":[{\"a\":1},{\"a\":2}],\"event_data\":{\"Image\":"
+            "\"x\"}}\n"
+            "{\"x\":[{\"a\":3},{\"a\":4}],\"a\":[5,6],\"event_data\":{\"Image\":\"y\",\"Image\":"
+            "\"z\"},\"event_id\":1}\n"
+            "{\"a\":7,\"event_id\":[1,2],\"x\":{\"a\":8}}\n"
+            "{\"EventData\":\"{\\\"CommandLine\\\":\\\"cmd /c x\\\",\\\"Image\\\":\\\"a\\\"}\","
+            "\"EventID\":4688,\"Channel\":\"Security\"}\n"
+            "{\"EventData\":{\"CommandLine\":\"cmd /c "
+            "y\"},\"EventID\":4688,\"Channel\":\"Security\"}\n"
+            "{\"EventData\":\"not json\",\"EVENTID\":\"4688\",\"Channel\":\"Security\"}\n"
+            "{\"eventid\":\"1\",\"channel\":\"Sysmon\",\"CommandLine\":\"q\",\"ProcessId\":\"3\"}\n"
+            "{\"EventID\":\"2\",\"eventid\":\"1\",\"CommandLine\":\"r\",\"ProcessID\":\"4\"}\n"
+            "{\"EventID\":3,\"EventID\":4,\"CommandLine\":\"s\"}\n"
+            "{\"event\":{\"module\":\"sysmon\"},\"winlog\":{\"event_id\":1},\"process\":{"
+            "\"executable\":\"C:\\\\a.exe\",\"pid\":5},\"user\":{\"name\":\"bob\",\"domain\":\"D\"}"
+            "}\n"
+            "{\"winlog\":{\"event_id\":7},\"process\":{\"executable\":\"C:\\\\b.exe\"},\"event\":{"
+            "\"module\":\"sysmon\"},\"file\":{\"path\":\"C:\\\\c.dll\"}}\n"
+            "{\"winlog\":{\"event_id\":7},\"process\":{\"executable\":\"C:\\\\b.exe\"},\"file\":{"
+            "\"path\":\"C:\\\\c.dll\"}}\n"
+            "{\"winlog\":{\"user_data\":{\"xml_name\":\"EventXML\",\"Param1\":\"a\"}},\"event_id\":"
+            "1}\n"
+            "{\"UserData\":{\"E\":{\"#attributes\":{\"xmlns\":\"u\",\"A\":\"1\"},\"#text\":\"t\","
+            "\"B\":\"2\"}},\"EventID\":1}\n"
+            "{\"EventID\":1,\"UserData\":{\"E\":{\"#text\":\"t2\",\"#attributes\":{\"A\":\"3\"},"
+            "\"B\":\"4\"}}}\n");
+    SK_ASSERT_NO_LEAKS();
+}
+
+Test(ndjson, repeated_keys_are_separate_leaves_not_an_array)
+{
+    // A key written twice gives two leaves of the same path, which are not the items of one
+    // array: the first system key wins (the second is dropped, or kept as data under its own
+    // name when that is not the system name), where an array's items are all the field's values.
+    check("{\"EventID\":3,\"EventID\":4,\"a\":1,\"a\":2,\"x\":[{\"a\":1},{\"a\":2}]}\n"
+          "{\"event_id\":3,\"event_id\":4}\n"
+          "{\"event_id\":[3,4]}\n",
+          "@1\nS:EventID=3\na=1\na=2\nx.a=1\nx.a=2\n"
+          "@2\nS:EventID=3\nH:event_id=3\nevent_id=4\n"
+          "@3\nS:EventID=3\nS:EventID=4\nH:event_id=3\nH:event_id=4\n",
+          "",
+          0);
+}
+
+Test(ndjson, paths_past_the_interning_limits_are_mapped_alike)
+{
+    // More distinct paths than a reader interns (4096, 256 KiB), and paths longer than it
+    // interns (256 bytes): the late ones are copied into each event, and mapped the same way.
+    sk_buf b;
+    sk_buf_init(&b, 1 << 24);
+    for (unsigned d = 0; d < 4; d++) {
+        cr_assert(sk_buf_addf(&b, "{\"event_id\":%u,\"event_data\":{", d) == SK_OK);
+        for (unsigned i = 0; i < 1500; i++)
+            cr_assert(sk_buf_addf(&b, "%s\"Key%u_%u\":\"v%u\"", i ? "," : "", d, i, i) == SK_OK);
+        cr_assert(sk_buf_adds(&b, "}}\n") == SK_OK);
+    }
+    char lng[301];
+    memset(lng, 'L', 300);
+    lng[300] = '\0';
+    for (unsigned d = 0; d < 2; d++)
+        cr_assert(
+                sk_buf_addf(&b,
+                            "{\"event_data\":{\"%s\":\"%u\",\"Key0_1\":\"a\",\"Key3_1499\":\"b\"},"
+                            "\"Key3_7\":\"c\",\"event_id\":9,\"%s\":{\"EventID\":1}}\n",
+                            lng,
+                            d,
+                            lng) == SK_OK);
+    expect_lines_independent(sk_buf_str(&b));
+    sk_buf_fini(&b);
+    SK_ASSERT_NO_LEAKS();
+}
+
 Test(ndjson, read_error_is_an_io_error)
 {
     FILE *fp = fopen("/dev/null", "w"); // reading a write-only stream fails
