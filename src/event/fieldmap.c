@@ -176,16 +176,18 @@ typedef struct data_prefix {
     uint32_t len;
     uint16_t prio;
     bool element; // the names sit one element below (evtx_dump's UserData.<Element>.<name>)
+    bool text;    // <name>.#text is the text of <name> (evtx_dump: unnamed <Data> items are
+                  // "Data": {"#text": [...]})
 } data_prefix;
 
 static const data_prefix data_prefixes[] = {
-    { "winlog.event_data.", 18, PRIO(0, 0), false },
-    { "event_data.", 11, PRIO(0, 1), false }, // Winlogbeat 6
-    { "EventData.", 10, PRIO(0, 2), false },  // Azure WindowsEvent (string expanded by the reader)
-    { "Event.EventData.", 16, PRIO(0, 3), false }, // evtx_dump JSON
-    { "winlog.user_data.", 17, PRIO(1, 0), false },
-    { "user_data.", 10, PRIO(1, 1), false },     // Winlogbeat 6
-    { "Event.UserData.", 15, PRIO(1, 2), true }, // evtx_dump JSON, as evtx UserData leaves
+    { "winlog.event_data.", 18, PRIO(0, 0), false, false },
+    { "event_data.", 11, PRIO(0, 1), false, false }, // Winlogbeat 6
+    { "EventData.", 10, PRIO(0, 2), false, false },  // Azure WindowsEvent (string expanded)
+    { "Event.EventData.", 16, PRIO(0, 3), false, true }, // evtx_dump JSON
+    { "winlog.user_data.", 17, PRIO(1, 0), false, false },
+    { "user_data.", 10, PRIO(1, 1), false, false },     // Winlogbeat 6
+    { "Event.UserData.", 15, PRIO(1, 2), true, false }, // evtx_dump JSON, as evtx UserData leaves
 };
 #define NPREFIX (sizeof(data_prefixes) / sizeof(data_prefixes[0]))
 
@@ -985,13 +987,19 @@ sk_status sk_fieldmap_apply(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t 
         uint32_t nlen = dp ? L->path_len - dp->len : 0;
         if (dp && dp->element && !(name = userdata_name(ev, name, &nlen)))
             dp = NULL;
+        bool cut = dp && dp->text && nlen > 6 && memcmp(name + nlen - 6, ".#text", 6) == 0 &&
+                   !memchr(name, '.', nlen - 6);
+        if (cut) {
+            nlen -= 6;
+            name = sk_event_strdup(ev, name, nlen);
+        }
         // Winlogbeat's "xml_name" is the name of the UserData element, not a field.
         if (dp && (TIER(dp->prio) != 1 || nlen != 8 || memcmp(name, "xml_name", 8) != 0)) {
             I->cls = CLS_DATA;
             I->prio = dp->prio;
             I->cname = name;
             I->cname_len = nlen;
-            if (pm && !dp->element) {
+            if (pm && !dp->element && !cut) {
                 I->cname_hash = pm->name_hash;
                 I->has_cname_hash = true;
             }
@@ -1162,6 +1170,10 @@ sk_status sk_fieldmap_apply(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t 
             if (I->ename && I->ename_len == L->path_len &&
                 memcmp(I->ename, L->path, L->path_len) == 0)
                 continue; // it is the canonical field itself
+            // A system key renamed System.<name> because event data has <name> too (Azure's
+            // top-level Channel, with a Channel in EventData): <name> is the event data's alone.
+            if (name_find(fm, L->path, L->path_len, path_hash(fm, leaves, i)) >= 0)
+                continue;
             flags = SK_FIELD_HIDDEN;
         } else if (L->flags & SK_LEAF_EXPANDED) {
             flags = SK_FIELD_HIDDEN;

@@ -531,6 +531,36 @@ Test(ndjson, evtx_dump_pretty_printed_objects_are_read)
           0);
 }
 
+Test(ndjson, evtx_dump_unnamed_data_items_answer_to_data)
+{
+    // evtx_dump writes unnamed <Data> items as "Data": {"#text": [...]}: they are Data, as in
+    // evtx (one item: "#text" is a string). A named item's "#text" is left alone.
+    check("{\"Event\":{\"System\":{\"EventID\":1033},\"EventData\":{\"Data\":{\"#text\":[\"a\","
+          "\"1.3.3.7\"]},\"Binary\":\"00AA\"}}}\n"
+          "{\"Event\":{\"System\":{\"EventID\":1033},\"EventData\":{\"Data\":{\"#text\":\"solo\"}}}}\n"
+          "{\"Event\":{\"EventData\":{\"X\":{\"Y\":{\"#text\":\"deep\"}},\"#text\":\"t\"}}}\n",
+          "@1\nS:EventID=1033\nData=a\nData=1.3.3.7\nBinary=00AA\nH:Event.System.EventID=1033\n"
+          "H:Event.EventData.Data.#text=a\nH:Event.EventData.Data.#text=1.3.3.7\n"
+          "H:Event.EventData.Binary=00AA\n"
+          "@2\nS:EventID=1033\nData=solo\nH:Event.System.EventID=1033\n"
+          "H:Event.EventData.Data.#text=solo\n"
+          "@3\nX.Y.#text=deep\n#text=t\nH:Event.EventData.X.Y.#text=deep\nH:Event.EventData.#text=t\n",
+          "",
+          0);
+}
+
+Test(ndjson, a_system_key_renamed_for_event_data_leaves_it_the_name)
+{
+    // Azure WindowsEvent of a cleared log (System 104): the cleared Channel is event data, the
+    // record's Channel is System.Channel, and Channel answers with the event data's alone.
+    check("{\"Channel\":\"System\",\"EventID\":104,\"EventData\":\"{\\\"Channel\\\":"
+          "\\\"Application\\\"}\",\"Type\":\"WindowsEvent\"}\n",
+          "@1\nS:EventID=104\nS:System.Channel=System\nChannel=Application\nType=WindowsEvent\n"
+          "H:EventData={\"Channel\":\"Application\"}\n",
+          "",
+          0);
+}
+
 Test(ndjson, evtx_dump_user_data_leaves_answer_to_their_names)
 {
     // UserData holds one element whose leaves are the fields, as in evtx; the element's own
