@@ -7,6 +7,7 @@
 // new text (split arguments, a directory, a decimal number), copies in a per-event arena; function
 // results live in a per-rule arena. Both arenas and the value array are reset, not freed, so the
 // steady state allocates nothing.
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,8 +245,9 @@ static bool parse_num(const char *s, size_t n, val *out)
     char *end;
     const char *d = buf + (buf[0] == '+' || buf[0] == '-');
     if (d[0] == '0' && (d[1] == 'x' || d[1] == 'X')) {
+        errno = 0;
         unsigned long long u = strtoull(d + 2, &end, 16);
-        if (*end || end == d + 2)
+        if (*end || end == d + 2 || errno == ERANGE) // more than 64 bits: not a number
             return false;
         if (buf[0] == '-') { // down to INT64_MIN, without negating what does not fit
             if (u > (unsigned long long)INT64_MAX + 1)
@@ -266,11 +268,15 @@ static bool parse_num(const char *s, size_t n, val *out)
     if (!*d)
         return false;
     if (is_int) {
+        errno = 0;
         long long v = strtoll(buf, &end, 10);
         if (*end)
             return false;
-        *out = vint(v);
-        return true;
+        if (errno != ERANGE) {
+            *out = vint(v);
+            return true;
+        }
+        // Past 64 bits: a float, which no 64-bit integer equals.
     }
     double v = strtod(buf, &end);
     if (*end)
@@ -732,8 +738,9 @@ static val eval_func(ectx *x, const enode *e)
         memcpy(buf, s, n);
         buf[n] = '\0';
         char *end;
+        errno = 0;
         long long v2 = strtoll(buf, &end, (int)base);
-        return *end ? vnull() : vint(v2);
+        return *end || end == buf || errno == ERANGE ? vnull() : vint(v2);
     }
     case FN_ADD:
     case FN_SUBTRACT:

@@ -10,8 +10,9 @@
 //               | ['not'] 'in' ['~'] '(' list ')' ]
 //   sum     := prod (('+'|'-') prod)*
 //   prod    := unary (('*'|'/'|'%') unary)*
-//   unary   := '-' unary | primary
+//   unary   := ('-'|'+') unary | primary
 //   primary := '(' expr ')' | string | number | 'true' | 'false' | 'null'
+//              (numbers: 4, 4., 4.5, .5, 4e3, 4.e3, .5e3)
 //            | name ['~'] '(' [expr (',' expr)*] ')' | ['?'] field | '`' field '`'
 //
 // Strings are "..." with \n \r \t \\ \" \' \b \f and \u{hex} escapes, or raw """...""";
@@ -131,18 +132,23 @@ static bool skip_space(ps *p)
             while (p->pos < p->n && p->src[p->pos] != '\n')
                 p->pos++;
         } else if (c == '/' && ch(p, 1) == '*') {
-            size_t start = p->pos;
+            // Block comments nest, as in the grammar (BRACKETED_COMMENT inside itself).
+            size_t start = p->pos, depth = 1;
             p->pos += 2;
-            for (;;) {
+            while (depth) {
                 if (p->pos + 1 >= p->n) {
                     p->pos = p->n;
                     return SYNTAX(p, start, "unterminated comment");
                 }
                 if (p->src[p->pos] == '*' && p->src[p->pos + 1] == '/') {
+                    depth--;
                     p->pos += 2;
-                    break;
+                } else if (p->src[p->pos] == '/' && p->src[p->pos + 1] == '*') {
+                    depth++;
+                    p->pos += 2;
+                } else {
+                    p->pos++;
                 }
-                p->pos++;
             }
         } else {
             return true;
@@ -279,7 +285,8 @@ static bool lex_number(ps *p, tok *t)
     bool is_int = true;
     while (ch(p, 0) >= '0' && ch(p, 0) <= '9')
         p->pos++;
-    if (ch(p, 0) == '.' && ch(p, 1) >= '0' && ch(p, 1) <= '9') {
+    // DIGIT+ '.' DIGIT* or '.' DIGIT+ (the caller saw a digit after a leading '.')
+    if (ch(p, 0) == '.') {
         is_int = false;
         p->pos++;
         while (ch(p, 0) >= '0' && ch(p, 0) <= '9')
@@ -341,7 +348,7 @@ static bool lex(ps *p, tok *t)
         t->dotted = dotted;
         return true;
     }
-    if (c >= '0' && c <= '9')
+    if ((c >= '0' && c <= '9') || (c == '.' && ch(p, 1) >= '0' && ch(p, 1) <= '9'))
         return lex_number(p, t);
     if (c == '"')
         return lex_string(p, t);
@@ -754,6 +761,13 @@ static enode *parse_unary(ps *p)
         e->kids[0] = x;
         e->nkids = 1;
         return e;
+    }
+    if (p->t.type == T_PLUS) { // unary plus leaves its operand as it is
+        if (!enter(p) || !next(p))
+            return NULL;
+        enode *x = parse_unary(p);
+        p->depth--;
+        return x;
     }
     return parse_primary(p);
 }
