@@ -930,6 +930,13 @@ static void collect(ectx *x, const enode *e, unsigned depth)
         eql_sv hit = { NULL, 0 };
         if (!eval_bool(x, e, &hit))
             return;
+        if (!hit.p) { // the field is not the operand iterated ("a" in (f), startsWith("a", f)):
+            const eql_sv *v; // functions and lists read its first value
+            uint32_t nv;
+            field_vals(x, f->slot, &v, &nv);
+            if (nv)
+                hit = v[0];
+        }
         mt_items_push(x->m, "query", x->tab->slots[f->slot].name, hit.p);
         return;
     }
