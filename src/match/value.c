@@ -1250,6 +1250,23 @@ const char *sk_vm_ci_substring(const sk_vm *vm, size_t *n)
     return (const char *)vm->u.lit.p;
 }
 
+// Whether the pattern has an unescaped '*' or '?' (with SK_VM_WILDCARDS): a literal test that
+// came from one ('*\\cmd.exe' is an end test) is still shown as a wildcard pattern.
+static bool has_wildcard(const sk_vm *vm)
+{
+    if (!(vm->flags & SK_VM_WILDCARDS))
+        return false;
+    for (size_t i = 0; i < vm->src_n; i++) {
+        char c = vm->src[i];
+        if (c == '*' || c == '?')
+            return true;
+        if (c == '\\' && i + 1 < vm->src_n &&
+            (vm->src[i + 1] == '*' || vm->src[i + 1] == '?' || vm->src[i + 1] == '\\'))
+            i++;
+    }
+    return false;
+}
+
 void sk_vm_describe(const sk_vm *vm, sk_buf *out)
 {
     sk_status st = sk_buf_adds(out, kind_names[vm->kind]);
@@ -1264,7 +1281,7 @@ void sk_vm_describe(const sk_vm *vm, sk_buf *out)
             st = sk_buf_addf(out,
                              "' (%s%s)",
                              vm->ci ? "case-insensitive" : "cased",
-                             vm->mode == M_GLOB ? ", wildcards" : "");
+                             vm->mode == M_GLOB || has_wildcard(vm) ? ", wildcards" : "");
         break;
     case M_REGEX:
         if (st == SK_OK)

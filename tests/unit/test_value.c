@@ -998,7 +998,10 @@ struct dcase {
 static struct dcase describes[] = {
     { SK_VM_ENDSWITH, 0, "\\mshta.exe", -1, "endswith '\\\\mshta.exe' (case-insensitive)" },
     { SK_VM_CONTAINS, C, "foo", -1, "contains 'foo' (cased)" },
-    { SK_VM_EQUALS, W, "*\\cmd.exe", -1, "equals '*\\\\cmd.exe' (case-insensitive)" },
+    { SK_VM_EQUALS, W, "*\\cmd.exe", -1, "equals '*\\\\cmd.exe' (case-insensitive, wildcards)" },
+    { SK_VM_EQUALS, W, "*a*", -1, "equals '*a*' (case-insensitive, wildcards)" },
+    { SK_VM_EQUALS, W, "\\*a\\?", -1, "equals '\\\\*a\\\\?' (case-insensitive)" }, // escaped
+    { SK_VM_EQUALS, 0, "*a", -1, "equals '*a' (case-insensitive)" }, // no wildcards: a literal
     { SK_VM_EQUALS, W | C, "a*b?", -1, "equals 'a*b?' (cased, wildcards)" },
     { SK_VM_STARTSWITH, 0, "it's", -1, "startswith 'it\\'s' (case-insensitive)" },
     { SK_VM_CONTAINS, 0, "a\0b\n", 4, "contains 'a\\x00b\\x0A' (case-insensitive)" },
