@@ -1172,7 +1172,8 @@ sk_status sk_fieldmap_apply(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t 
                 continue; // it is the canonical field itself
             // A system key renamed System.<name> because event data has <name> too (Azure's
             // top-level Channel, with a Channel in EventData): <name> is the event data's alone.
-            if (name_find(fm, L->path, L->path_len, path_hash(fm, leaves, i)) >= 0)
+            if (I->cls == CLS_SYS &&
+                name_find(fm, L->path, L->path_len, path_hash(fm, leaves, i)) >= 0)
                 continue;
             flags = SK_FIELD_HIDDEN;
         } else if (L->flags & SK_LEAF_EXPANDED) {
