@@ -112,7 +112,7 @@ size_t sk_utf8_decode(const char *s, size_t n, uint32_t *cp)
     return len;
 }
 
-bool sk_utf8_valid(const char *s, size_t n)
+size_t sk_utf8_invalid_at(const char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
@@ -133,10 +133,15 @@ bool sk_utf8_valid(const char *s, size_t n)
         uint32_t cp;
         size_t k = sk_utf8_decode(s + i, n - i, &cp);
         if (cp == 0xFFFD && !(k == 3 && (unsigned char)s[i] == 0xEF))
-            return false;
+            return i;
         i += k;
     }
-    return true;
+    return n;
+}
+
+bool sk_utf8_valid(const char *s, size_t n)
+{
+    return sk_utf8_invalid_at(s, n) == n;
 }
 
 sk_status sk_utf8_to_utf16le(sk_buf *out, const char *s, size_t n)

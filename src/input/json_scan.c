@@ -88,7 +88,9 @@ static uint32_t surrogate(uint32_t cp, const char **pp, const char *end)
 }
 
 // A string whose opening quote is at *pp. On success *pp is past the closing quote and *out,
-// *outn, *clean describe its decoded text (in place or in scratch).
+// *outn, *clean describe its decoded text (in place or in scratch). On failure *pp is at the
+// byte that is not JSON (end: the text ends inside the string), or NULL when the scratch could
+// not grow.
 static bool scan_string(const char **pp,
                         const char *end,
                         sk_json_scratch *scratch,
@@ -101,19 +103,24 @@ static bool scan_string(const char **pp,
     for (;;) {
         p = sk_json_find_special(p, end);
         if (p == end)
-            return false;
+            goto fail;
         unsigned char c = (unsigned char)*p;
         if (c == '"')
             break;
         if (c < 0x20)
-            return false;
+            goto fail;
         if (c == '\\')
             goto escaped;
         high = true;
         p++;
     }
-    if (high && !sk_utf8_valid(start, (size_t)(p - start)))
-        return false;
+    if (high) {
+        size_t bad = sk_utf8_invalid_at(start, (size_t)(p - start));
+        if (bad < (size_t)(p - start)) {
+            p = start + bad;
+            goto fail;
+        }
+    }
     *out = start;
     *outn = (size_t)(p - start);
     *clean = true;
@@ -122,8 +129,10 @@ static bool scan_string(const char **pp,
 
 escaped:;
     // The decoded text is never longer than the source text.
-    if (!ensure(scratch, (size_t)(end - start) + 1))
+    if (!ensure(scratch, (size_t)(end - start) + 1)) {
+        *pp = NULL;
         return false;
+    }
     char *d = scratch->p;
     size_t dn = (size_t)(p - start);
     memcpy(d, start, dn);
@@ -133,14 +142,16 @@ escaped:;
         if (c == '"')
             break;
         if (c < 0x20)
-            return false;
+            goto fail;
         if (c >= 0x80) {
             high = true;
             d[dn++] = (char)c;
             p++;
         } else { // a backslash
-            if (end - p < 2)
-                return false;
+            if (end - p < 2) {
+                p = end;
+                goto fail;
+            }
             unsigned char e = (unsigned char)p[1];
             p += 2;
             // A table, not a switch: a jump table mispredicts on every change between the
@@ -149,11 +160,12 @@ escaped:;
             if (simple) {
                 d[dn++] = simple;
             } else if (e == 'u') {
-                if (end - p < 4)
-                    return false;
-                int h = hex4(p);
-                if (h < 0)
-                    return false;
+                int h = end - p >= 4 ? hex4(p) : -1;
+                if (h < 0) { // at the first character that is not a hex digit
+                    while (p < end && hexval((unsigned char)*p) >= 0)
+                        p++;
+                    goto fail;
+                }
                 uint32_t cp = (uint32_t)h;
                 p += 4;
                 if (cp >= 0xD800 && cp <= 0xDFFF)
@@ -161,7 +173,8 @@ escaped:;
                 nul |= cp == 0;
                 dn += sk_utf8_encode(d + dn, cp);
             } else {
-                return false;
+                p--; // the character after the backslash
+                goto fail;
             }
         }
         // The run up to the next special byte, copied as it is found: eight bytes are stored
@@ -183,20 +196,27 @@ escaped:;
         while (p < end && !sk_json_is_special((unsigned char)*p))
             d[dn++] = *p++;
         if (p == end)
-            return false;
+            goto fail;
 #if SK_JSON_BLOCK
     special:;
 #endif
     }
-    // Escapes decode to valid UTF-8; raw bytes >= 0x80 still need checking.
-    if (high && !sk_utf8_valid(d, dn))
-        return false;
+    // Escapes decode to valid UTF-8; raw bytes >= 0x80 still need checking (the first bad one
+    // is found again in the source, where escapes are ASCII).
+    if (high && !sk_utf8_valid(d, dn)) {
+        p = start + sk_utf8_invalid_at(start, (size_t)(p - start));
+        goto fail;
+    }
     d[dn] = '\0';
     *out = d;
     *outn = dn;
     *clean = !nul;
     *pp = p + 1;
     return true;
+
+fail:
+    *pp = p;
+    return false;
 }
 
 // A number at *pp (RFC 8259 grammar, which is yajl's). On success *pp is past it.
@@ -247,24 +267,60 @@ static inline bool word(const char *p, const char *end, const char *w, size_t n)
     return (size_t)(end - p) >= n && memcmp(p, w, n) == 0;
 }
 
-bool sk_json_scan(
-        const sk_json_sax *cb, void *ctx, const char *text, size_t len, sk_json_scratch *scratch)
+// Yajl's whitespace that this scanner leaves to it (RFC 8259 has neither).
+static inline bool other_ws(const char *p, const char *end)
+{
+    return p < end && (*p == '\v' || *p == '\f');
+}
+
+bool sk_json_scan(const sk_json_sax *cb,
+                  void *ctx,
+                  const char *text,
+                  size_t len,
+                  sk_json_scratch *scratch,
+                  size_t *stop)
 {
     const char *p = text, *end = text + len;
     uint64_t is_map[MAX_NEST / 64] = { 0 };
     unsigned depth = 0;
-    const char *s;
+    const char *s, *tok;
     size_t n;
     bool clean;
+    size_t dummy;
+    if (!stop)
+        stop = &dummy;
+
+// Not JSON at q (a byte where none fits, or end); or a callback refused the token at q.
+#define FAIL_AT(q)                  \
+    do {                            \
+        *stop = (size_t)((q)-text); \
+        return false;               \
+    } while (0)
+// Not decided here: yajl may well accept it.
+#define GIVE_UP()         \
+    do {                  \
+        *stop = SIZE_MAX; \
+        return false;     \
+    } while (0)
+// A byte where a token or punctuation should be.
+#define UNEXPECTED(q)         \
+    do {                      \
+        if (other_ws(q, end)) \
+            GIVE_UP();        \
+        FAIL_AT(q);           \
+    } while (0)
 
     p = skip_ws(p, end);
 value:
     if (p == end)
-        return false;
+        FAIL_AT(p);
+    tok = p;
     switch (*p) {
     case '{':
-        if (depth == MAX_NEST || !cb->start_map(ctx))
-            return false;
+        if (depth == MAX_NEST)
+            GIVE_UP();
+        if (!cb->start_map(ctx))
+            FAIL_AT(tok);
         is_map[depth / 64] |= 1ull << (depth % 64);
         depth++;
         p = skip_ws(p + 1, end);
@@ -272,13 +328,15 @@ value:
             p++;
             depth--;
             if (!cb->end_map(ctx))
-                return false;
+                FAIL_AT(p - 1);
             goto after;
         }
         goto key;
     case '[':
-        if (depth == MAX_NEST || !cb->start_array(ctx))
-            return false;
+        if (depth == MAX_NEST)
+            GIVE_UP();
+        if (!cb->start_array(ctx))
+            FAIL_AT(tok);
         is_map[depth / 64] &= ~(1ull << (depth % 64));
         depth++;
         p = skip_ws(p + 1, end);
@@ -286,33 +344,46 @@ value:
             p++;
             depth--;
             if (!cb->end_array(ctx))
-                return false;
+                FAIL_AT(p - 1);
             goto after;
         }
         goto value;
     case '"':
-        if (!scan_string(&p, end, scratch, &s, &n, &clean) || !cb->string(ctx, s, n, clean))
-            return false;
+        if (!scan_string(&p, end, scratch, &s, &n, &clean)) {
+            if (!p)
+                GIVE_UP();
+            FAIL_AT(p);
+        }
+        if (!cb->string(ctx, s, n, clean))
+            FAIL_AT(tok);
         goto after;
     case 't':
-        if (!word(p, end, "true", 4) || !cb->boolean(ctx, 1))
-            return false;
+        if (!word(p, end, "true", 4))
+            FAIL_AT(p);
+        if (!cb->boolean(ctx, 1))
+            FAIL_AT(tok);
         p += 4;
         goto after;
     case 'f':
-        if (!word(p, end, "false", 5) || !cb->boolean(ctx, 0))
-            return false;
+        if (!word(p, end, "false", 5))
+            FAIL_AT(p);
+        if (!cb->boolean(ctx, 0))
+            FAIL_AT(tok);
         p += 5;
         goto after;
     case 'n':
-        if (!word(p, end, "null", 4) || !cb->null(ctx))
-            return false;
+        if (!word(p, end, "null", 4))
+            FAIL_AT(p);
+        if (!cb->null(ctx))
+            FAIL_AT(tok);
         p += 4;
         goto after;
     default: {
         const char *q = p;
-        if (!scan_number(&q, end) || !cb->number(ctx, p, (size_t)(q - p)))
-            return false;
+        if (!scan_number(&q, end))
+            UNEXPECTED(p);
+        if (!cb->number(ctx, p, (size_t)(q - p)))
+            FAIL_AT(tok);
         p = q;
         goto after;
     }
@@ -320,32 +391,41 @@ value:
 
 key:
     if (p == end || *p != '"')
-        return false;
-    if (!scan_string(&p, end, scratch, &s, &n, &clean) || !cb->map_key(ctx, s, n, clean))
-        return false;
+        UNEXPECTED(p);
+    tok = p;
+    if (!scan_string(&p, end, scratch, &s, &n, &clean)) {
+        if (!p)
+            GIVE_UP();
+        FAIL_AT(p);
+    }
+    if (!cb->map_key(ctx, s, n, clean))
+        FAIL_AT(tok);
     p = skip_ws(p, end);
     if (p == end || *p != ':')
-        return false;
+        UNEXPECTED(p);
     p = skip_ws(p + 1, end);
     goto value;
 
 after:
     p = skip_ws(p, end);
-    if (depth == 0)
-        return p == end;
+    if (depth == 0) {
+        if (p == end)
+            return true;
+        UNEXPECTED(p);
+    }
     if (p == end)
-        return false;
+        FAIL_AT(p);
     if (is_map[(depth - 1) / 64] >> ((depth - 1) % 64) & 1) {
         if (*p == ',') {
             p = skip_ws(p + 1, end);
             goto key;
         }
         if (*p != '}')
-            return false;
+            UNEXPECTED(p);
         p++;
         depth--;
         if (!cb->end_map(ctx))
-            return false;
+            FAIL_AT(p - 1);
         goto after;
     }
     if (*p == ',') {
@@ -353,12 +433,15 @@ after:
         goto value;
     }
     if (*p != ']')
-        return false;
+        UNEXPECTED(p);
     p++;
     depth--;
     if (!cb->end_array(ctx))
-        return false;
+        FAIL_AT(p - 1);
     goto after;
+#undef FAIL_AT
+#undef GIVE_UP
+#undef UNEXPECTED
 }
 
 // A backslash outside strings is invalid JSON, so escapes can be found without tracking strings.

@@ -43,9 +43,19 @@ void sk_json_scratch_free(sk_json_scratch *s);
 // Parses text[0..len) as exactly one JSON value (whitespace around it allowed), making the
 // callbacks as it goes. True when the whole text was read and every callback returned non-zero.
 // False means "not decided here": callbacks may have been made; the caller undoes their effects
-// and asks yajl.
-bool sk_json_scan(
-        const sk_json_sax *cb, void *ctx, const char *text, size_t len, sk_json_scratch *scratch);
+// and asks yajl. Then *stop (when stop is not NULL) is where it stopped: the offset of the first
+// byte that is not JSON (len: the text ends too soon; in a string, the byte itself: a control
+// character, the character after a backslash that escapes nothing, the first non-hex digit of a
+// \u escape, the first byte of invalid UTF-8), or of the token a callback refused; SIZE_MAX when
+// it gave up on text yajl may accept (nesting past 1024, a vertical tab or form feed between
+// tokens, memory). When yajl rejects the text too, that is where the error is: yajl's own offset
+// is one byte or one token off for some errors.
+bool sk_json_scan(const sk_json_sax *cb,
+                  void *ctx,
+                  const char *text,
+                  size_t len,
+                  sk_json_scratch *scratch,
+                  size_t *stop);
 
 // Rewrites in t[0..n), in place and at the same length, every \u escape of a surrogate that is
 // not half of a pair as \ufffd: how this scanner decodes it, for text that goes to yajl (its own

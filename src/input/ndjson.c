@@ -490,7 +490,8 @@ static enum parse_result parse_doc(ndjson_reader *r,
     const size_t nleaves = r->nleaves;
     const bool too_many = ps->too_many, truncated = ps->truncated;
     parse_begin(r, base, leaf_flags);
-    if (sk_json_scan(&fast_callbacks, ps, text, len, &r->scratch))
+    size_t stop;
+    if (sk_json_scan(&fast_callbacks, ps, text, len, &r->scratch, &stop))
         return ps->not_object ? P_NOT_OBJECT : P_OK;
     // Not decided by the fast scanner: undo what its callbacks did and let yajl parse (and
     // word any error). Strings its callbacks copied stay in the event arena until the next
@@ -520,8 +521,10 @@ static enum parse_result parse_doc(ndjson_reader *r,
         res = ps->not_object ? P_NOT_OBJECT : P_OK;
         goto out;
     }
+    // Where the fast scanner stopped, unless it gave up: yajl's offset is the last byte of the
+    // token for some errors, the token's start or one past it for others.
     size_t consumed = yajl_get_bytes_consumed(h);
-    *err_off = at_end ? len : (consumed ? consumed - 1 : 0);
+    *err_off = stop <= len ? stop : at_end ? len : (consumed ? consumed - 1 : 0);
     if (ps->name_too_long) {
         res = P_NAME_TOO_LONG;
     } else if (ps->too_deep) {

@@ -135,7 +135,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         memcpy(text, data, size);
     sk_json_scratch scratch = { 0 };
     rec f = { .refuse_at = -1 };
-    bool ok = sk_json_scan(&fcb, &f, text, size, &scratch);
+    bool ok = sk_json_scan(&fcb, &f, text, size, &scratch, NULL);
     if (ok) {
         rec y = { .refuse_at = -1 };
         char *ytext = malloc(size ? size : 1);
@@ -162,7 +162,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         // A refusing callback makes the scanner give up, at whichever callback it is.
         for (long k = 0; k < f.calls && k < 64; k++) {
             rec g = { .refuse_at = k };
-            if (sk_json_scan(&fcb, &g, text, size, &scratch) || g.calls != k + 1) {
+            if (sk_json_scan(&fcb, &g, text, size, &scratch, NULL) || g.calls != k + 1) {
                 fprintf(stderr, "fuzz: json_scan went on after callback %ld refused\n", k);
                 abort();
             }

@@ -89,7 +89,7 @@ static bool scan(const char *text, size_t n, const char **out)
     trace t = { .refuse_at = -1 };
     sk_buf_init(&t.out, 1u << 20);
     sk_json_scratch scratch = { 0 };
-    bool ok = sk_json_scan(&cbs, &t, text, n, &scratch);
+    bool ok = sk_json_scan(&cbs, &t, text, n, &scratch, NULL);
     snprintf(last, sizeof last, "%s", sk_buf_str(&t.out));
     sk_buf_fini(&t.out);
     sk_json_scratch_free(&scratch);
@@ -223,7 +223,7 @@ Test(json_scan, a_refusing_callback_stops_the_scan)
         trace t = { .refuse_at = k };
         sk_buf_init(&t.out, 1u << 20);
         sk_json_scratch scratch = { 0 };
-        cr_assert(!sk_json_scan(&cbs, &t, doc, sizeof doc - 1, &scratch), "refused at %d", k);
+        cr_assert(!sk_json_scan(&cbs, &t, doc, sizeof doc - 1, &scratch, NULL), "refused at %d", k);
         cr_assert_eq(t.calls, k + 1);
         sk_buf_fini(&t.out);
         sk_json_scratch_free(&scratch);
@@ -231,7 +231,7 @@ Test(json_scan, a_refusing_callback_stops_the_scan)
     trace t = { .refuse_at = 10 }; // there are exactly 10 callbacks
     sk_buf_init(&t.out, 1u << 20);
     sk_json_scratch scratch = { 0 };
-    cr_assert(sk_json_scan(&cbs, &t, doc, sizeof doc - 1, &scratch));
+    cr_assert(sk_json_scan(&cbs, &t, doc, sizeof doc - 1, &scratch, NULL));
     cr_assert_eq(t.calls, 10);
     sk_buf_fini(&t.out);
     sk_json_scratch_free(&scratch);
