@@ -344,13 +344,22 @@ static bool compile_func(cc *c, enode *e, unsigned depth)
                          f->min,
                          f->min == 1 ? "" : "s",
                          e->nkids);
+        if (f->max == 255)
+            return cfail(c,
+                         "eql-syntax",
+                         e->off,
+                         "%s() takes at least %u argument%s, not %u",
+                         f->name,
+                         f->min,
+                         f->min == 1 ? "" : "s",
+                         e->nkids);
         return cfail(c,
                      "eql-syntax",
                      e->off,
-                     "%s() takes %u to %s arguments, not %u",
+                     "%s() takes %u to %u arguments, not %u",
                      f->name,
                      f->min,
-                     f->max == 255 ? "any number of" : (f->max == 3 ? "3" : "4"),
+                     (unsigned)f->max,
                      e->nkids);
     }
     e->fn = f->fn;
@@ -378,11 +387,21 @@ static bool compile_func(cc *c, enode *e, unsigned depth)
                 sk_status st =
                         sk_vm_compile(&e->vms[e->nvms], SK_VM_CIDR, a->s, a->len, 0, &eb, NULL);
                 if (st != SK_OK) {
+                    char shown[4 * 80 + 1]; // its first 80 bytes, control characters as \xNN
+                    size_t k = 0;
+                    for (size_t j = 0; j < a->len && j < 80; j++) {
+                        unsigned char ch = (unsigned char)a->s[j];
+                        if (ch < 0x20 || ch == 0x7F)
+                            k += (size_t)snprintf(shown + k, sizeof shown - k, "\\x%02X", ch);
+                        else
+                            shown[k++] = (char)ch;
+                    }
+                    shown[k] = '\0';
                     cfail(c,
                           "bad-value",
                           a->off,
-                          "invalid CIDR block '%.80s': %s",
-                          a->s,
+                          "invalid CIDR block '%s': %s",
+                          shown,
                           sk_buf_str(&eb));
                     sk_buf_fini(&eb);
                     return false;

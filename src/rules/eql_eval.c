@@ -238,7 +238,7 @@ static bool parse_num(const char *s, size_t n, val *out)
     }
     while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
         n--;
-    if (n == 0 || n >= sizeof buf)
+    if (n == 0 || n >= sizeof buf || memchr(s, '\0', n)) // strtoll would stop at a NUL
         return false;
     memcpy(buf, s, n);
     buf[n] = '\0';
@@ -733,7 +733,7 @@ static val eval_func(ectx *x, const enode *e)
         if (base == 10 || (n > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')))
             return parse_num(s, n, &out) ? out : vnull();
         char buf[72];
-        if (n == 0 || n >= sizeof buf)
+        if (n == 0 || n >= sizeof buf || memchr(s, '\0', n))
             return vnull();
         memcpy(buf, s, n);
         buf[n] = '\0';
