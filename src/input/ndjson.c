@@ -138,6 +138,7 @@ typedef struct ndjson_reader {
     size_t leaves_cap;
     parse_state ps;
     sk_buf fix;              // a name or value rebuilt as UTF-8 (utf8_fix)
+    sk_buf line_fix;         // a record with invalid UTF-8 rebuilt (parse_doc)
     sk_buf ytext;            // a record for yajl with unpaired surrogate escapes as \ufffd
     sk_json_scratch scratch; // strings decoded by the fast scanner
     // Interned paths (SK_LEAF_INTERNED), by id, and a hash table of their ids (open addressing,
@@ -217,11 +218,10 @@ static int cb_end_array(void *ctx)
 // each invalid byte (one for an encoded surrogate). A value's NUL (from \u0000) becomes U+FFFD
 // too: values hold no NUL (event.h), and cutting there would hide the rest of the text from every
 // rule. Returns the text to use and updates *n.
-static const char *utf8_fix(struct ndjson_reader *r, const char *s, size_t *n, bool nul_ok)
+static const char *utf8_repair(sk_buf *b, const char *s, size_t *n, bool nul_ok)
 {
     if (sk_utf8_valid(s, *n) && (nul_ok || !memchr(s, 0, *n)))
         return s;
-    sk_buf *b = &r->fix;
     sk_buf_reset(b);
     for (size_t i = 0; i < *n;) {
         const unsigned char *u = (const unsigned char *)s + i;
@@ -238,6 +238,11 @@ static const char *utf8_fix(struct ndjson_reader *r, const char *s, size_t *n, b
     }
     *n = b->n;
     return sk_buf_str(b);
+}
+
+static const char *utf8_fix(struct ndjson_reader *r, const char *s, size_t *n, bool nul_ok)
+{
+    return utf8_repair(&r->fix, s, n, nul_ok);
 }
 
 // clean: key is known to be valid UTF-8 without NUL (json_scan.h).
@@ -476,14 +481,14 @@ static void parse_begin(ndjson_reader *r, const char *base, uint32_t leaf_flags)
 
 // Parses text as one JSON document, appending its leaves under the path base (empty for a
 // record). On P_INVALID, reason and *err_off (byte offset of the problem) are set.
-static enum parse_result parse_doc(ndjson_reader *r,
-                                   const char *text,
-                                   size_t len,
-                                   const char *base,
-                                   uint32_t leaf_flags,
-                                   char *reason,
-                                   size_t reason_len,
-                                   size_t *err_off)
+static enum parse_result parse_text(ndjson_reader *r,
+                                    const char *text,
+                                    size_t len,
+                                    const char *base,
+                                    uint32_t leaf_flags,
+                                    char *reason,
+                                    size_t reason_len,
+                                    size_t *err_off)
 {
     parse_state *ps = &r->ps;
     enum parse_result res = P_OK;
@@ -538,6 +543,41 @@ static enum parse_result parse_doc(ndjson_reader *r,
     }
 out:
     yajl_free(h);
+    return res;
+}
+
+// parse_text, and for a record that is not valid UTF-8 (which yajl refuses whole) a second try
+// with each invalid byte as U+FFFD, as strings are read otherwise (an encoded surrogate is one
+// U+FFFD). When that is still not JSON, the error found in the text as written stands.
+static enum parse_result parse_doc(ndjson_reader *r,
+                                   const char *text,
+                                   size_t len,
+                                   const char *base,
+                                   uint32_t leaf_flags,
+                                   char *reason,
+                                   size_t reason_len,
+                                   size_t *err_off)
+{
+    const size_t nleaves = r->nleaves;
+    const bool too_many = r->ps.too_many, truncated = r->ps.truncated;
+    enum parse_result res = parse_text(r, text, len, base, leaf_flags, reason, reason_len, err_off);
+    if (res != P_INVALID || sk_utf8_valid(text, len))
+        return res;
+    size_t n = len;
+    const char *fixed = utf8_repair(&r->line_fix, text, &n, true);
+    if (fixed == text || n > SK_MAX_LINE_BYTES)
+        return res;
+    r->nleaves = nleaves;
+    r->ps.too_many = too_many;
+    r->ps.truncated = truncated;
+    char why[8];
+    size_t off;
+    enum parse_result again = parse_text(r, fixed, n, base, leaf_flags, why, sizeof why, &off);
+    if (again == P_OK || again == P_NOT_OBJECT)
+        return again;
+    r->nleaves = nleaves;
+    r->ps.too_many = too_many;
+    r->ps.truncated = truncated;
     return res;
 }
 
@@ -1125,6 +1165,7 @@ static void nd_close(sk_reader *base)
     free(r->chunk);
     sk_buf_fini(&r->carry);
     sk_buf_fini(&r->fix);
+    sk_buf_fini(&r->line_fix);
     sk_buf_fini(&r->ytext);
     sk_json_scratch_free(&r->scratch);
     sk_event_fini(&r->ev);
@@ -1168,6 +1209,7 @@ sk_status sk_reader_open_ndjson(sk_reader **out,
     }
     sk_buf_init(&r->carry, SK_MAX_LINE_BYTES);
     sk_buf_init(&r->fix, 3u * SK_MAX_LINE_BYTES);
+    sk_buf_init(&r->line_fix, 3u * SK_MAX_LINE_BYTES);
     sk_buf_init(&r->ytext, SK_MAX_LINE_BYTES + 1);
     sk_event_init(&r->ev);
     r->ev.file = r->base.display;

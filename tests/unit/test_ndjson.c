@@ -804,7 +804,7 @@ Test(ndjson, invalid_lines_are_reported_with_position_and_skipped)
           "42\n"
           "null\n"
           "{\"a\":\"x\n"
-          "{\"a\":\"\xff\"}\n"
+          "{\"a\":\"\xff\" 1}\n"
           "{} {}\n"
           "{\"b\":2}",
           "@1\na=1\n@10\nb=2\n",
@@ -815,6 +815,7 @@ Test(ndjson, invalid_lines_are_reported_with_position_and_skipped)
           "t.ndjson:5:1: warning: JSON value is not an object; line skipped\n"
           "t.ndjson:6:1: warning: JSON value is not an object; line skipped\n"
           "t.ndjson:7:8: warning: invalid JSON (premature EOF); line skipped\n"
+          // still not JSON with U+FFFD for the byte: the first error, as written
           "t.ndjson:8:7: warning: invalid JSON (invalid bytes in UTF8 string); line skipped\n"
           "t.ndjson:9:4: warning: invalid JSON (trailing garbage); line skipped\n",
           8);
@@ -909,6 +910,23 @@ Test(ndjson, nul_escapes_cut_names_and_become_replacement_characters_in_values)
           "@1\na=x\xEF\xBF\xBDy\nc=\xC3\xA9\xF0\x9F\x98\x80\n",
           "",
           0);
+}
+
+Test(ndjson, invalid_utf8_bytes_become_replacement_characters)
+{
+    // yajl refuses a record with invalid UTF-8 (other than overlong forms): it is read again with
+    // each invalid byte as U+FFFD, in names too. A record that is still not JSON keeps the error
+    // found in the text as written.
+    check("{\"a\":\"\xC3\x28\"}\n"
+          "{\"CommandLine\":\"cmd \xFF\xFE /c whoami\",\"k\xE9y\":\"\xC0\xAF\",\"x\":\"\xED\xA0\x80\"}\n"
+          "{\"a\":\"x\xFF\" \"b\"}\n"
+          "{\"a\":1 \xFF}\n",
+          "@1\na=\xEF\xBF\xBD(\n"
+          "@2\nCommandLine=cmd \xEF\xBF\xBD\xEF\xBF\xBD /c whoami\nk\xEF\xBF\xBDy=\xEF\xBF\xBD\xEF\xBF\xBD\n"
+          "x=\xEF\xBF\xBD\n",
+          "t.ndjson:3:8: warning: invalid JSON (invalid bytes in UTF8 string); line skipped\n"
+          "t.ndjson:4:8: warning: invalid JSON (invalid char in json text); line skipped\n",
+          2);
 }
 
 Test(ndjson, unpaired_surrogate_escapes_become_replacement_characters)
@@ -1144,9 +1162,9 @@ Test(ndjson, invalid_json_is_located_at_the_byte_that_is_not_json)
           "{\"a\":[1 234]}\n"
           "{\"a\":1}  \"trailing\"\n"
           "{\"a\":\"abc\\u12x4\"}\n"
-          "{\"a\":\"abc\xC3\x28xyz\"}\n"
+          "{\"a\":\"abc\xC3\x28xyz\" 1}\n"
           "{\"a\":\"a\\qb\"}\n"
-          "{\"a\":\"x\\ny\xC3\"}\n"
+          "{\"a\":\"x\\ny\xC3\"]}\n"
           "{\"a\":\"b\x01\"}\n"
           "{\"a\":}\n"
           "{\"a\":[1,2\n"
