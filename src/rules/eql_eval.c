@@ -807,6 +807,11 @@ static bool eval_cmp(ectx *x, const enode *e, eql_sv *hit)
     bool r = false;
     if (fside < 0) {
         val a = eval(x, e->kids[0]), b = eval(x, e->kids[1]);
+        // Without a field operand Elasticsearch evaluates a script, where a comparison with a
+        // null (a function of a missing field) is null, which is false; `!= null` is IsNotNull.
+        if (e->op == OP_NE && (a.t == V_NULL || b.t == V_NULL) &&
+            e->kids[0]->type != EN_NULL && e->kids[1]->type != EN_NULL)
+            return false;
         r = cmp_holds(op, &a, &b);
     } else {
         const eql_sv *vals;

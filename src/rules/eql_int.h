@@ -13,7 +13,9 @@
 // - A field with several values (process.args) satisfies a comparison when any value does; `!=`
 //   and `not in` are the negations of `==` and `in`.
 // - A missing field is null: `f == null` holds when f is missing, `f != null` when present, any
-//   other comparison with a missing field is false (so `f != "x"` holds when f is missing).
+//   other comparison with a missing field is false (so `f != "x"` holds when f is missing). A
+//   comparison without a field operand is a script in Elasticsearch: there `!=` with a null
+//   (`length(f) != 3`, f missing) is null, so false, like every other comparison with a null.
 // - Functions return null for null arguments; a null in a boolean position is false, and `not`
 //   of false is true. When the first argument of a string predicate (startsWith, endsWith,
 //   stringContains, wildcard, cidrMatch) is a multi-valued field, any value may satisfy it; other
