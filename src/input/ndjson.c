@@ -644,6 +644,15 @@ handle_record(ndjson_reader *r, const char *text, size_t len, uint64_t line, uin
     size_t i = 0;
     while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
         i++;
+    // A UTF-8 BOM that starts a later line (files joined with cat): passed over like the first.
+    if (r->mode == M_LINE && len - i >= 3 && memcmp(text + i, "\xEF\xBB\xBF", 3) == 0) {
+        text += i + 3;
+        len -= i + 3;
+        col += i + 3;
+        i = 0;
+        while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
+            i++;
+    }
     if (i == len)
         return R_NONE; // blank
     while (len > i && text[len - 1] == '\r')
