@@ -744,13 +744,18 @@ static bool parse_long(const char *s, uint32_t n, long *out)
 }
 
 // Unix seconds with an optional fraction ("1600000000.123", as Velociraptor writes SystemTime),
-// between 1973 and 2286 (9 or 10 digits), as FILETIME ticks.
+// between 1973 and 2286 (9 or 10 digits), or Unix milliseconds (12 or 13 digits, Elasticsearch's
+// epoch_millis), as FILETIME ticks.
 static bool unix_time(const char *s, uint32_t n, uint64_t *out)
 {
     uint32_t i = 0;
     uint64_t secs = 0, frac = 0;
-    while (i < n && s[i] >= '0' && s[i] <= '9')
+    while (i < n && s[i] >= '0' && s[i] <= '9' && i < 14)
         secs = secs * 10 + (uint64_t)(s[i++] - '0');
+    if ((i == 12 || i == 13) && i == n) {
+        *out = secs * 10000ull + SK_FILETIME_UNIX_EPOCH;
+        return true;
+    }
     if (i < 9 || i > 10)
         return false;
     if (i < n && s[i] == '.') {

@@ -771,6 +771,22 @@ Test(ndjson, unparsable_time_is_kept_as_written)
           0);
 }
 
+Test(ndjson, unix_seconds_and_milliseconds_are_times)
+{
+    // Seconds (9-10 digits, with a fraction) and Elasticsearch's epoch_millis (12-13 digits);
+    // other numbers are kept as written.
+    check("{\"@timestamp\":1714558923123}\n"
+          "{\"@timestamp\":\"1714558923.5\"}\n"
+          "{\"@timestamp\":17145589231234}\n"
+          "{\"@timestamp\":17145589231}\n",
+          "@1\nS:TimeCreated=2024-05-01T10:22:03.1230000Z\nH:@timestamp=1714558923123\n"
+          "@2\nS:TimeCreated=2024-05-01T10:22:03.5000000Z\nH:@timestamp=1714558923.5\n"
+          "@3\nS:TimeCreated=17145589231234\nH:@timestamp=17145589231234\n"
+          "@4\nS:TimeCreated=17145589231\nH:@timestamp=17145589231\n",
+          "",
+          0);
+}
+
 Test(ndjson, hidden_raw_paths_stay_reachable)
 {
     const char *in = "{\"winlog\":{\"event_id\":1,\"event_data\":{\"Image\":\"x.exe\"}}}\n";
