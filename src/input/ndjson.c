@@ -479,6 +479,26 @@ static void parse_begin(ndjson_reader *r, const char *base, uint32_t leaf_flags)
     ps->root_seen = ps->not_object = ps->too_deep = ps->name_too_long = false;
 }
 
+// The leaves of a document so far, to undo a parse that is not kept.
+typedef struct leaf_mark {
+    size_t nleaves;
+    bool too_many, truncated;
+} leaf_mark;
+
+static leaf_mark leaves_mark(const ndjson_reader *r)
+{
+    return (leaf_mark){ r->nleaves, r->ps.too_many, r->ps.truncated };
+}
+
+// Strings the undone leaves copied stay in the event arena until the next record; that is at most
+// one record's worth.
+static void leaves_undo(ndjson_reader *r, leaf_mark m)
+{
+    r->nleaves = m.nleaves;
+    r->ps.too_many = m.too_many;
+    r->ps.truncated = m.truncated;
+}
+
 // Parses text as one JSON document, appending its leaves under the path base (empty for a
 // record). On P_INVALID, reason and *err_off (byte offset of the problem) are set.
 static enum parse_result parse_text(ndjson_reader *r,
@@ -492,18 +512,14 @@ static enum parse_result parse_text(ndjson_reader *r,
 {
     parse_state *ps = &r->ps;
     enum parse_result res = P_OK;
-    const size_t nleaves = r->nleaves;
-    const bool too_many = ps->too_many, truncated = ps->truncated;
+    const leaf_mark mark = leaves_mark(r);
     parse_begin(r, base, leaf_flags);
     size_t stop;
     if (sk_json_scan(&fast_callbacks, ps, text, len, &r->scratch, &stop))
         return ps->not_object ? P_NOT_OBJECT : P_OK;
     // Not decided by the fast scanner: undo what its callbacks did and let yajl parse (and
-    // word any error). Strings its callbacks copied stay in the event arena until the next
-    // record; that is at most one record's worth.
-    r->nleaves = nleaves;
-    ps->too_many = too_many;
-    ps->truncated = truncated;
+    // word any error).
+    leaves_undo(r, mark);
     parse_begin(r, base, leaf_flags);
 
     // yajl decodes "\ud800\ud800" to U+10000 and a lone high surrogate to '?': it reads a copy
@@ -558,8 +574,7 @@ static enum parse_result parse_doc(ndjson_reader *r,
                                    size_t reason_len,
                                    size_t *err_off)
 {
-    const size_t nleaves = r->nleaves;
-    const bool too_many = r->ps.too_many, truncated = r->ps.truncated;
+    const leaf_mark mark = leaves_mark(r);
     enum parse_result res = parse_text(r, text, len, base, leaf_flags, reason, reason_len, err_off);
     if (res != P_INVALID || sk_utf8_valid(text, len))
         return res;
@@ -567,17 +582,13 @@ static enum parse_result parse_doc(ndjson_reader *r,
     const char *fixed = utf8_repair(&r->line_fix, text, &n, true);
     if (fixed == text || n > SK_MAX_LINE_BYTES)
         return res;
-    r->nleaves = nleaves;
-    r->ps.too_many = too_many;
-    r->ps.truncated = truncated;
+    leaves_undo(r, mark);
     char why[8];
     size_t off;
     enum parse_result again = parse_text(r, fixed, n, base, leaf_flags, why, sizeof why, &off);
     if (again == P_OK || again == P_NOT_OBJECT)
         return again;
-    r->nleaves = nleaves;
-    r->ps.too_many = too_many;
-    r->ps.truncated = truncated;
+    leaves_undo(r, mark);
     return res;
 }
 
