@@ -8,7 +8,8 @@
 //   target  := "them" | NAME-or-pattern ('*' matches any run of characters)
 //
 // Precedence is not > and > or, as in the Sigma specification. Keywords are matched
-// case-insensitively. "them" stands for every selection whose name does not start with '_'.
+// case-insensitively. "them" stands for every selection whose name does not start with '_', and a
+// pattern for those of them it matches (pySigma leaves '_' names out of both).
 // Errors carry the byte offset of the offending token so the loader can point a caret at it.
 #include <ctype.h>
 #include <stdio.h>
@@ -169,15 +170,24 @@ static cnode *parse_of(parser *p, uint32_t count)
     n->count = count;
     n->text = sk_arena_strndup(p->a, target.p, target.n);
     n->sels = sk_arena_alloc(p->a, (p->nnames ? p->nnames : 1) * sizeof(uint32_t));
-    bool them = is_kw(&target, "them");
+    bool them = is_kw(&target, "them"), private_only = false;
     for (size_t i = 0; i < p->nnames; i++) {
-        bool hit = them ? p->names[i][0] != '_' : glob_match(target.p, target.n, p->names[i]);
-        if (hit)
+        bool hit = them || glob_match(target.p, target.n, p->names[i]);
+        if (hit && p->names[i][0] == '_')
+            private_only = true;
+        else if (hit)
             n->sels[n->nsels++] = (uint32_t)i;
     }
     if (n->nsels == 0) {
         if (them)
             fail(p, "missing-selection", target.off, "'them' refers to no selection", NULL);
+        else if (private_only)
+            fail(p,
+                 "missing-selection",
+                 target.off,
+                 "'%.*s' matches only selections whose names start with '_', which patterns "
+                 "leave out",
+                 &target);
         else
             fail(p,
                  "missing-selection",

@@ -614,52 +614,93 @@ static const placeholder *find_ph(const compile_ctx *cx, const char *s, size_t n
     return NULL;
 }
 
-// Replaces every %name% of each variant with each of the placeholder's values (cartesian).
+// The placeholder that starts at or after from in s[0..n): '%', a name of letters, digits and
+// '_', '%', where the first '%' does not follow a backslash (as pySigma finds them). Sets *a, *b to
+// its two '%'; false when there is none.
+static bool next_placeholder(const char *s, size_t n, size_t from, size_t *a, size_t *b)
+{
+    for (size_t i = from; i < n; i++) {
+        if (s[i] != '%' || (i > 0 && s[i - 1] == '\\'))
+            continue;
+        size_t j = i + 1;
+        while (j < n && (isalnum((unsigned char)s[j]) || s[j] == '_'))
+            j++;
+        if (j > i + 1 && j < n && s[j] == '%') {
+            *a = i;
+            *b = j;
+            return true;
+        }
+    }
+    return false;
+}
+
+// Appends s[from..to) to t with each "\%" as "%" (the escape of a percent sign that is text).
+// False when t is full.
+static bool put_text(sk_buf *t, const char *s, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        if (s[i] == '\\' && i + 1 < to && s[i + 1] == '%')
+            i++;
+        if (sk_buf_addc(t, s[i]) != SK_OK)
+            return false;
+    }
+    return true;
+}
+
+// Replaces every placeholder (next_placeholder) of each variant with each of its values
+// (cartesian product), and "\%" with "%". The values are inserted as they are.
 static bool expand_all(compile_ctx *cx, variants *vs, const yn *at, load_err *err)
 {
-    sk_strlist out;
+    sk_strlist out, work; // work: strings whose text before work_from[k] is done
     sk_strlist_init(&out);
-    sk_strlist work;
     sk_strlist_init(&work);
+    size_t *work_from = NULL, work_cap = 0;
+    sk_buf t;
+    sk_buf_init(&t, SK_MAX_ITEM_VALUE_BYTES + 1);
     bool ok = true;
     for (size_t i = 0; i < vs->l.n && ok; i++) {
-        // Expand the first placeholder of each string repeatedly (queue).
         sk_strlist_add(&work, vs->l.s[i], vs->l.len[i]);
+        sk_xgrow((void **)&work_from, &work_cap, work.n, sizeof(size_t));
+        work_from[work.n - 1] = 0;
         while (work.n && ok) {
             size_t last = work.n - 1;
             char *s = work.s[last];
-            size_t n = work.len[last];
+            size_t n = work.len[last], from = work_from[last], a, b;
             work.s[last] = NULL;
             work.n--;
-            const char *a = memchr(s, '%', n);
-            const char *b = a ? memchr(a + 1, '%', n - (size_t)(a + 1 - s)) : NULL;
-            if (!a || !b || b == a + 1) {
-                sk_strlist_add(&out, s, n);
+            sk_buf_reset(&t);
+            bool fit = sk_buf_add(&t, s, from) == SK_OK; // t's limit: one item's values
+            if (!next_placeholder(s, n, from, &a, &b)) {
+                fit = fit && put_text(&t, s, from, n);
+                if (fit)
+                    sk_strlist_add(&out, t.p ? t.p : "", t.n);
                 free(s);
             } else {
-                const placeholder *ph = find_ph(cx, a + 1, (size_t)(b - a - 1));
+                const placeholder *ph = find_ph(cx, s + a + 1, b - a - 1);
                 if (!ph) {
                     ok = errf(err,
                               "unresolved-placeholder",
                               at,
                               "unresolved placeholder '%.*s'%s",
                               (int)(b - a + 1),
-                              a,
+                              s + a,
                               cx->nph ? " (not in the placeholder file)"
                                       : " (no placeholder file given)");
                     free(s);
                     break;
                 }
-                for (size_t j = 0; j < ph->values.n; j++) {
-                    size_t pre = (size_t)(a - s), post = n - (size_t)(b + 1 - s);
-                    size_t tot = pre + ph->values.len[j] + post;
-                    char *t = sk_xmalloc(tot + 1);
-                    memcpy(t, s, pre);
-                    memcpy(t + pre, ph->values.s[j], ph->values.len[j]);
-                    memcpy(t + pre + ph->values.len[j], b + 1, post);
-                    t[tot] = '\0';
-                    sk_strlist_add(&work, t, tot);
-                    free(t);
+                fit = fit && put_text(&t, s, from, a);
+                size_t head = t.n;
+                for (size_t j = 0; j < ph->values.n && fit; j++) {
+                    t.n = head;
+                    fit = sk_buf_add(&t, ph->values.s[j], ph->values.len[j]) == SK_OK;
+                    size_t next = t.n;
+                    fit = fit && sk_buf_add(&t, s + b + 1, n - b - 1) == SK_OK;
+                    if (!fit)
+                        break;
+                    sk_strlist_add(&work, t.p, t.n);
+                    sk_xgrow((void **)&work_from, &work_cap, work.n, sizeof(size_t));
+                    work_from[work.n - 1] = next;
                 }
                 free(s);
             }
@@ -669,7 +710,8 @@ static bool expand_all(compile_ctx *cx, variants *vs, const yn *at, load_err *er
                           at,
                           "placeholder expansion gives more than %u values",
                           (unsigned)SK_MAX_VALUES_PER_ITEM);
-            } else if (strlist_bytes(&out) + strlist_bytes(&work) > SK_MAX_ITEM_VALUE_BYTES) {
+            } else if (!fit ||
+                       strlist_bytes(&out) + strlist_bytes(&work) > SK_MAX_ITEM_VALUE_BYTES) {
                 ok = errf(err,
                           "too-many-values",
                           at,
@@ -678,6 +720,8 @@ static bool expand_all(compile_ctx *cx, variants *vs, const yn *at, load_err *er
             }
         }
     }
+    sk_buf_fini(&t);
+    free(work_from);
     sk_strlist_fini(&work);
     if (!ok) {
         sk_strlist_fini(&out);
