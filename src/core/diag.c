@@ -101,33 +101,83 @@ bool sk_text_is_bidi_control(uint32_t cp)
            (cp >= 0x2066 && cp <= 0x2069);
 }
 
+// Shows the character at s[0..n) as sk_text_escape does, into out (NULL: only measures). Sets
+// *k to its length in bytes; returns the columns it takes (a character as it is takes one).
+static size_t show_char(sk_buf *out, const char *s, size_t n, size_t *k, sk_status *st)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    uint32_t cp;
+    *k = sk_utf8_decode(s, n, &cp);
+    bool invalid = cp == 0xFFFD && !(*k == 3 && u[0] == 0xEF && u[1] == 0xBF && u[2] == 0xBD);
+    char esc[8];
+    if (cp == '\n')
+        strcpy(esc, "\\n");
+    else if (cp == '\r')
+        strcpy(esc, "\\r");
+    else if (cp == '\t')
+        strcpy(esc, "\\t");
+    else if (invalid)
+        snprintf(esc, sizeof esc, "\\x%02x", u[0]); // a lone 0x9b is CSI to some terminals
+    else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0))
+        snprintf(esc, sizeof esc, "\\x%02x", (unsigned)cp);
+    else if (sk_text_is_bidi_control(cp))
+        snprintf(esc, sizeof esc, "\\u%04x", (unsigned)cp);
+    else {
+        if (out)
+            *st = sk_buf_add(out, s, *k);
+        return 1;
+    }
+    if (out)
+        *st = sk_buf_adds(out, esc);
+    return strlen(esc);
+}
+
 void sk_text_escape(sk_buf *out, const char *s)
 {
     size_t n = strlen(s);
     for (size_t i = 0; i < n;) {
-        const unsigned char *u = (const unsigned char *)s + i;
-        uint32_t cp;
-        size_t k = sk_utf8_decode(s + i, n - i, &cp);
-        bool invalid = cp == 0xFFFD && !(k == 3 && u[0] == 0xEF && u[1] == 0xBF && u[2] == 0xBD);
-        sk_status st;
-        if (cp == '\n')
-            st = sk_buf_adds(out, "\\n");
-        else if (cp == '\r')
-            st = sk_buf_adds(out, "\\r");
-        else if (cp == '\t')
-            st = sk_buf_adds(out, "\\t");
-        else if (invalid)
-            st = sk_buf_addf(out, "\\x%02x", u[0]); // a lone 0x9b is CSI to some terminals
-        else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0))
-            st = sk_buf_addf(out, "\\x%02x", (unsigned)cp);
-        else if (sk_text_is_bidi_control(cp))
-            st = sk_buf_addf(out, "\\u%04x", (unsigned)cp);
-        else
-            st = sk_buf_add(out, s + i, k);
+        size_t k;
+        sk_status st = SK_OK;
+        show_char(out, s + i, n - i, &k, &st);
         if (st != SK_OK)
             return;
         i += k;
     }
+}
+
+// The quoted source line of a diagnostic, shown as sk_text_escape shows text but with its tabs
+// kept, then the caret under character col (1-based).
+static void render_source(sk_buf *out, const char *line, size_t len, unsigned long col)
+{
+    if (sk_buf_adds(out, "    ") != SK_OK)
+        return;
+    for (size_t i = 0; i < len;) {
+        size_t k = 1;
+        sk_status st = SK_OK;
+        if (line[i] == '\t')
+            st = sk_buf_addc(out, '\t');
+        else
+            show_char(out, line + i, len - i, &k, &st);
+        if (st != SK_OK)
+            return;
+        i += k;
+    }
+    if (sk_buf_adds(out, "\n    ") != SK_OK)
+        return;
+    unsigned long c = 1;
+    for (size_t i = 0; i < len && c < col; c++) {
+        size_t k = 1, w = 1;
+        sk_status st = SK_OK;
+        if (line[i] == '\t')
+            st = sk_buf_addc(out, '\t');
+        else
+            for (w = show_char(NULL, line + i, len - i, &k, &st); w > 0 && st == SK_OK; w--)
+                st = sk_buf_addc(out, ' ');
+        if (st != SK_OK)
+            return;
+        i += k;
+    }
+    sk_buf_puts(out, "^\n");
 }
 
 const char *sk_text_shown(sk_buf *tmp, const char *s)
@@ -160,17 +210,8 @@ void sk_diag_render(const sk_diag *d, sk_buf *out)
     sk_text_escape(out, d->message ? d->message : "");
     if (sk_buf_addc(out, '\n') != SK_OK)
         return;
-    if (d->source_line && d->col) {
-        // Source line (tabs kept so the caret lines up), then spaces/tabs up to the column.
-        size_t len = strcspn(d->source_line, "\r\n");
-        if (sk_buf_adds(out, "    ") != SK_OK || sk_buf_add(out, d->source_line, len) != SK_OK ||
-            sk_buf_adds(out, "\n    ") != SK_OK)
-            return;
-        for (unsigned long i = 1; i < d->col && i <= len; i++)
-            if (sk_buf_addc(out, d->source_line[i - 1] == '\t' ? '\t' : ' ') != SK_OK)
-                return;
-        sk_buf_puts(out, "^\n");
-    }
+    if (d->source_line && d->col)
+        render_source(out, d->source_line, strcspn(d->source_line, "\r\n"), d->col);
 }
 
 const char *sk_diag_line_text(const char *data, size_t n, unsigned long line, char *buf, size_t bn)

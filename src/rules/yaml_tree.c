@@ -239,6 +239,23 @@ void yfile_parse(yfile *f, const char *data, size_t n)
         check_dup_keys(&f->arena, &f->docs[i], f->docs[i].root);
 }
 
+// The line and character column (0-based, as libyaml's marks) of byte off of data[0..n).
+static yaml_mark_t mark_at(const char *data, size_t n, size_t off)
+{
+    yaml_mark_t m = { .index = off };
+    if (off > n)
+        off = n;
+    for (size_t i = 0; i < off; i++) {
+        if (data[i] == '\n') {
+            m.line++;
+            m.column = 0;
+        } else if (((unsigned char)data[i] & 0xC0) != 0x80) {
+            m.column++;
+        }
+    }
+    return m;
+}
+
 void yfile_parse_libyaml(yfile *f, const char *data, size_t n)
 {
     yaml_parser_t p;
@@ -252,6 +269,8 @@ void yfile_parse_libyaml(yfile *f, const char *data, size_t n)
     for (;;) {
         if (!yaml_parser_parse(&p, &ev)) {
             yaml_mark_t m = p.problem_mark;
+            if (p.error == YAML_READER_ERROR) // a bad byte: libyaml gives its offset only
+                m = mark_at(data, n, p.problem_offset);
             if (!b.doc)
                 b.doc = new_doc(f, &m);
             char msg[400];

@@ -95,6 +95,28 @@ Test(core, diag_renders_gcc_style_with_caret)
     sk_buf_fini(&b);
 }
 
+Test(core, diag_source_line_is_escaped_and_the_caret_follows)
+{
+    // A rule file's line can hold what drives a terminal (ESC, BEL, C1, invalid UTF-8, bidi
+    // controls): shown escaped, as the message is, with the caret still under column 8
+    // (characters: the 'é' is one, the escapes as wide as shown, tabs kept).
+    sk_diag d = { .severity = SK_SEV_ERROR,
+                  .file = "a.toml",
+                  .line = 6,
+                  .col = 8,
+                  .code = "x",
+                  .message = "m",
+                  .source_line = "\t\xC3\xA9\x1b]0;\x07\xC2\x9B\xFF\xE2\x80\xAEX and\r\n" };
+    sk_buf b;
+    sk_buf_init(&b, 4096);
+    sk_diag_render(&d, &b);
+    cr_assert_str_eq(sk_buf_str(&b),
+                     "a.toml:6:8: error: m\n"
+                     "    \t\xC3\xA9\\x1b]0;\\x07\\x9b\\xff\\u202eX and\n"
+                     "    \t            ^\n");
+    sk_buf_fini(&b);
+}
+
 Test(core, diag_renders_record_positions_and_escapes_control_characters)
 {
     sk_diag d = { .severity = SK_SEV_WARNING,

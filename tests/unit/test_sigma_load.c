@@ -67,6 +67,28 @@ Test(sigma_load, gcc_style_diagnostic_with_caret)
     sk_ruleset_free(rs);
 }
 
+Test(sigma_load, a_bad_byte_is_located_and_shown_escaped)
+{
+    // libyaml reports invalid UTF-8 by byte offset only: the error is at the byte's line and
+    // character column (the 'é' before it is one), and the quoted line shows it escaped.
+    sk_test_diags td;
+    sk_test_diags_init(&td);
+    sk_ruleset *rs = load_text("title: t\n"
+                               "logsource:\n"
+                               "    category: process_creation\n"
+                               "detection:\n"
+                               "    sel:\n"
+                               "        CommandLine: '\xC3\xA9\xFF\x1b[2J'\n"
+                               "    condition: sel\n",
+                               &td);
+    cr_expect_str_eq(td.text,
+                     "rules/x.yml:6:24: error: invalid YAML: invalid leading UTF-8 octet\n"
+                     "            CommandLine: '\xC3\xA9\\xff\\x1b[2J'\n"
+                     "                           ^\n");
+    cr_expect_eq(sk_ruleset_count(rs), 0);
+    sk_ruleset_free(rs);
+}
+
 Test(sigma_load, metadata_accessors)
 {
     sk_test_diags td;
