@@ -385,6 +385,15 @@ static void top_help(FILE *fp)
 
 static int dispatch(int argc, char **argv);
 
+static int stdout_errno; // errno of the first failed sk_cli_stdout write
+
+void sk_cli_stdout(const char *p, size_t n)
+{
+    errno = 0;
+    if (fwrite(p, 1, n, stdout) != n && !stdout_errno)
+        stdout_errno = errno ? errno : EIO;
+}
+
 // What went to standard output through stdio (help, rules list/check/explain, test, completion;
 // hunt and dump write through sk_out and report their own errors) must have been written: a full
 // disk is exit status 2, a closed pipe is quiet and keeps the status.
@@ -394,12 +403,16 @@ int sk_cli_main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     int rc = dispatch(argc, argv);
     errno = 0;
-    if ((fflush(stdout) == EOF || ferror(stdout)) && errno != EPIPE) {
-        // A write that failed earlier leaves only stdio's error flag, not its errno.
-        fprintf(stderr,
-                "saker: cannot write to standard output: %s\n",
-                errno ? strerror(errno) : "a write failed");
-        rc = SK_EXIT_FAILURE;
+    if (fflush(stdout) == EOF || ferror(stdout)) {
+        // A write that failed earlier leaves only stdio's error flag: its errno, if it went
+        // through sk_cli_stdout, was kept.
+        int e = errno ? errno : stdout_errno;
+        if (e != EPIPE) {
+            fprintf(stderr,
+                    "saker: cannot write to standard output: %s\n",
+                    e ? strerror(e) : "a write failed");
+            rc = SK_EXIT_FAILURE;
+        }
     }
     return rc;
 }

@@ -103,6 +103,10 @@ int sk_cli_open_output(struct sk_out *out,
                        size_t npaths,
                        struct sk_scan *scan);
 
+// Writes p[0..n) to standard output through stdio, remembering why a write failed (stdio keeps
+// only its error flag): sk_cli_main then tells a closed pipe (quiet) from a full disk (exit 2).
+void sk_cli_stdout(const char *p, size_t n);
+
 int sk_cmd_dump(int argc, char **argv);
 int sk_cmd_hunt(int argc, char **argv);
 int sk_cmd_rules(int argc, char **argv);

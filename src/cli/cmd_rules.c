@@ -23,8 +23,8 @@ static void check_diag(void *ctx, const sk_diag *d)
     // Problems of a rule are in the report itself; what is not about one rule (a path that cannot
     // be opened or read, the placeholder file) and warnings go to stderr.
     bool shown = d->severity == SK_SEV_WARNING ||
-                 (d->severity == SK_SEV_ERROR && (strcmp(d->code, "io-error") == 0 ||
-                                                  strcmp(d->code, "placeholder-file") == 0));
+                 (d->severity == SK_SEV_ERROR &&
+                  (strcmp(d->code, "io-error") == 0 || strcmp(d->code, "placeholder-file") == 0));
     if (!shown || (r->quiet && d->severity < SK_SEV_ERROR))
         return;
     sk_buf b;
@@ -150,7 +150,7 @@ static int do_check(sk_ruleset *rs, const sk_cli_opts *o)
             sk_buf_fini(&tmp);
         }
     }
-    fwrite(sk_buf_str(&b), 1, b.n, stdout);
+    sk_cli_stdout(sk_buf_str(&b), b.n);
     sk_buf_fini(&b);
     if (!o->json) {
         sk_report r;
@@ -215,7 +215,7 @@ static int do_list(sk_ruleset *rs, const sk_cli_opts *o)
     }
     if (o->json)
         sk_buf_puts(&b, shown ? "\n]\n" : "]\n");
-    fwrite(sk_buf_str(&b), 1, b.n, stdout);
+    sk_cli_stdout(sk_buf_str(&b), b.n);
     sk_buf_fini(&b);
     if (!o->json)
         fprintf(stderr, "saker: %zu rules listed\n", shown);
@@ -257,7 +257,7 @@ static int do_explain(sk_ruleset *rs, const char *what, bool by_file)
         sk_buf_fini(&ex);
         shown++;
     }
-    fwrite(sk_buf_str(&b), 1, b.n, stdout);
+    sk_cli_stdout(sk_buf_str(&b), b.n);
     sk_buf_fini(&b);
     if (!shown) {
         fprintf(stderr,

@@ -69,7 +69,7 @@ static void add_case(trun *t, const char *suite, const char *name, bool passed, 
         sk_text_escape(&line, msg ? msg : "");
     }
     sk_buf_putc(&line, '\n');
-    fwrite(sk_buf_str(&line), 1, line.n, stdout);
+    sk_cli_stdout(sk_buf_str(&line), line.n);
     sk_buf_fini(&line);
     fflush(stdout);
 }
