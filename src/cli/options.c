@@ -62,7 +62,7 @@ const sk_opt_def sk_opt_table[] = {
     { OPT_EVTX_READER, 0, "evtx-reader", "NAME", SCAN, false,
       "evtx decoder: native (default) or libevtx (the reference library)" },
     { OPT_JOBS, 'j', "jobs", "N", SCAN, false,
-      "worker threads (default: one per CPU); output is the same for any N" },
+      "worker threads (default: one per CPU; also --threads); output is the same for any N" },
     { OPT_STATS, 0, "stats", NULL, SCAN, false,
       "print counts of files, events, hits and skips to stderr at the end" },
     { OPT_STRICT, 0, "strict", NULL, ALL, false,
@@ -118,8 +118,19 @@ static void unknown_option(const char *cmd_name, const char *arg, unsigned cmd)
                 cmd_name);
 }
 
+// Other names of options, as other tools spell them (DESIGN.md and ripgrep: --threads).
+static const struct {
+    const char *name;
+    const char *is;
+} long_aliases[] = { { "threads", "jobs" } };
+
 static const sk_opt_def *find_long(const char *name, size_t n, unsigned cmd)
 {
+    for (size_t i = 0; i < sizeof long_aliases / sizeof long_aliases[0]; i++)
+        if (strlen(long_aliases[i].name) == n && strncmp(long_aliases[i].name, name, n) == 0) {
+            name = long_aliases[i].is;
+            n = strlen(name);
+        }
     for (size_t i = 0; i < sk_opt_count; i++)
         if ((sk_opt_table[i].cmds & cmd) && strlen(sk_opt_table[i].long_name) == n &&
             strncmp(sk_opt_table[i].long_name, name, n) == 0)
