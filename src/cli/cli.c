@@ -151,6 +151,29 @@ void sk_cli_scan_setup(sk_scan *scan,
     scan->jobs = o->jobs ? o->jobs : sk_scan_default_jobs();
 }
 
+int sk_cli_check_inputs(const char *cmd, const char *const *paths, size_t npaths)
+{
+    if (npaths == 0) {
+        fprintf(stderr,
+                "saker %s: no input given (see 'saker %s --help'); use - for standard input\n",
+                cmd,
+                cmd);
+        return SK_EXIT_FAILURE;
+    }
+    // Standard input can be read once: a second '-' would get what the first left over (or,
+    // with threads, part of it), so the output would depend on -j.
+    size_t stdin_paths = 0;
+    for (size_t i = 0; i < npaths; i++)
+        stdin_paths += strcmp(paths[i], "-") == 0;
+    if (stdin_paths > 1) {
+        fprintf(stderr,
+                "saker %s: standard input ('-') given more than once; it can be read once\n",
+                cmd);
+        return SK_EXIT_FAILURE;
+    }
+    return 0;
+}
+
 int sk_cli_open_output(sk_out *out,
                        const char *cmd,
                        const char *output,

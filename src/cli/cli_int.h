@@ -103,6 +103,10 @@ int sk_cli_open_output(struct sk_out *out,
                        size_t npaths,
                        struct sk_scan *scan);
 
+// The input operands of hunt and dump: at least one, and '-' at most once. 0, or
+// SK_EXIT_FAILURE with the message printed.
+int sk_cli_check_inputs(const char *cmd, const char *const *paths, size_t npaths);
+
 // Writes p[0..n) to standard output through stdio, remembering why a write failed (stdio keeps
 // only its error flag): sk_cli_main then tells a closed pipe (quiet) from a full disk (exit 2).
 void sk_cli_stdout(const char *p, size_t n);

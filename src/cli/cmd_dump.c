@@ -68,12 +68,8 @@ int sk_cmd_dump(int argc, char **argv)
         rc = 0;
         goto done_opts;
     }
-    if (npaths == 0) {
-        fputs("saker dump: no input given (see 'saker dump --help'); use - for standard input\n",
-              stderr);
-        rc = SK_EXIT_FAILURE;
+    if ((rc = sk_cli_check_inputs("dump", paths, npaths)) != 0)
         goto done_opts;
-    }
 
     sk_event_filter filter;
     if (!sk_cli_scan_filter(&o, &filter)) {

@@ -190,12 +190,8 @@ int sk_cmd_hunt(int argc, char **argv)
         rc = 0;
         goto done;
     }
-    if (npaths == 0) {
-        fputs("saker hunt: no input given (see 'saker hunt --help'); use - for standard input\n",
-              stderr);
-        rc = SK_EXIT_FAILURE;
+    if ((rc = sk_cli_check_inputs("hunt", paths, npaths)) != 0)
         goto done;
-    }
     sk_event_filter filter;
     if (!sk_cli_scan_filter(&o, &filter)) {
         rc = SK_EXIT_FAILURE;
