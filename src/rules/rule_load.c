@@ -37,6 +37,11 @@ typedef struct pending_file {
     yfile yf;
 } pending_file;
 
+typedef struct file_id {
+    dev_t dev;
+    ino_t ino;
+} file_id;
+
 struct sk_rule_loader {
     sk_ruleset *rs;
     placeholder *ph;
@@ -48,7 +53,26 @@ struct sk_rule_loader {
     pending_file *pend;
     size_t npend, cappend;
     bool pend_io_error; // a queued file could not be read (reported)
+    // What the paths given so far reached, so that overlapping paths (-r rules -r rules/windows,
+    // a symlink to a folder already walked) load each file once: the folders walked, and the
+    // files given by name.
+    file_id *dirs, *files;
+    size_t ndirs, capdirs, nfiles, capfiles;
 };
+
+static bool id_in(const file_id *ids, size_t n, const struct stat *st)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ids[i].dev == st->st_dev && ids[i].ino == st->st_ino)
+            return true;
+    return false;
+}
+
+static void id_add(file_id **ids, size_t *n, size_t *cap, const struct stat *st)
+{
+    sk_xgrow((void **)ids, cap, *n + 1, sizeof(file_id));
+    (*ids)[(*n)++] = (file_id){ st->st_dev, st->st_ino };
+}
 
 // ---------------------------------------------------------------------------------------------
 // Diagnostics
@@ -742,6 +766,14 @@ static sk_status add_dir(sk_rule_loader *l, const char *path, sk_diags *d, unsig
         return SK_OK;
     }
     DIR *dir = opendir(path);
+    struct stat ds;
+    if (dir && fstat(dirfd(dir), &ds) == 0) {
+        if (id_in(l->dirs, l->ndirs, &ds)) { // walked already (another path, a symlink)
+            closedir(dir);
+            return SK_OK;
+        }
+        id_add(&l->dirs, &l->ndirs, &l->capdirs, &ds);
+    }
     if (!dir) {
         (void)flush_pending(l, d);
         sk_diag_emitf(d,
@@ -811,7 +843,10 @@ static sk_status add_dir(sk_rule_loader *l, const char *path, sk_diags *d, unsig
         } else if (S_ISDIR(st.st_mode)) {
             s = add_dir(l, full, d, depth + 1);
         } else if (S_ISREG(st.st_mode) && is_rule_name(name)) {
-            s = walk_file(l, full, d);
+            // A file given by name before is not loaded again (stat only when there is one).
+            struct stat fs;
+            if (!l->nfiles || stat(full, &fs) != 0 || !id_in(l->files, l->nfiles, &fs))
+                s = walk_file(l, full, d);
         }
         if (s != SK_OK)
             result = s;
@@ -938,6 +973,8 @@ void sk_rule_loader_free(sk_rule_loader *l)
             yfile_fini(&l->pend[i].yf);
     }
     free(l->pend);
+    free(l->dirs);
+    free(l->files);
     sk_ruleset_free(l->rs);
     free(l);
 }
@@ -961,6 +998,21 @@ sk_status sk_rule_loader_new(sk_rule_loader **out, const sk_load_opts *opts, sk_
     return SK_OK;
 }
 
+// Whether a folder walk loaded the file path already: its folder was walked and the walk takes
+// its name.
+static bool walked_before(const sk_rule_loader *l, const char *path)
+{
+    const char *slash = strrchr(path, '/'), *name = slash ? slash + 1 : path;
+    if (!l->ndirs || name[0] == '.' || !is_rule_name(name))
+        return false;
+    char *dir = slash ? sk_xstrndup(path, slash == path ? 1 : (size_t)(slash - path))
+                      : sk_xstrdup(".");
+    struct stat ds;
+    bool walked = stat(dir, &ds) == 0 && id_in(l->dirs, l->ndirs, &ds);
+    free(dir);
+    return walked;
+}
+
 sk_status sk_rule_loader_add_path(sk_rule_loader *l, const char *path, sk_diags *d)
 {
     struct stat st;
@@ -975,6 +1027,10 @@ sk_status sk_rule_loader_add_path(sk_rule_loader *l, const char *path, sk_diags 
         (void)flush_pending(l, d);
         return s1 != SK_OK ? s1 : l->pend_io_error ? SK_ERR_IO : SK_OK;
     }
+    // Given by name: once, and not when a folder walked before took it.
+    if (id_in(l->files, l->nfiles, &st) || walked_before(l, path))
+        return SK_OK;
+    id_add(&l->files, &l->nfiles, &l->capfiles, &st);
     return add_file(l, path, d);
 }
 

@@ -378,6 +378,61 @@ Test(sigma_load, folders_are_walked_in_sorted_order)
     cr_expect_eq(system(want), 0);
 }
 
+// Loads paths[0..n) with one loader (jobs threads); the titles of the rules, in order.
+static void titles_of(const char *const *paths, size_t n, unsigned jobs, char *out, size_t on)
+{
+    sk_test_diags td;
+    sk_test_diags_init(&td);
+    sk_load_opts o = { .jobs = jobs };
+    sk_rule_loader *l = NULL;
+    cr_assert_eq(sk_rule_loader_new(&l, &o, &td.dl), SK_OK);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(sk_rule_loader_add_path(l, paths[i], &td.dl), SK_OK, "%s", paths[i]);
+    sk_ruleset *rs = sk_rule_loader_finish(l);
+    out[0] = '\0';
+    for (size_t i = 0; i < sk_ruleset_count(rs); i++) {
+        size_t k = strlen(out);
+        snprintf(out + k, on - k, "%s%s", i ? " " : "", sk_rule_title(sk_ruleset_rule(rs, i)));
+    }
+    cr_expect_eq(td.dl.warnings, 0, "%s", td.text); // no "rule id ... used by another rule"
+    sk_ruleset_free(rs);
+}
+
+Test(sigma_load, overlapping_paths_load_each_file_once)
+{
+    char dir[] = "/tmp/saker_rules_XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char sub[4096], text[1024], a[4200], c[4200], link[4200], cmd[4200];
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    cr_assert_eq(mkdir(sub, 0700), 0);
+    snprintf(text, sizeof text, "id: 11111111-0000-0000-0000-00000000000a\n%s", proc_rule);
+    char rule[1200];
+    snprintf(rule, sizeof rule, text, "A", "a");
+    write_file(dir, "a.yml", rule);
+    snprintf(text, sizeof text, "id: 11111111-0000-0000-0000-00000000000c\n%s", proc_rule);
+    snprintf(rule, sizeof rule, text, "C", "c");
+    write_file(sub, "c.yml", rule);
+    snprintf(a, sizeof a, "%s/a.yml", dir);
+    snprintf(c, sizeof c, "%s/sub/c.yml", dir);
+    snprintf(link, sizeof link, "%s/again", dir);
+    cr_assert_eq(symlink(sub, link), 0); // the walk of dir meets sub twice
+    char got[256];
+    for (unsigned jobs = 1; jobs <= 2; jobs++) {
+        titles_of((const char *[]){ dir }, 1, jobs, got, sizeof got);
+        cr_expect_str_eq(got, "A C");
+        titles_of((const char *[]){ dir, sub }, 2, jobs, got, sizeof got);
+        cr_expect_str_eq(got, "A C");
+        titles_of((const char *[]){ sub, dir }, 2, jobs, got, sizeof got);
+        cr_expect_str_eq(got, "C A");
+        titles_of((const char *[]){ c, dir, c, a }, 4, jobs, got, sizeof got);
+        cr_expect_str_eq(got, "C A");
+        titles_of((const char *[]){ dir, a, link }, 3, jobs, got, sizeof got);
+        cr_expect_str_eq(got, "A C");
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
 Test(sigma_load, placeholder_file_problems_are_reported)
 {
     sk_test_diags td;
@@ -666,9 +721,10 @@ Test(sigma_load, symlinks_to_rules_and_folders_are_followed)
     sk_ruleset *rs = load_dir_jobs(dir, 1, &td, &st);
     cr_expect_eq(st, SK_OK, "%s", td.text);
     cr_expect_str_eq(td.text, "");
-    cr_assert_eq(sk_ruleset_count(rs), 4);
-    const char *want[] = { "plain", "outside file", "outside folder", "outside folder" };
-    for (size_t i = 0; i < 4; i++)
+    // d_folder.yml is the folder c_folder walked already: not walked again.
+    cr_assert_eq(sk_ruleset_count(rs), 3);
+    const char *want[] = { "plain", "outside file", "outside folder" };
+    for (size_t i = 0; i < 3; i++)
         cr_expect_str_eq(sk_rule_title(sk_ruleset_rule(rs, i)), want[i]);
     sk_ruleset_free(rs);
     char cmd[8400];
