@@ -83,7 +83,8 @@ typedef struct file_ctx {
     const char *data;
     size_t n;
     sk_diags *d;
-    size_t entries; // report entries made for this file
+    size_t entries;       // report entries made for this file
+    bool id_inherited;    // the rule being loaded has its id from an earlier document of the file
 } file_ctx;
 
 static void emit(file_ctx *fc,
@@ -382,7 +383,10 @@ static void load_rule(file_ctx *fc, const yn *doc, unsigned long dline, unsigned
              tf->line,
              tf->col,
              "'timeframe' has no effect without an aggregation; ignored");
-    if (id && sk_ruleset_find_id(rs, id)) {
+    // The rules of a collection share the id of its global (or repeated) document: that is not a
+    // clash with the rules of the same file.
+    const sk_rule *same_id = id ? sk_ruleset_find_id(rs, id) : NULL;
+    if (same_id && !(fc->id_inherited && strcmp(same_id->path, fc->path) == 0)) {
         const yn *in = yn_get(doc, "id");
         snprintf(msg, sizeof msg, "rule id '%.100s' is used by another rule too", id);
         warn(fc, title, "duplicate-id", in->line, in->col, msg);
@@ -466,6 +470,7 @@ static void load_parsed(file_ctx *fc, yfile *yf)
             doc = merge(&yf->arena, global, root);
         }
         prev = doc;
+        fc->id_inherited = doc != root && !yn_get(root, "id");
         load_rule(fc, doc, root->line, root->col); // the rule starts at its first key
     }
     yfile_fini(yf);

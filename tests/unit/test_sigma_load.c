@@ -169,6 +169,7 @@ Test(sigma_load, multi_document_actions)
     sk_test_diags_init(&td);
     sk_ruleset *rs = load_text("action: global\n"
                                "title: Base\n"
+                               "id: base-collection\n"
                                "level: high\n"
                                "logsource: {product: windows}\n"
                                "detection:\n"
@@ -199,8 +200,11 @@ Test(sigma_load, multi_document_actions)
     cr_expect_eq(sk_rule_level(sk_ruleset_rule(rs, 2)), SK_LEVEL_UNKNOWN);
     cr_expect_str_eq(sk_rule_logsource(sk_ruleset_rule(rs, 1)),
                      "product:windows category:process_creation");
-    cr_expect_eq(sk_rule_line(sk_ruleset_rule(rs, 2)), 20);
+    cr_expect_eq(sk_rule_line(sk_ruleset_rule(rs, 2)), 21);
     cr_expect_eq(sk_ruleset_report_count(rs), 3);
+    // Base and Base B share the global document's id: no "used by another rule" warning.
+    cr_expect_str_eq(sk_rule_id(sk_ruleset_rule(rs, 1)), "base-collection");
+    cr_expect_eq(td.dl.warnings, 0, "%s", td.text);
 
     // The merged rule behaves as one: sel from its document, filter from the global one.
     sk_event ev;
