@@ -17,6 +17,7 @@
 #include "core/timefmt.h"
 #include "input/input.h"
 #include "output/out.h"
+#include "rules/ruleset.h"
 #include "scan.h"
 
 #ifndef SK_VERSION
@@ -44,13 +45,27 @@ static void push_csv(const char ***list, size_t *n, const char *v)
     }
 }
 
+// A level as rules write it, in any case (--tag and --channel take any case too).
 static const char *level_ok(const char *v)
 {
-    static const char *const levels[] = { "informational", "low", "medium", "high", "critical" };
-    for (size_t i = 0; i < 5; i++)
-        if (strcmp(v, levels[i]) == 0)
-            return NULL;
-    return "unknown level (use informational, low, medium, high or critical)";
+    sk_level lv;
+    return sk_level_parse(v, &lv) ? NULL
+                                  : "unknown level (use informational, low, medium, high or critical)";
+}
+
+// The statuses of Sigma's specification, in any case (a misspelt one would select no rule).
+static const char *statuses_ok(const char *const *v, size_t n)
+{
+    static const char *const known[] = { "stable", "test", "experimental", "deprecated",
+                                         "unsupported" };
+    for (size_t i = 0; i < n; i++) {
+        bool ok = false;
+        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+            ok |= strcasecmp(v[i], known[k]) == 0;
+        if (!ok)
+            return "unknown status (use stable, test, experimental, deprecated or unsupported)";
+    }
+    return NULL;
 }
 
 static const char *when_ok(const char *v)
@@ -114,7 +129,7 @@ bool sk_cli_want_color(const char *when, int fd)
     return isatty(fd);
 }
 
-bool sk_cli_scan_filter(const sk_cli_opts *o, sk_event_filter *f)
+bool sk_cli_scan_filter(const char *cmd, const sk_cli_opts *o, sk_event_filter *f)
 {
     memset(f, 0, sizeof *f);
     if (o->from)
@@ -122,7 +137,7 @@ bool sk_cli_scan_filter(const sk_cli_opts *o, sk_event_filter *f)
     if (o->to)
         f->has_to = sk_cli_parse_time(o->to, true, &f->to);
     if (f->has_from && f->has_to && f->from >= f->to) {
-        fprintf(stderr, "saker: error: --from %s is not before --to %s\n", o->from, o->to);
+        fprintf(stderr, "saker %s: --from %s is not before --to %s\n", cmd, o->from, o->to);
         return false;
     }
     f->channels = o->channels;
@@ -256,7 +271,7 @@ static const char *apply(void *ctx, sk_opt_id id, const char *v)
         return level_ok(v);
     case OPT_STATUS:
         push_csv(&o->statuses, &o->nstatuses, v);
-        break;
+        return statuses_ok(o->statuses, o->nstatuses);
     case OPT_TAG:
         push(&o->tags, &o->ntags, v);
         break;

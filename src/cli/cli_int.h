@@ -79,9 +79,9 @@ bool sk_cli_parse_time(const char *v, bool end_of_day, uint64_t *out);
 // TERM not "dumb").
 bool sk_cli_want_color(const char *when, int fd);
 struct sk_event_filter;
-// Fills the event filter from --from/--to/--channel/--event-id; false (message printed) when
-// --from is not before --to.
-bool sk_cli_scan_filter(const sk_cli_opts *o, struct sk_event_filter *f);
+// Fills the event filter from --from/--to/--channel/--event-id; false (message printed, as a
+// usage error of command cmd) when --from is not before --to.
+bool sk_cli_scan_filter(const char *cmd, const sk_cli_opts *o, struct sk_event_filter *f);
 
 struct sk_scan;
 struct sk_report;

@@ -72,7 +72,7 @@ int sk_cmd_dump(int argc, char **argv)
         goto done_opts;
 
     sk_event_filter filter;
-    if (!sk_cli_scan_filter(&o, &filter)) {
+    if (!sk_cli_scan_filter("dump", &o, &filter)) {
         rc = SK_EXIT_FAILURE;
         goto done_opts;
     }

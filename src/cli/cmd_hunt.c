@@ -193,7 +193,7 @@ int sk_cmd_hunt(int argc, char **argv)
     if ((rc = sk_cli_check_inputs("hunt", paths, npaths)) != 0)
         goto done;
     sk_event_filter filter;
-    if (!sk_cli_scan_filter(&o, &filter)) {
+    if (!sk_cli_scan_filter("hunt", &o, &filter)) {
         rc = SK_EXIT_FAILURE;
         goto done;
     }
