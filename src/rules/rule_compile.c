@@ -351,15 +351,21 @@ static bool parse_mods(const yn *k, const char **field, size_t *flen, mods *m, l
         for (size_t i = 0; i < sizeof mod_names / sizeof mod_names[0]; i++)
             if (strlen(mod_names[i].name) == n && memcmp(mod_names[i].name, p, n) == 0)
                 found = (int)i;
-        if (found < 0)
-            return errf(err,
-                        "unknown-modifier",
-                        k,
-                        "unknown modifier '%.*s' in '%.*s'",
-                        (int)n,
-                        p,
-                        (int)k->len,
-                        s);
+        if (found < 0) {
+            errf(err,
+                 "unknown-modifier",
+                 k,
+                 "unknown modifier '%.*s' in '%.*s'",
+                 (int)n,
+                 p,
+                 (int)k->len,
+                 s);
+            // The caret under the modifier itself, where the key is written as it reads.
+            if (k->plain && err->col)
+                for (const char *c = s; c < p; c++)
+                    err->col += ((unsigned char)*c & 0xC0) != 0x80;
+            return false;
+        }
         if (++count > MAX_MODS)
             return errf(
                     err, "unsupported-modifier-combination", k, "too many modifiers in '%s'", s);

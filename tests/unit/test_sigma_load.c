@@ -48,10 +48,10 @@ Test(sigma_load, gcc_style_diagnostic_with_caret)
                                "    condition: selection\n",
                                &td);
     cr_expect_str_eq(td.text,
-                     "rules/x.yml:8:9: error: unknown modifier 'containz' in "
+                     "rules/x.yml:8:21: error: unknown modifier 'containz' in "
                      "'CommandLine|containz' (rule \"Suspicious X\")\n"
                      "            CommandLine|containz: 'x'\n"
-                     "            ^\n");
+                     "                        ^\n");
     cr_expect_eq(td.dl.errors, 1);
     cr_expect_eq(sk_ruleset_count(rs), 0);
     cr_expect_eq(sk_ruleset_skipped_count(rs), 1);
@@ -63,7 +63,7 @@ Test(sigma_load, gcc_style_diagnostic_with_caret)
     cr_expect(!e->loaded);
     cr_expect_str_eq(e->code, "unknown-modifier");
     cr_expect_eq(e->line, 8);
-    cr_expect_eq(e->col, 9);
+    cr_expect_eq(e->col, 21); // the modifier
     sk_ruleset_free(rs);
 }
 
