@@ -92,9 +92,11 @@ static bool path_glob(const char *g, const char *path)
 }
 
 // A glob with a '/' is matched against the path below the folder given (Logs/*.evtx), or the
-// path as the walk has it (triage/Logs/*.evtx); one without, against the base name.
+// path as the walk has it (triage/Logs/*.evtx, with or without a leading "./"); one without,
+// against the base name. As in .gitignore, a glob that ends in '/' matches folders only (sub/),
+// and a trailing "/**" everything below a folder (Logs/**).
 static bool glob_any(const walker *w, const char *const *globs, size_t n, const char *path,
-                     const char *name)
+                     const char *name, bool is_dir)
 {
     const char *rel = path;
     if (w->root_len && strncmp(path, w->root, w->root_len) == 0) {
@@ -102,10 +104,29 @@ static bool glob_any(const walker *w, const char *const *globs, size_t n, const 
         while (*rel == '/')
             rel++;
     }
+    const char *walked = path;
+    while (walked[0] == '.' && walked[1] == '/')
+        for (walked += 2; *walked == '/';)
+            walked++;
     for (size_t i = 0; i < n; i++) {
         const char *g = globs[i];
-        if (!strchr(g, '/') ? fnmatch(g, name, 0) == 0
-                            : path_glob(g, rel) || path_glob(g, path))
+        size_t gl = strlen(g);
+        char *own = NULL;
+        if (gl > 1 && g[gl - 1] == '/') { // folders only
+            if (!is_dir)
+                continue;
+            g = own = sk_xstrndup(g, gl - 1);
+        } else if (gl >= 3 && strcmp(g + gl - 3, "/**") == 0) { // Logs/** is Logs/**/*
+            own = sk_xmalloc(gl + 3);
+            memcpy(own, g, gl);
+            memcpy(own + gl, "/*", 3);
+            g = own;
+        }
+        bool hit = !strchr(g, '/') ? fnmatch(g, name, 0) == 0
+                                   : path_glob(g, rel) || path_glob(g, path) ||
+                                             (walked != path && path_glob(g, walked));
+        free(own);
+        if (hit)
             return true;
     }
     return false;
@@ -129,7 +150,8 @@ static sk_status visit(walker *w, const char *path, const char *name)
         return SK_OK;
     }
     const sk_walk_opts *o = w->opts;
-    if (o && o->nexclude && glob_any(w, o->exclude, o->nexclude, path, name)) {
+    if (o && o->nexclude &&
+        glob_any(w, o->exclude, o->nexclude, path, name, S_ISDIR(sb.st_mode))) {
         if (!S_ISDIR(sb.st_mode))
             w->stats->passed_over++;
         return SK_OK;
@@ -138,7 +160,7 @@ static sk_status visit(walker *w, const char *path, const char *name)
         return walk_dir(w, path);
     if (!S_ISREG(sb.st_mode) || !sk_walk_opens_name(w->opts, name) ||
         (o && o->skip_file && sb.st_dev == o->skip_dev && sb.st_ino == o->skip_ino) ||
-        (o && o->ninclude && !glob_any(w, o->include, o->ninclude, path, name))) {
+        (o && o->ninclude && !glob_any(w, o->include, o->ninclude, path, name, false))) {
         w->stats->passed_over++;
         return SK_OK;
     }
