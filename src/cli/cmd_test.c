@@ -47,7 +47,17 @@ typedef struct trun {
     size_t ncases, cap;
     unsigned long errors;  // test files that could not be run at all
     unsigned long skipped; // declared tests that cannot be run here (not evtx, none declared)
+    tcase *skips;          // those, for JUnit (message: why)
+    size_t nskips, capskips;
 } trun;
+
+// A declared test that is not run here: counted, and a skipped entry in JUnit.
+static void add_skip(trun *t, const char *suite, const char *name, const char *why)
+{
+    t->skipped++;
+    sk_xgrow((void **)&t->skips, &t->capskips, t->nskips + 1, sizeof *t->skips);
+    t->skips[t->nskips++] = (tcase){ sk_xstrdup(suite), sk_xstrdup(name), false, sk_xstrdup(why) };
+}
 
 static void add_case(trun *t, const char *suite, const char *name, bool passed, const char *msg)
 {
@@ -472,7 +482,7 @@ static void run_sigma_info(trun *t, const char *path)
         // SigmaHQ comments out the tests of rules whose logs are not evtx (cisco .raw files).
         sk_diag_emitf(&t->rep->dl, SK_SEV_NOTE, path, 0, 0, NULL, "test-none",
                       "declares no regression tests; nothing to run");
-        t->skipped++;
+        add_skip(t, path, "(regression tests)", "declares no regression tests");
         goto out;
     }
     if (!meta || meta->type != YAML_SEQUENCE_NODE || !infos ||
@@ -500,7 +510,9 @@ static void run_sigma_info(trun *t, const char *path)
             if (type && strcmp(type, "evtx") != 0) {
                 sk_diag_emitf(&t->rep->dl, SK_SEV_NOTE, path, 0, 0, NULL, "test-type",
                               "test type '%s' is not supported (evtx only); not run", type);
-                t->skipped++;
+                char why[160];
+                snprintf(why, sizeof why, "test type '%.100s' is not supported (evtx only)", type);
+                add_skip(t, path, tname ? tname : "(unnamed)", why);
                 continue;
             }
             // match_count: a count of at least 0 (absent: 1); anything else is a broken test.
@@ -665,6 +677,38 @@ static void xml_escape(FILE *fp, const char *s)
     }
 }
 
+// One <testsuite> per test file, in the order the cases came: cases[0..n), failed or passed (or,
+// with skipped, skipped: message says why).
+static void junit_suites(FILE *fp, const tcase *cases, size_t n, bool skipped)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i, f = 0;
+        while (j < n && strcmp(cases[j].suite, cases[i].suite) == 0)
+            f += !cases[j++].passed && !skipped;
+        fputs("  <testsuite name=\"", fp);
+        xml_escape(fp, cases[i].suite);
+        fprintf(fp, "\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\">\n", j - i, f,
+                skipped ? j - i : 0);
+        for (size_t k = i; k < j; k++) {
+            fputs("    <testcase classname=\"", fp);
+            xml_escape(fp, cases[k].suite);
+            fputs("\" name=\"", fp);
+            xml_escape(fp, cases[k].name);
+            if (cases[k].passed && !skipped) {
+                fputs("\"/>\n", fp);
+            } else {
+                fputs(skipped ? "\">\n      <skipped message=\"" : "\">\n      <failure message=\"",
+                      fp);
+                xml_escape(fp, cases[k].message);
+                fputs("\"/>\n    </testcase>\n", fp);
+            }
+        }
+        fputs("  </testsuite>\n", fp);
+        i = j;
+    }
+}
+
 static bool write_junit(const trun *t, const char *file)
 {
     FILE *fp = fopen(file, "w");
@@ -674,32 +718,10 @@ static bool write_junit(const trun *t, const char *file)
     for (size_t i = 0; i < t->ncases; i++)
         failures += !t->cases[i].passed;
     fprintf(fp, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    fprintf(fp, "<testsuites name=\"saker\" tests=\"%zu\" failures=\"%zu\">\n", t->ncases,
-            failures);
-    size_t i = 0;
-    while (i < t->ncases) {
-        size_t j = i, f = 0;
-        while (j < t->ncases && strcmp(t->cases[j].suite, t->cases[i].suite) == 0)
-            f += !t->cases[j++].passed;
-        fputs("  <testsuite name=\"", fp);
-        xml_escape(fp, t->cases[i].suite);
-        fprintf(fp, "\" tests=\"%zu\" failures=\"%zu\">\n", j - i, f);
-        for (size_t k = i; k < j; k++) {
-            fputs("    <testcase classname=\"", fp);
-            xml_escape(fp, t->cases[k].suite);
-            fputs("\" name=\"", fp);
-            xml_escape(fp, t->cases[k].name);
-            if (t->cases[k].passed) {
-                fputs("\"/>\n", fp);
-            } else {
-                fputs("\">\n      <failure message=\"", fp);
-                xml_escape(fp, t->cases[k].message);
-                fputs("\"/>\n    </testcase>\n", fp);
-            }
-        }
-        fputs("  </testsuite>\n", fp);
-        i = j;
-    }
+    fprintf(fp, "<testsuites name=\"saker\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\">\n",
+            t->ncases + t->nskips, failures, t->nskips);
+    junit_suites(fp, t->cases, t->ncases, false);
+    junit_suites(fp, t->skips, t->nskips, true);
     fputs("</testsuites>\n", fp);
     return fclose(fp) == 0;
 }
@@ -758,6 +780,12 @@ int sk_cmd_test(int argc, char **argv)
         free(t.cases[i].message);
     }
     free(t.cases);
+    for (size_t i = 0; i < t.nskips; i++) {
+        free(t.skips[i].suite);
+        free(t.skips[i].name);
+        free(t.skips[i].message);
+    }
+    free(t.skips);
     sk_ruleset_free(t.sigma_rules);
     sk_report_fini(&rep);
 done_opts:
