@@ -112,7 +112,7 @@ size_t sk_utf8_decode(const char *s, size_t n, uint32_t *cp)
     return len;
 }
 
-size_t sk_utf8_invalid_at(const char *s, size_t n)
+bool sk_utf8_valid(const char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
@@ -133,15 +133,10 @@ size_t sk_utf8_invalid_at(const char *s, size_t n)
         uint32_t cp;
         size_t k = sk_utf8_decode(s + i, n - i, &cp);
         if (cp == 0xFFFD && !(k == 3 && (unsigned char)s[i] == 0xEF))
-            return i;
+            return false;
         i += k;
     }
-    return n;
-}
-
-bool sk_utf8_valid(const char *s, size_t n)
-{
-    return sk_utf8_invalid_at(s, n) == n;
+    return true;
 }
 
 sk_status sk_utf8_to_utf16le(sk_buf *out, const char *s, size_t n)

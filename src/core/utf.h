@@ -23,8 +23,5 @@ size_t sk_utf8_encode(char out[4], uint32_t cp);
 SK_NODISCARD sk_status sk_utf8_put(sk_buf *out, uint32_t cp);
 // True when s[0..n) is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
 bool sk_utf8_valid(const char *s, size_t n);
-// The offset of the first byte of s[0..n) that does not start valid UTF-8 (as sk_utf8_valid
-// judges), or n.
-size_t sk_utf8_invalid_at(const char *s, size_t n);
 
 #endif

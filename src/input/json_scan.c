@@ -87,10 +87,29 @@ static uint32_t surrogate(uint32_t cp, const char **pp, const char *end)
     return 0x10000 + ((cp - 0xD800) << 10) + ((uint32_t)lo - 0xDC00);
 }
 
+// The offset of the first UTF-8 sequence of s[0..n) that yajl refuses (a byte that cannot start
+// one, or one cut short: leads 0xC0-0xF7 take 1 to 3 continuation bytes), or n. yajl lets
+// overlong forms, surrogates and code points past U+10FFFF through, which this scanner refuses:
+// for those it gives up and yajl decides (the reader then repairs them).
+static size_t yajl_utf8_error_at(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t more = c < 0x80 ? 0 : c < 0xC0 ? 4 : c < 0xE0 ? 1 : c < 0xF0 ? 2 : c < 0xF8 ? 3 : 4;
+        if (more == 4)
+            return i;
+        for (size_t k = 1; k <= more; k++)
+            if (i + k >= n || ((unsigned char)s[i + k] & 0xC0) != 0x80)
+                return i;
+        i += 1 + more;
+    }
+    return n;
+}
+
 // A string whose opening quote is at *pp. On success *pp is past the closing quote and *out,
 // *outn, *clean describe its decoded text (in place or in scratch). On failure *pp is at the
-// byte that is not JSON (end: the text ends inside the string), or NULL when the scratch could
-// not grow.
+// byte that is not JSON (end: the text ends inside the string), or NULL when the scanner gives
+// up: invalid UTF-8 that yajl takes, or a scratch that could not grow.
 static bool scan_string(const char **pp,
                         const char *end,
                         sk_json_scratch *scratch,
@@ -114,13 +133,8 @@ static bool scan_string(const char **pp,
         high = true;
         p++;
     }
-    if (high) {
-        size_t bad = sk_utf8_invalid_at(start, (size_t)(p - start));
-        if (bad < (size_t)(p - start)) {
-            p = start + bad;
-            goto fail;
-        }
-    }
+    if (high && !sk_utf8_valid(start, (size_t)(p - start)))
+        goto bad_utf8;
     *out = start;
     *outn = (size_t)(p - start);
     *clean = true;
@@ -203,10 +217,8 @@ escaped:;
     }
     // Escapes decode to valid UTF-8; raw bytes >= 0x80 still need checking (the first bad one
     // is found again in the source, where escapes are ASCII).
-    if (high && !sk_utf8_valid(d, dn)) {
-        p = start + sk_utf8_invalid_at(start, (size_t)(p - start));
-        goto fail;
-    }
+    if (high && !sk_utf8_valid(d, dn))
+        goto bad_utf8;
     d[dn] = '\0';
     *out = d;
     *outn = dn;
@@ -216,6 +228,11 @@ escaped:;
 
 fail:
     *pp = p;
+    return false;
+
+bad_utf8:; // at the sequence yajl refuses (escapes are ASCII, so the source tells), if it does
+    size_t bad = yajl_utf8_error_at(start, (size_t)(p - start));
+    *pp = bad < (size_t)(p - start) ? start + bad : NULL;
     return false;
 }
 

@@ -6,7 +6,9 @@
 // is how the scanner decodes it (yajl's own decoding of those is wrong: json_scan.h).
 //
 // Each input is also tried with every callback refusing in turn (the scanner must then give up
-// at that callback), which is the path the NDJSON reader takes when a name is too long.
+// at that callback), which is the path the NDJSON reader takes when a name is too long. When the
+// scanner refuses a document without giving up (it says where it stopped: the error position the
+// NDJSON reader reports), yajl must refuse it too, and the position must be inside the text.
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -125,6 +127,24 @@ static const sk_json_sax fcb = {
     .end_array = y_end_array,
 };
 
+// Whether yajl accepts text[0..size) as the NDJSON reader reads it; its callbacks go to *y.
+static bool yajl_accepts(const char *text, size_t size, rec *y)
+{
+    char *ytext = malloc(size ? size : 1);
+    if (!ytext)
+        abort();
+    if (size)
+        memcpy(ytext, text, size);
+    sk_json_unpaired_to_fffd(ytext, size);
+    yajl_handle h = yajl_alloc(&ycb, NULL, y);
+    yajl_status st = yajl_parse(h, (const unsigned char *)ytext, size);
+    if (st == yajl_status_ok)
+        st = yajl_complete_parse(h);
+    yajl_free(h);
+    free(ytext);
+    return st == yajl_status_ok;
+}
+
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
     // A heap copy of exactly size bytes, so that ASan sees any read past the end.
@@ -135,22 +155,27 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         memcpy(text, data, size);
     sk_json_scratch scratch = { 0 };
     rec f = { .refuse_at = -1 };
-    bool ok = sk_json_scan(&fcb, &f, text, size, &scratch, NULL);
+    size_t stop = 0;
+    bool ok = sk_json_scan(&fcb, &f, text, size, &scratch, &stop);
+    if (!ok && stop != SIZE_MAX) {
+        rec y = { .refuse_at = -1 };
+        if (stop > size) {
+            fprintf(stderr, "fuzz: json_scan stopped at %zu, past the end (%zu)\n", stop, size);
+            abort();
+        }
+        // yajl takes a document followed by the start of an unfinished token ('{"a":1} "'):
+        // the text before the stop is then a whole document on its own.
+        rec head = { .refuse_at = -1 };
+        if (yajl_accepts(text, size, &y) && !yajl_accepts(text, stop, &head)) {
+            fprintf(stderr, "fuzz: json_scan refused (at %zu) a document yajl accepts\n", stop);
+            abort();
+        }
+        free(y.p);
+        free(head.p);
+    }
     if (ok) {
         rec y = { .refuse_at = -1 };
-        char *ytext = malloc(size ? size : 1);
-        if (!ytext)
-            abort();
-        if (size)
-            memcpy(ytext, text, size);
-        sk_json_unpaired_to_fffd(ytext, size);
-        yajl_handle h = yajl_alloc(&ycb, NULL, &y);
-        yajl_status st = yajl_parse(h, (const unsigned char *)ytext, size);
-        if (st == yajl_status_ok)
-            st = yajl_complete_parse(h);
-        yajl_free(h);
-        free(ytext);
-        if (st != yajl_status_ok) {
+        if (!yajl_accepts(text, size, &y)) {
             fprintf(stderr, "fuzz: json_scan accepted a document yajl rejects\n");
             abort();
         }
