@@ -301,7 +301,7 @@ static uint32_t intern_path(ndjson_reader *r, const char *p, uint32_t n, uint32_
         if (r->npaths >= SK_MAX_INTERNED_PATHS || n > MAX_INTERNED_PATH ||
             r->path_bytes + n + 1 > MAX_INTERNED_BYTES)
             return NO_PATH;
-        if (2 * (r->npaths + 1) > r->slots_cap) {
+        if (!slot || 2 * (r->npaths + 1) > r->slots_cap) {
             free(r->path_slots);
             r->slots_cap = r->slots_cap ? 2 * r->slots_cap : 64;
             r->path_slots = sk_xmalloc(r->slots_cap * sizeof(uint32_t));
@@ -1094,7 +1094,8 @@ static bool finish(ndjson_reader *r)
         if (!r->bom_done && r->bom_have) { // a file holding part of a BOM
             static const char bom[3] = { '\xEF', '\xBB', '\xBF' };
             enter_line_mode(r, 1);
-            got = handle_record(r, bom, r->bom_have, r->line + 1, 1) == R_EVENT;
+            got = handle_record(r, bom, r->bom_have < 3 ? r->bom_have : 3, r->line + 1, 1) ==
+                  R_EVENT;
         }
         break;
     case M_LINE:
