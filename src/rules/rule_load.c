@@ -532,13 +532,17 @@ static sk_status read_file(const char *path, char **out, size_t *outn, bool *too
     if (fd < 0)
         return SK_ERR_IO;
     // Sized by the file (plus one byte to see its end), not a fixed 64 KiB per file. Plain read(2),
-    // not stdio: no stream buffer to fill and copy, and no second fstat (3 system calls per file
-    // of a 2,400-file rule folder instead of 6).
+    // not stdio: no stream buffer to fill and copy, and no second fstat. A regular file that
+    // fills less than the buffer has ended (a read of one is short only at its end), so it needs
+    // no read that returns 0: 4 system calls per file of a 2,400-file rule folder instead of 6.
     struct stat sb;
     size_t cap = 4096, n = 0;
+    bool regular = false;
     if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 0 &&
-        (unsigned long long)sb.st_size < SK_MAX_RULE_FILE_BYTES)
+        (unsigned long long)sb.st_size < SK_MAX_RULE_FILE_BYTES) {
         cap = (size_t)sb.st_size + 1;
+        regular = true;
+    }
     char *buf = sk_xmalloc(cap);
     sk_status st = SK_OK;
     for (;;) {
@@ -560,6 +564,8 @@ static sk_status read_file(const char *path, char **out, size_t *outn, bool *too
         if (got == 0)
             break;
         n += (size_t)got;
+        if (regular && n < cap)
+            break;
     }
     int saved = errno;
     close(fd);
