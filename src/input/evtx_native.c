@@ -872,11 +872,23 @@ sk_status sk_reader_open_evtx_native(sk_reader **out,
     if (!display)
         display = path;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        sk_diag_emitf(diags,
+                      SK_SEV_ERROR,
+                      display,
+                      0,
+                      0,
+                      NULL,
+                      "open-failed",
+                      "cannot open: %s",
+                      strerror(errno));
+        return SK_ERR_IO;
+    }
     struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) != 0 || S_ISDIR(sb.st_mode)) {
-        int err = fd < 0 ? errno : S_ISDIR(sb.st_mode) ? EISDIR : errno;
-        if (fd >= 0)
-            close(fd);
+    bool failed = fstat(fd, &sb) != 0;
+    if (failed || S_ISDIR(sb.st_mode)) {
+        int err = failed ? errno : EISDIR;
+        close(fd);
         sk_diag_emitf(diags,
                       SK_SEV_ERROR,
                       display,
@@ -888,9 +900,19 @@ sk_status sk_reader_open_evtx_native(sk_reader **out,
                       strerror(err));
         return SK_ERR_IO;
     }
+    return sk_reader_open_evtx_native_fd(out, fd, (uint64_t)sb.st_size, display, opts, diags);
+}
+
+sk_status sk_reader_open_evtx_native_fd(sk_reader **out,
+                                        int fd,
+                                        uint64_t size,
+                                        const char *display,
+                                        const sk_reader_opts *opts,
+                                        sk_diags *diags)
+{
     native_reader *r = reader_new(display, opts, diags);
     r->fd = fd;
-    r->size = (uint64_t)sb.st_size;
+    r->size = size;
     uint8_t h[FILE_HEADER_BYTES];
     size_t hn = r->size < FILE_HEADER_BYTES ? (size_t)r->size : FILE_HEADER_BYTES;
     sk_status st = SK_OK;

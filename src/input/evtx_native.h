@@ -73,6 +73,15 @@ SK_NODISCARD sk_status sk_reader_open_evtx_native(sk_reader **out,
                                                   const sk_reader_opts *opts,
                                                   sk_diags *diags);
 
+// Like sk_reader_open_evtx_native, but reads the open regular file fd of size bytes (taken:
+// closed by sk_reader_close, or at once on failure); display names it.
+SK_NODISCARD sk_status sk_reader_open_evtx_native_fd(sk_reader **out,
+                                                     int fd,
+                                                     uint64_t size,
+                                                     const char *display,
+                                                     const sk_reader_opts *opts,
+                                                     sk_diags *diags);
+
 // Like sk_reader_open_evtx_native, but reads the file image data[0..n) (fuzzing, tests, spooled
 // input). data is borrowed until sk_reader_close; chunks are decoded in place (no copy).
 SK_NODISCARD sk_status sk_reader_open_evtx_native_memory(sk_reader **out,

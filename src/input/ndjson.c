@@ -103,6 +103,7 @@ typedef struct ndjson_reader {
     size_t pos;
     size_t len;
     bool eof;
+    bool fp_at_end; // fread met the end of fp: no more to read
     uint64_t data_off;   // file offset of data[0]
     uint64_t next_off;   // file offset of the next byte fill reads
     uint64_t range_end;  // a part (ndjson_end): stop before a line that starts here; 0: none
@@ -795,7 +796,10 @@ static sk_status fill(ndjson_reader *r)
         r->data = r->prefix + r->prefix_pos;
         r->prefix_pos += n;
     } else {
-        n = fread(r->chunk, 1, r->chunk_size, r->fp);
+        // After a short read that met the end, no further read(2) asks again: a small file is
+        // one read and one that returns 0, not two.
+        n = r->fp_at_end ? 0 : fread(r->chunk, 1, r->chunk_size, r->fp);
+        r->fp_at_end = n < r->chunk_size && feof(r->fp);
         if (n == 0) {
             if (ferror(r->fp)) {
                 int e = errno;

@@ -302,6 +302,37 @@ out:
     return SK_OK;
 }
 
+// Reads up to want bytes of fd (fewer only at its end); returns bytes read or -1 on error.
+static long read_fd(int fd, unsigned char *p, size_t want)
+{
+    size_t got = 0;
+    while (got < want) {
+        ssize_t k = read(fd, p + got, want - got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return -1;
+        if (k == 0)
+            break;
+        got += (size_t)k;
+    }
+    return (long)got;
+}
+
+// The stream of a regular file's descriptor fd (taken, closed on failure), at its current
+// offset, or NULL. Unbuffered: its reader reads 64 KiB blocks straight into its own buffer, with
+// no copy through stdio's and no fstat(2) to size one.
+static FILE *file_stream(int fd)
+{
+    FILE *fp = fdopen(fd, "rb");
+    if (!fp) {
+        close(fd);
+        return NULL;
+    }
+    setvbuf(fp, NULL, _IONBF, 0);
+    return fp;
+}
+
 sk_status sk_input_open(sk_reader **out,
                         const char *path,
                         const sk_reader_opts *opts,
@@ -311,37 +342,54 @@ sk_status sk_input_open(sk_reader **out,
     const char *display = is_stdin ? "<stdin>" : path;
     FILE *fp = NULL;
     bool own_fp = false; // fp is ours to close (not stdin itself)
+    // A regular file is opened once and read through this descriptor: its head with read(2), an
+    // evtx file by the native reader, JSON through a stream made of it (file_stream). Anything
+    // else given by name (a FIFO, a device) becomes a stream at once, as standard input is.
+    int fd = -1;
     sk_status st = SK_OK;
     unsigned char head[SNIFF_BYTES] = { 0 };
     long n;
     bool seekable = false;
     gz_src *gz = NULL; // the gzip source under fp, when the input is gzip
 
+    struct stat sb;
     if (is_stdin) {
         fp = stdin;
     } else {
-        struct stat sb;
-        if (stat(path, &sb) != 0) {
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &sb) != 0) {
+            int e = errno;
+            if (fd >= 0)
+                close(fd);
             sk_diag_emitf(diags, SK_SEV_ERROR, path, 0, 0, NULL, "open-failed", "cannot open: %s",
-                          strerror(errno));
+                          strerror(e));
             return SK_ERR_IO;
         }
         if (S_ISDIR(sb.st_mode)) {
+            close(fd);
             sk_diag_emitf(diags, SK_SEV_ERROR, path, 0, 0, NULL, "open-failed",
                           "is a directory");
             return SK_ERR_IO;
         }
         seekable = S_ISREG(sb.st_mode);
-        fp = fopen(path, "rb");
-        own_fp = fp != NULL;
-        if (!fp) {
-            sk_diag_emitf(diags, SK_SEV_ERROR, path, 0, 0, NULL, "open-failed", "cannot open: %s",
-                          strerror(errno));
-            return SK_ERR_IO;
+        if (!seekable) {
+            int e = 0;
+            fp = fdopen(fd, "rb");
+            if (!fp) {
+                e = errno;
+                close(fd);
+            }
+            fd = -1;
+            own_fp = fp != NULL;
+            if (!fp) {
+                sk_diag_emitf(diags, SK_SEV_ERROR, path, 0, 0, NULL, "open-failed",
+                              "cannot open: %s", strerror(e));
+                return SK_ERR_IO;
+            }
         }
     }
 
-    n = read_full(fp, head, sizeof head);
+    n = fd >= 0 ? read_fd(fd, head, sizeof head) : read_full(fp, head, sizeof head);
     if (n < 0) {
         sk_diag_emitf(diags, SK_SEV_ERROR, display, 0, 0, NULL, "read-error", "read error: %s",
                       strerror(errno));
@@ -352,8 +400,11 @@ sk_status sk_input_open(sk_reader **out,
     if (n >= 2 && head[0] == 0x1f && head[1] == 0x8b) {
         // gzip: restart decompression from the beginning through zlib.
         int dupfd = -1;
-        if (seekable) {
-            dupfd = open(path, O_RDONLY);
+        if (fd >= 0) {
+            if (lseek(fd, 0, SEEK_SET) == 0) {
+                dupfd = fd;
+                fd = -1;
+            }
         } else {
             // A stream cannot be re-read: spool the compressed bytes first.
             int sfd;
@@ -398,11 +449,14 @@ sk_status sk_input_open(sk_reader **out,
     switch (sk_input_sniff(head, (size_t)n)) {
     case SK_FORMAT_EVTX: {
         bool lib = opts && opts->evtx_reader == SK_EVTX_READER_LIBEVTX;
-        if (seekable) {
-            fclose(fp);
-            fp = NULL;
-            st = lib ? sk_reader_open_evtx(out, path, display, opts, diags)
-                     : sk_reader_open_evtx_native(out, path, display, opts, diags);
+        if (fd >= 0 && !lib) {
+            st = sk_reader_open_evtx_native_fd(out, fd, (uint64_t)sb.st_size, display, opts,
+                                               diags);
+            fd = -1; // taken
+        } else if (fd >= 0) {
+            close(fd); // libevtx opens the file itself
+            fd = -1;
+            st = sk_reader_open_evtx(out, path, display, opts, diags);
         } else {
             int sfd;
             char spath[64];
@@ -417,7 +471,9 @@ sk_status sk_input_open(sk_reader **out,
     }
     case SK_FORMAT_NDJSON:
         if (opts && opts->ndjson_first) { // a part: its reader starts at ndjson_first - 1
-            if (!seekable || fseeko(fp, (off_t)(opts->ndjson_first - 1), SEEK_SET) != 0) {
+            if (!seekable ||
+                (fd >= 0 ? lseek(fd, (off_t)(opts->ndjson_first - 1), SEEK_SET) < 0
+                         : fseeko(fp, (off_t)(opts->ndjson_first - 1), SEEK_SET) != 0)) {
                 sk_diag_emitf(diags,
                               SK_SEV_ERROR,
                               display,
@@ -433,6 +489,11 @@ sk_status sk_input_open(sk_reader **out,
             }
             n = 0;
         }
+        if (fd >= 0 && !(fp = file_stream(fd))) {
+            fd = -1;
+            goto no_stream;
+        }
+        fd = -1;
         st = sk_reader_open_ndjson(out, fp, head, (size_t)n, display, opts, diags);
         fp = NULL; // taken by the reader, even on failure
         if (st == SK_OK && gz) {
@@ -453,6 +514,11 @@ sk_status sk_input_open(sk_reader **out,
             st = SK_ERR_FORMAT;
             goto out;
         }
+        if (fd >= 0 && !(fp = file_stream(fd))) {
+            fd = -1;
+            goto no_stream;
+        }
+        fd = -1;
         st = sk_reader_open_ndjson(out, fp, head, 0, display, opts, diags);
         fp = NULL;
         goto out;
@@ -460,8 +526,15 @@ sk_status sk_input_open(sk_reader **out,
     sk_diag_emitf(diags, SK_SEV_ERROR, display, 0, 0, NULL, "unknown-format",
                   "unrecognised format (neither evtx nor JSON); file skipped");
     st = SK_ERR_FORMAT;
+    goto out;
+no_stream:
+    sk_diag_emitf(diags, SK_SEV_ERROR, display, 0, 0, NULL, "open-failed", "cannot open: %s",
+                  strerror(errno));
+    st = SK_ERR_IO;
 out:
     if (fp && own_fp)
         fclose(fp);
+    if (fd >= 0)
+        close(fd);
     return st;
 }
