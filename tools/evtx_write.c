@@ -45,7 +45,8 @@
 // Numbers may be JSON integers or strings ("0x1f" or "31"). A data value is a string (UTF-16
 // string value), a number or boolean (written as its text), null (an empty string), or a
 // typed value {"type": T, "value": V} with T one of string, int8, uint8, int16, uint16, int32,
-// uint32, int64, uint64, hexint32, hexint64, bool, guid, filetime, sid, binary (V in hex) or null.
+// uint32, int64, uint64, hexint32, hexint64, real32, real64, bool, guid, filetime, sid, binary
+// (V in hex) or null.
 // In user_data, an object is an element: "@name" keys are its attributes (literal text), other
 // keys its child elements; a string, number, boolean or null is an element's text (a
 // substitution), and an array repeats the element. U+0000 cannot be represented in the input.
@@ -97,6 +98,8 @@ enum {
     VT_UINT32 = 0x08,
     VT_INT64 = 0x09,
     VT_UINT64 = 0x0a,
+    VT_REAL32 = 0x0b,
+    VT_REAL64 = 0x0c,
     VT_BOOL = 0x0d,
     VT_BINARY = 0x0e,
     VT_GUID = 0x0f,
@@ -720,7 +723,8 @@ static const struct {
     { "int32", VT_INT32 },   { "uint32", VT_UINT32 },     { "int64", VT_INT64 },
     { "uint64", VT_UINT64 }, { "hexint32", VT_HEXINT32 }, { "hexint64", VT_HEXINT64 },
     { "bool", VT_BOOL },     { "guid", VT_GUID },         { "filetime", VT_FILETIME },
-    { "sid", VT_SID },       { "binary", VT_BINARY },
+    { "sid", VT_SID },       { "binary", VT_BINARY },     { "real32", VT_REAL32 },
+    { "real64", VT_REAL64 },
 };
 
 // An empty data value. NullType is only valid behind an optional substitution (libevtx refuses it
@@ -808,6 +812,30 @@ static bool slot_typed(writer *w, yajl_val v, const char *what)
             return false;
         }
         slot_uint(w, (uint8_t)type, (uint64_t)sv);
+        return true;
+    }
+    case VT_REAL32:
+    case VT_REAL64: {
+        char *end;
+        errno = 0;
+        double d = strtod(text, &end);
+        if (end == text || *end || errno == ERANGE) {
+            error_at(w, "%s: \"%s\" is not a valid %s", what, text, tn);
+            return false;
+        }
+        uint8_t b[8];
+        if (type == VT_REAL32) {
+            float f = (float)d;
+            uint32_t bits;
+            memcpy(&bits, &f, 4);
+            le32(b, bits);
+            slot_add(w, VT_REAL32, VT_REAL32, b, 4);
+        } else {
+            uint64_t bits;
+            memcpy(&bits, &d, 8);
+            le64(b, bits);
+            slot_add(w, VT_REAL64, VT_REAL64, b, 8);
+        }
         return true;
     }
     case VT_BOOL:

@@ -40,6 +40,7 @@ MANIFEST = [
     (FIX + "security_4688.evtx", FIX + "security_4688.json", []),
     (FIX + "user_data.evtx", FIX + "user_data.json", []),
     (FIX + "typed_values.evtx", FIX + "typed_values.json", []),
+    (FIX + "real_values.evtx", FIX + "real_values.json", []),
     (FIX + "damaged_base.evtx", FIX + "damaged_base.json", []),
     # Damaged variants of damaged_base (6 records, 3 per chunk, 2 chunks).
     # Cut inside chunk 1, in the middle of record 5: records 1-4 are whole.

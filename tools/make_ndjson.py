@@ -24,6 +24,7 @@ This module is also imported by make_fixtures.py and test_writer_roundtrip.py fo
 
 import datetime
 import json
+import struct
 import sys
 
 # Defaults of the description format (see tools/evtx_write.c).
@@ -175,7 +176,33 @@ def value_text(v):
         return "S" + x[1:]
     if t == "binary":
         return x.upper()
+    if t in ("real32", "real64"):
+        return real_text(real_value(x, t), t == "real32")
     raise DescriptionError("unknown value type %r" % (t,))
+
+
+def real_value(x, t):
+    """The value a real32/real64 of the description holds (a real32 rounded to a float)."""
+    try:
+        d = float(x)
+    except (TypeError, ValueError):
+        raise DescriptionError("bad %s %r" % (t, x))
+    if t == "real32":
+        d = struct.unpack("<f", struct.pack("<f", d))[0]
+    return d
+
+
+def real_text(d, single):
+    """The shortest text that gives the real back (1.5, 0.1, 1e+300, 1e-07), as saker's evtx
+    reader prints one; a real32 gets the digits a float holds."""
+    for prec in range(1, 18):
+        s = "%.*g" % (prec, d)
+        back = float(s)
+        if single:
+            back = struct.unpack("<f", struct.pack("<f", back))[0]
+        if back == d:
+            return s
+    return s
 
 
 def load_description(path):

@@ -76,6 +76,9 @@ def libevtx_value(v):
         return "0x%016x" % make_ndjson.parse_number(x, t)
     if t == "filetime":
         return filetime_text(x, 9)
+    if t in ("real32", "real64"):  # "%e" with a three-digit exponent: 1.500000e+000
+        m, e = ("%.6e" % make_ndjson.real_value(x, t)).split("e")
+        return "%se%s%03d" % (m, e[0], abs(int(e)))
     return make_ndjson.value_text(v)
 
 
@@ -88,7 +91,7 @@ def pyevtx_value(v):
         return make_ndjson.value_text(v).lower()
     if t == "bool":
         return "True" if make_ndjson.value_text(v) == "true" else "False"
-    if t in ("hexint32", "hexint64", "filetime", "binary"):
+    if t in ("hexint32", "hexint64", "filetime", "binary", "real32", "real64"):
         return None  # rendered in python-evtx's own formats; libevtx checks these
     return libevtx_value(v)
 

@@ -43,7 +43,9 @@
 //   - SIZET: SizeT values print in hex ("0x24c"), as Windows prints them and as libyal's format
 //     notes say (they pair with HexInt32/64); libevtx prints them in decimal;
 //   - HEXSTRING: string values that merely look like zero-padded hex (Sysmon 8's StartAddress,
-//     "0x00060000") keep their padding; the libevtx reader cannot tell them from HexInt values.
+//     "0x00060000") keep their padding; the libevtx reader cannot tell them from HexInt values;
+//   - REAL: Real32/Real64 values print as the shortest text that gives them back (1.5); libevtx
+//     prints them as "%e" with a three-digit exponent (1.500000e+000).
 // HexInt values inside an EventData item's inner XML are unpadded too (none in the corpus).
 //
 // Safety. Every offset is checked against the chunk before it is read; a name or template that
@@ -1665,8 +1667,27 @@ static void render_sid(sk_binxml *x, obuf *o, const val *v, const uint8_t *p)
 static void render_systime(sk_binxml *x, obuf *o, const uint8_t *p)
 {
     // year, month, day of week, day, hour, minute, second, milliseconds; printed with the
-    // milliseconds, as libevtx does
+    // milliseconds, as libevtx does. A damaged one (month 13, hour 25, 1000 ms) is not a time:
+    // its eight words in hex, in libevtx's form for values it cannot print.
     char b[80];
+    unsigned mon = rd16(p + 2), day = rd16(p + 6), hour = rd16(p + 8), min = rd16(p + 10),
+             sec = rd16(p + 12), ms = rd16(p + 14);
+    if (rd16(p) > 9999 || mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 ||
+        sec > 59 || ms > 999) {
+        snprintf(b,
+                 sizeof b,
+                 "(0x%04x 0x%04x 0x%04x 0x%04x 0x%04x 0x%04x 0x%04x 0x%04x)",
+                 (unsigned)rd16(p),
+                 mon,
+                 (unsigned)rd16(p + 4),
+                 day,
+                 hour,
+                 min,
+                 sec,
+                 ms);
+        ob_adds(x, o, b);
+        return;
+    }
     snprintf(b,
              sizeof b,
              "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ",
@@ -1680,16 +1701,14 @@ static void render_systime(sk_binxml *x, obuf *o, const uint8_t *p)
     ob_adds(x, o, b);
 }
 
-// Six decimals, as libevtx prints a real (1.500000), when they give the value back exactly;
-// otherwise the shortest text that does (1e+300, 2.5e-10, 123456789.12345679). Six decimals alone
-// printed 1e300 as a wrong 63-digit number cut to its buffer, and anything below 5e-7 as
-// 0.000000. A Real32 gets the digits a float holds (1e-07, not 1.0000000116860974e-07).
+// The shortest text that gives the value back (1.5, 0.1, 1e+300, 2.5e-10, 123456789.12345679),
+// as python-evtx and the evtx crate print a real; a Real32 gets the digits a float holds (1e-07,
+// not 1.0000000116860974e-07). libevtx prints "%e" with a three-digit exponent (1.500000e+000):
+// deviation REAL.
 static void render_real(sk_binxml *x, obuf *o, double d, bool single)
 {
     char b[48];
-    int k = snprintf(b, sizeof b, "%.6f", d);
-    bool exact = k > 0 && (size_t)k < sizeof b &&
-                 (single ? strtof(b, NULL) == (float)d : strtod(b, NULL) == d);
+    bool exact = false;
     for (int prec = 1; !exact && prec <= 17; prec++) {
         snprintf(b, sizeof b, "%.*g", prec, d);
         exact = single ? strtof(b, NULL) == (float)d : strtod(b, NULL) == d;

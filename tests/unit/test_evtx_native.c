@@ -892,6 +892,12 @@ Test(evtx_native, every_value_type)
           { 0xe3, 0x07, 3, 0, 6, 0, 9, 0, 7, 0, 23, 0, 5, 0, 0x2a, 0 },
           16,
           false },
+        // damaged: month 13, day 40, 25:61:61, 1000 ms is no time; its words in hex
+        { "SysTimeBad",
+          0x12,
+          { 0xe8, 0x07, 13, 0, 0, 0, 40, 0, 25, 0, 61, 0, 61, 0, 0xe8, 0x03 },
+          16,
+          false },
         { "Sid", 0x13, { 1, 2, 0, 0, 0, 0, 0, 5, 32, 0, 0, 0, 0x20, 0x02, 0, 0 }, 16, false },
         { "SidBigAuth", 0x13, { 1, 0, 1, 2, 3, 4, 5, 6 }, 8, false },
         { "Hex32", 0x14, { 0x1f, 0, 0, 0 }, 4, false },
@@ -931,8 +937,8 @@ Test(evtx_native, every_value_type)
         { "UInt32", "2147777887" },
         { "Int64", "-9223372036854775808" },
         { "UInt64", "18446744073709551615" },
-        { "Real32", "1.500000" },
-        { "Real64", "-2.500000" },
+        { "Real32", "1.5" },
+        { "Real64", "-2.5" },
         { "Real64Big", "1e+300" },
         { "Real64Tiny", "2.5e-10" },
         { "Real64Long", "123456789.12345679" },
@@ -946,6 +952,7 @@ Test(evtx_native, every_value_type)
         { "FileTime", "2024-05-08T07:30:07.135000100Z" },
         { "FileTimeMax", "0x7FFFFFFFFFFFFFFF" },
         { "SysTime", "2019-03-09T07:23:05.042Z" },
+        { "SysTimeBad", "(0x07e8 0x000d 0x0000 0x0028 0x0019 0x003d 0x003d 0x03e8)" },
         { "Sid", "S-1-5-32-544" },
         { "SidBigAuth", "S-1-0x010203040506" },
         { "Hex32", "0x1f" },
@@ -1737,7 +1744,10 @@ ParameterizedTest(corpus_case *c, evtx_native, corpus_counts, .timeout = 60)
 //              (they pair with HexInt32/64); libevtx prints them in decimal;
 //   HEXSTRING  string values that only look like zero-padded hex ("0x00060000", Sysmon 8's
 //              StartAddress is a string): the libevtx reader cannot tell them from HexInt and
-//              strips the padding; the native decoder knows the type and keeps the string.
+//              strips the padding; the native decoder knows the type and keeps the string;
+//   REAL       Real32/Real64 values: the shortest text that gives the value back (1.5), as
+//              python-evtx prints them; libevtx prints "%e" with a three-digit exponent
+//              (1.500000e+000), six decimals of the same value.
 // The native reader reads more records than libevtx on damaged and inline-BinXML files; those
 // are compared by the count tests above, not here.
 
@@ -1747,10 +1757,11 @@ typedef enum dev_class {
     DEV_NEGATIVE,
     DEV_SIZET,
     DEV_HEXSTRING,
+    DEV_REAL,
     DEV_COUNT,
 } dev_class;
 
-static const char *const dev_names[] = { "NON_BMP", "NEGATIVE", "SIZET", "HEXSTRING" };
+static const char *const dev_names[] = { "NON_BMP", "NEGATIVE", "SIZET", "HEXSTRING", "REAL" };
 
 static bool all_digits(const char *s)
 {
@@ -1773,6 +1784,26 @@ static void ascii_only(const char *s, char *out, size_t n)
     out[k] = '\0';
 }
 
+// libevtx's form of a real: -?D.DDDDDDe[+-]DDD, the same value as the native text to its six
+// decimals.
+static bool same_real(const char *lib, const char *nat)
+{
+    const char *p = lib + (*lib == '-');
+    if (!(p[0] >= '0' && p[0] <= '9' && p[1] == '.'))
+        return false;
+    for (int i = 2; i < 8; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+    if (p[8] != 'e' || (p[9] != '+' && p[9] != '-') || strlen(p + 10) != 3 || !all_digits(p + 10))
+        return false;
+    char *end;
+    double a = strtod(lib, NULL), b = strtod(nat, &end);
+    if (end == nat || *end)
+        return false;
+    double d = a - b < 0 ? b - a : a - b, m = a < 0 ? -a : a;
+    return d <= m * 5e-7;
+}
+
 static dev_class classify(const char *lib, const char *nat)
 {
     if (strstr(nat, "\xef\xbf\xbd") || strpbrk(nat, "\xf0\xf1\xf2\xf3\xf4")) {
@@ -1791,6 +1822,8 @@ static dev_class classify(const char *lib, const char *nat)
     if ((n == 10 || n == 18) && strncmp(nat, "0x0", 3) == 0 && strncmp(lib, "0x", 2) == 0 &&
         strtoull(nat, NULL, 16) == strtoull(lib, NULL, 16) && strlen(lib) < n)
         return DEV_HEXSTRING;
+    if (same_real(lib, nat))
+        return DEV_REAL;
     return DEV_NONE;
 }
 
@@ -2063,12 +2096,13 @@ Test(evtx_native, same_events_as_libevtx, .timeout = 900)
     char dir[4096];
     walk_evtx(sk_test_src("tests/fixtures/evtx", dir, sizeof dir), &ds);
     cr_expect_eq(ds.dev[DEV_NON_BMP], 1u, "the emoji of control_chars.evtx record 2");
+    cr_expect_eq(ds.dev[DEV_REAL], 6u, "the six values of real_values.evtx");
     const char *corpus = sk_test_corpus();
     if (!corpus)
         cr_skip_test("../shared/corpus is absent: only the fixtures were compared");
     walk_evtx(corpus, &ds);
     cr_log_info("compared %lu files, %lu libevtx events, %lu fields; deviations: NON_BMP %lu, "
-                "NEGATIVE %lu, SIZET %lu, HEXSTRING %lu; recovered: libevtx %lu (%lu the same "
+                "NEGATIVE %lu, SIZET %lu, HEXSTRING %lu, REAL %lu; recovered: libevtx %lu (%lu the same "
                 "as native events, %lu STALE_TEMPLATE, %lu STALE_NAME), native %lu",
                 ds.files,
                 ds.lib_events,
@@ -2077,6 +2111,7 @@ Test(evtx_native, same_events_as_libevtx, .timeout = 900)
                 ds.dev[DEV_NEGATIVE],
                 ds.dev[DEV_SIZET],
                 ds.dev[DEV_HEXSTRING],
+                ds.dev[DEV_REAL],
                 ds.lib_recovered,
                 ds.recovered_same,
                 ds.stale[STALE_TEMPLATE],
