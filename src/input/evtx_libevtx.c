@@ -356,6 +356,10 @@ static sk_status open_bfio(sk_reader **out,
     }
     if (libevtx_file_open_file_io_handle(r->file, r->bfio, LIBEVTX_OPEN_READ, &e) != 1) {
         evtx_error_text(&e, text, sizeof text);
+        // libevtx reads every chunk header at open and refuses the whole file for one it
+        // cannot take (a free space offset out of range, say), where the native reader loses
+        // at most that chunk: said, unless the file header itself is what failed.
+        bool chunk = strstr(text, "file header") == NULL;
         sk_diag_emitf(diags,
                       SK_SEV_ERROR,
                       r->base.display,
@@ -363,8 +367,11 @@ static sk_status open_bfio(sk_reader **out,
                       0,
                       NULL,
                       "open-failed",
-                      "cannot open: %s",
-                      text);
+                      "cannot open: %s%s",
+                      text,
+                      chunk ? " (libevtx refuses the whole file; the native reader, the default, "
+                              "reads past damaged chunks)"
+                            : "");
         // A file handle libevtx opened but could not read from is closed by libevtx_file_free.
         st = SK_ERR_FORMAT;
         goto out;
