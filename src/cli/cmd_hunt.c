@@ -1,5 +1,6 @@
 // `saker hunt PATH...`: run the rules over every event in one streaming pass and print the hits.
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,9 @@
 #include "progress.h"
 #include "scan.h"
 
-// Shared by the workers (read-only during the scan) and the counts merged from them after it.
+// Shared by the workers (read-only during the scan). The hit counts are kept as hits are written,
+// in input order (put): a --strict stop or a closed pipe drops hits that workers found ahead of
+// it, and the summary and exit status count only what was printed, the same for any -j.
 typedef struct hunt_ctx {
     const sk_ruleset *rs;
     sk_sink *sink;
@@ -31,16 +34,13 @@ typedef struct hunt_ctx {
     unsigned long regex_limit; // regex evaluations stopped by the PCRE2 limits
 } hunt_ctx;
 
-// One per worker thread: its matcher, a line buffer, its own counts.
+// One per worker thread: its matcher and a line buffer.
 typedef struct hunt_worker {
     hunt_ctx *h;
     sk_matcher *m;
     sk_buf line;
     sk_scan_out *out; // set for the duration of one event
     sk_status st;
-    unsigned long hits, failing;
-    unsigned long by_level[SK_LEVEL_CRITICAL + 1];
-    unsigned long *by_rule;
 } hunt_worker;
 
 static void *worker_new(void *ctx)
@@ -50,7 +50,6 @@ static void *worker_new(void *ctx)
     w->h = h;
     w->m = sk_matcher_new(h->rs);
     sk_buf_init(&w->line, (size_t)1 << 30);
-    w->by_rule = sk_xcalloc(h->nrules + 1, sizeof *w->by_rule);
     return w;
 }
 
@@ -60,16 +59,9 @@ static void worker_free(void *ctx, void *wp)
     hunt_worker *w = wp;
     if (!w)
         return;
-    h->hits += w->hits;
-    h->failing_hits += w->failing;
-    for (int i = 0; i <= SK_LEVEL_CRITICAL; i++)
-        h->by_level[i] += w->by_level[i];
-    for (size_t i = 0; i < h->nrules; i++)
-        h->by_rule[i] += w->by_rule[i];
     h->regex_limit += sk_matcher_limit_hits(w->m);
     sk_matcher_free(w->m);
     sk_buf_fini(&w->line);
-    free(w->by_rule);
     free(w);
 }
 
@@ -79,14 +71,12 @@ on_hit(void *ctx, const sk_rule *rule, const sk_event *ev, const sk_match_item *
     hunt_worker *w = ctx;
     if (w->st != SK_OK)
         return;
-    sk_level lv = sk_rule_level(rule);
-    w->hits++;
-    w->by_level[lv]++;
-    w->by_rule[sk_rule_index(rule)]++;
-    if (sk_level_rank(lv) >= w->h->fail_level)
-        w->failing++;
+    // The rendered hit goes out followed by its rule's index, which put() takes off to count it.
     sk_sort_key key;
+    uint32_t ri = (uint32_t)sk_rule_index(rule);
     w->st = sk_sink_render(w->h->sink, &w->line, rule, ev, items, n, &key);
+    if (w->st == SK_OK && sk_buf_add(&w->line, &ri, sizeof ri) != SK_OK)
+        w->st = SK_ERR_LIMIT;
     if (w->st == SK_OK)
         w->st = sk_scan_out_add(w->out, &key, w->line.p, w->line.n);
 }
@@ -102,8 +92,20 @@ static sk_status on_event(void *wp, const sk_event *ev, sk_scan_out *out)
 static sk_status put(void *ctx, const sk_sort_key *key, const char *data, size_t n)
 {
     hunt_ctx *h = ctx;
+    uint32_t ri;
+    n -= sizeof ri;
+    memcpy(&ri, data + n, sizeof ri); // on_hit put it last
+    sk_status st = sk_sink_put(h->sink, key, data, n);
+    if (st == SK_OK) {
+        sk_level lv = sk_rule_level(sk_ruleset_rule(h->rs, ri));
+        h->hits++;
+        h->by_level[lv]++;
+        h->by_rule[ri]++;
+        if (sk_level_rank(lv) >= h->fail_level)
+            h->failing_hits++;
+    }
     h->written++;
-    return sk_sink_put(h->sink, key, data, n);
+    return st;
 }
 
 // Terminal columns of fd, else $COLUMNS, else 160.

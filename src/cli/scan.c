@@ -26,10 +26,16 @@
 // otherwise: the walk runs beside the scan, so memory does not grow with the number of files.
 #define PENDING_TASKS 1024
 
+// Events a task has read: all, by format, deleted records among them, left out by the filters.
+typedef struct ev_counts {
+    uint64_t events, evtx, ndjson, recovered, filtered;
+} ev_counts;
+
 typedef struct cdiag {
     sk_diag d; // pointers into the task's text buffer (fixed up at replay)
     bool msg;  // a message about the run (sk_report_msg), not about an input
     size_t rec_at; // the task's records buffer length when it came: it is emitted after those
+    ev_counts ev_at; // the task's event counts when it came
     size_t file_off, msg_off, where_off, src_off, code_off; // offsets into text (SIZE_MAX: NULL)
 } cdiag;
 
@@ -58,7 +64,11 @@ typedef struct task {
     size_t held;       // bytes of records and diagnostics in scan_rt.buffered for this task
     size_t diag_bytes; // of those, the diagnostics' (until they are emitted)
     sk_reader_stats rstats;
-    uint64_t events, evtx, ndjson, recovered, filtered;
+    ev_counts ev;
+    // A --strict stop came with one of this task's diagnostics: the events counted are those
+    // read before it (the reader may read on a little before it sees the stop).
+    bool cut;
+    ev_counts ev_cut;
 } task;
 
 struct worker;
@@ -82,6 +92,7 @@ typedef struct scan_rt {
     unsigned jobs;
     bool damaged_acc; // damage seen in the parts of the file being accounted
     int stopping;     // read without the lock through __atomic loads
+    size_t stop_task; // the head task when the scan stopped: its output was being written
     unsigned long records_since_progress;
 } scan_rt;
 
@@ -112,6 +123,7 @@ static void stop_with(scan_rt *rt, sk_status st)
 {
     if (!rt->stopping) {
         rt->s->stop = st;
+        rt->stop_task = rt->head; // the task being written (stop_with runs while emitting)
         __atomic_store_n(&rt->stopping, 1, __ATOMIC_RELAXED);
         pthread_cond_broadcast(&rt->cv);
     }
@@ -214,6 +226,7 @@ static void keep_diag(scan_rt *rt, task *t, const sk_diag *d)
     cdiag *c = &t->diags[t->ndiags++];
     c->d = *d;
     c->rec_at = t->recs.n;
+    c->ev_at = t->ev;
     c->file_off = put_str(&t->text, d->file);
     c->msg_off = put_str(&t->text, d->message);
     c->where_off = put_str(&t->text, d->where);
@@ -281,8 +294,11 @@ static void emit_task(scan_rt *rt, task *t)
             sk_report_msg(s->report, d.severity, "%s", d.message);
         else
             sk_diag_emit(&s->report->dl, &d);
-        if (s->report->fatal)
+        if (s->report->fatal && !rt->stopping) {
             stop_with(rt, SK_ERR_FORMAT);
+            t->cut = true;
+            t->ev_cut = c->ev_at;
+        }
     }
     emit_records(rt, t, t->recs.n);
     // Both are drained now, unless the scan is stopping (then the rest is dropped).
@@ -308,11 +324,12 @@ static void account(scan_rt *rt, task *t)
         return;
     if (t->part == 0)
         st->files_read++;
-    st->events += t->events;
-    st->events_evtx += t->evtx;
-    st->events_ndjson += t->ndjson;
-    st->events_recovered += t->recovered;
-    st->events_filtered += t->filtered;
+    const ev_counts *ev = t->cut ? &t->ev_cut : &t->ev;
+    st->events += ev->events;
+    st->events_evtx += ev->evtx;
+    st->events_ndjson += ev->ndjson;
+    st->events_recovered += ev->recovered;
+    st->events_filtered += ev->filtered;
     st->records_skipped += t->rstats.records_skipped;
     st->lines_skipped += t->rstats.lines_skipped;
     st->bytes += t->rstats.bytes;
@@ -331,8 +348,19 @@ static void advance(scan_rt *rt)
 {
     while (rt->head < rt->ntasks && T(rt, rt->head)->done) {
         task *t = T(rt, rt->head);
+        // A task whose turn comes after the scan stopped (--strict, a closed pipe) wrote nothing
+        // and reported nothing: it is not counted either, so the summary and the exit status
+        // are those of what was printed, whatever the threads finished ahead of the stop. The
+        // task the stop came in is counted. A file split into parts that was damaged before the
+        // stop still counts as damaged.
+        bool after_stop = rt->stopping && rt->stop_task != rt->head;
         emit_task(rt, t);
-        account(rt, t);
+        if (!after_stop) {
+            account(rt, t);
+        } else if (rt->damaged_acc) {
+            rt->s->stats.files_damaged++;
+            rt->damaged_acc = false;
+        }
         __atomic_sub_fetch(&rt->buffered, t->held, __ATOMIC_RELAXED); // left when stopping
         t->held = 0;
         free(t->path);
@@ -496,16 +524,16 @@ static void run_task(scan_rt *rt, size_t ti, void *w)
     const sk_event *ev;
     sk_status rst;
     while ((rst = sk_reader_next(r, &ev)) == SK_OK) {
-        if ((t->events & 1023) == 0 && is_stopping(rt))
+        if ((t->ev.events & 1023) == 0 && is_stopping(rt))
             break;
-        t->events++;
+        t->ev.events++;
         if (ev->format == SK_FORMAT_EVTX)
-            t->evtx++;
+            t->ev.evtx++;
         else
-            t->ndjson++;
-        t->recovered += ev->recovered;
+            t->ev.ndjson++;
+        t->ev.recovered += ev->recovered;
         if (!event_ok(&s->filter, ev)) {
-            t->filtered++;
+            t->ev.filtered++;
             continue;
         }
         if (s->hooks.on_event(w, ev, &out) != SK_OK)
@@ -805,6 +833,7 @@ sk_status sk_scan_run(sk_scan *s, const char *const *paths, size_t npaths)
         // still says what it finds wrong.
         s->stop = SK_ERR_FORMAT;
         rt.stopping = 1;
+        rt.stop_task = SIZE_MAX; // no task is counted
         w.dry = true;
     } else if (rt.jobs == 1) { // one thread: the walk runs the tasks as the window fills
         ws[0].rt = &rt;
