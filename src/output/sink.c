@@ -39,14 +39,25 @@ static sk_status str_or_null(sk_buf *b, const char *s)
 // boundary, ending in "…"). The whole value is in "fields"; repeating a 15 MB script block once
 // per matching selection made one hit line of hundreds of megabytes.
 #define SK_MATCHED_VALUE_MAX 4096u
+// Bytes of the CSV details column at most.
+#define CSV_DETAILS_MAX ((size_t)1 << 20)
+
+// The length of the longest start of s (n bytes, more than max) of at most max bytes that does
+// not end inside a UTF-8 character.
+static size_t utf8_cut(const char *s, size_t max)
+{
+    size_t cut = max;
+    while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+        cut--;
+    return cut;
+}
+
 static sk_status matched_value(sk_buf *b, const char *s)
 {
     size_t n = s ? strlen(s) : 0;
     if (n <= SK_MATCHED_VALUE_MAX)
         return str_or_null(b, s);
-    size_t cut = SK_MATCHED_VALUE_MAX;
-    while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
-        cut--;
+    size_t cut = utf8_cut(s, SK_MATCHED_VALUE_MAX);
     char *t = sk_xmalloc(cut + 4);
     memcpy(t, s, cut);
     memcpy(t + cut, "\xE2\x80\xA6", 3);
@@ -349,9 +360,11 @@ static void csv_hit(const sk_sink *s, sk_buf *b, const sk_rule *rule, const sk_e
     else if (ev->format == SK_FORMAT_NDJSON)
         snprintf(rec, sizeof rec, "%llu", (unsigned long long)ev->line);
     csv_field(b, rec, true);
-    // details: up to four key fields as "Name: value" joined by " | "
+    // details: up to four key fields as "Name: value" joined by " | ", in at most
+    // CSV_DETAILS_MAX bytes: a value that does not fit is cut at a character boundary and ends
+    // in "…" (the whole value is in the JSON output), and the fields after it are left out.
     sk_buf d;
-    sk_buf_init(&d, 1u << 20);
+    sk_buf_init(&d, CSV_DETAILS_MAX + 1);
     if (ev->recovered) // a deleted record (--recovered): said first, as the table says it
         sk_buf_puts(&d, "(recovered) ");
     unsigned shown = 0;
@@ -359,7 +372,18 @@ static void csv_hit(const sk_sink *s, sk_buf *b, const sk_rule *rule, const sk_e
         const char *v = sk_event_get(ev, detail_keys[i]);
         if (!v || !*v)
             continue;
-        sk_buf_printf(&d, "%s%s: %s", shown ? " | " : "", detail_keys[i], v);
+        size_t head = (shown ? 3 : 0) + strlen(detail_keys[i]) + 2, n = strlen(v);
+        if (d.n + head + 3 >= CSV_DETAILS_MAX)
+            break;
+        sk_buf_printf(&d, "%s%s: ", shown ? " | " : "", detail_keys[i]);
+        size_t room = CSV_DETAILS_MAX - d.n;
+        if (n <= room) {
+            sk_buf_put(&d, v, n);
+        } else {
+            sk_buf_put(&d, v, utf8_cut(v, room - 3));
+            sk_buf_puts(&d, "\xE2\x80\xA6");
+            shown = 4; // full
+        }
         shown++;
     }
     csv_text(b, sk_buf_str(&d));
