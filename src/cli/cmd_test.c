@@ -11,6 +11,7 @@
 // passed, 1 some failed, 2 the tests could not be run.
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,9 @@ typedef struct tcase {
     char *suite;   // the test file (JUnit testsuite)
     char *name;
     bool passed;
-    char *message; // why it failed (NULL when passed)
+    char *message; // why it failed or was skipped (NULL when passed)
+    bool skipped;  // in trun.skips
+    size_t seq;    // order of making, across cases and skips (JUnit lists them so)
 } tcase;
 
 typedef struct trun {
@@ -49,6 +52,7 @@ typedef struct trun {
     unsigned long skipped; // declared tests that cannot be run here (not evtx, none declared)
     tcase *skips;          // those, for JUnit (message: why)
     size_t nskips, capskips;
+    size_t seq; // cases and skips made so far
 } trun;
 
 // A declared test that is not run here: counted, and a skipped entry in JUnit.
@@ -56,7 +60,25 @@ static void add_skip(trun *t, const char *suite, const char *name, const char *w
 {
     t->skipped++;
     sk_xgrow((void **)&t->skips, &t->capskips, t->nskips + 1, sizeof *t->skips);
-    t->skips[t->nskips++] = (tcase){ sk_xstrdup(suite), sk_xstrdup(name), false, sk_xstrdup(why) };
+    t->skips[t->nskips++] =
+            (tcase){ sk_xstrdup(suite), sk_xstrdup(name), false, sk_xstrdup(why), true, t->seq++ };
+}
+
+// snprintf into name[cap] that cuts a long result at a character boundary and ends it in "…",
+// instead of cutting a character in two.
+static void test_name(char *name, size_t cap, const char *fmt, ...) SK_PRINTF(3, 4);
+static void test_name(char *name, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(name, cap, fmt, ap);
+    va_end(ap);
+    if (w < 0 || (size_t)w < cap)
+        return;
+    size_t cut = cap - 4; // room for "…" and the NUL
+    while (cut > 0 && ((unsigned char)name[cut] & 0xC0) == 0x80)
+        cut--;
+    memcpy(name + cut, "\xE2\x80\xA6", 4);
 }
 
 static void add_case(trun *t, const char *suite, const char *name, bool passed, const char *msg)
@@ -67,6 +89,8 @@ static void add_case(trun *t, const char *suite, const char *name, bool passed, 
     c->name = sk_xstrdup(name);
     c->passed = passed;
     c->message = msg ? sk_xstrdup(msg) : NULL;
+    c->skipped = false;
+    c->seq = t->seq++;
     // Test files and rule packs are third-party input: their text is escaped for the terminal.
     sk_buf line;
     sk_buf_init(&line, 1u << 20);
@@ -355,8 +379,9 @@ static void run_saker_tests(trun *t, const char *path)
         yaml_node_t *tc = yaml_document_get_node(&doc, *it);
         char name[512], msg[1024];
         const char *nm = scalar(map_get(&doc, tc, "name"));
-        snprintf(name, sizeof name, "%s", nm ? nm : "");
-        if (!nm)
+        if (nm)
+            test_name(name, sizeof name, "%s", nm);
+        else
             snprintf(name, sizeof name, "case %zu", idx + 1);
         const char *want_s = scalar(map_get(&doc, tc, "match"));
         char *end = NULL;
@@ -507,12 +532,15 @@ static void run_sigma_info(trun *t, const char *path)
             const char *rel = scalar(map_get(&doc, info, "path"));
             const char *mc = scalar(map_get(&doc, info, "match_count"));
             const char *type = scalar(map_get(&doc, info, "type"));
+            char name[768], msg[1024];
+            test_name(name, sizeof name, "%s [%s] %s", title ? title : "(untitled)",
+                      id ? id : "no id", tname ? tname : "");
             if (type && strcmp(type, "evtx") != 0) {
                 sk_diag_emitf(&t->rep->dl, SK_SEV_NOTE, path, 0, 0, NULL, "test-type",
                               "test type '%s' is not supported (evtx only); not run", type);
                 char why[160];
                 snprintf(why, sizeof why, "test type '%.100s' is not supported (evtx only)", type);
-                add_skip(t, path, tname ? tname : "(unnamed)", why);
+                add_skip(t, path, name, why);
                 continue;
             }
             // match_count: a count of at least 0 (absent: 1); anything else is a broken test.
@@ -520,9 +548,6 @@ static void run_sigma_info(trun *t, const char *path)
             long mcv = mc ? strtol(mc, &mc_end, 10) : 1;
             bool mc_ok = !mc || (*mc && !*mc_end && mcv >= 0);
             unsigned long want = mc_ok ? (unsigned long)mcv : 0;
-            char name[768], msg[1024];
-            snprintf(name, sizeof name, "%s [%s] %s", title ? title : "(untitled)",
-                     id ? id : "no id", tname ? tname : "");
             if (!mc_ok) {
                 snprintf(msg, sizeof msg, "match_count '%.100s' is not a count of hits", mc);
                 add_case(t, path, name, false, msg);
@@ -679,34 +704,46 @@ static void xml_escape(FILE *fp, const char *s)
 
 // One <testsuite> per test file, in the order the cases came: cases[0..n), failed or passed (or,
 // with skipped, skipped: message says why).
-static void junit_suites(FILE *fp, const tcase *cases, size_t n, bool skipped)
+// One testsuite per test file, holding its cases run and skipped in the order they were made
+// (a file's are made together).
+static void junit_suites(FILE *fp, const trun *t)
 {
+    size_t n = t->ncases + t->nskips, a = 0, b = 0;
+    const tcase **all = sk_xmalloc((n ? n : 1) * sizeof *all);
+    for (size_t k = 0; k < n; k++)
+        all[k] = b == t->nskips || (a < t->ncases && t->cases[a].seq < t->skips[b].seq)
+                         ? &t->cases[a++]
+                         : &t->skips[b++];
     size_t i = 0;
     while (i < n) {
-        size_t j = i, f = 0;
-        while (j < n && strcmp(cases[j].suite, cases[i].suite) == 0)
-            f += !cases[j++].passed && !skipped;
+        size_t j = i, f = 0, sk = 0;
+        for (; j < n && strcmp(all[j]->suite, all[i]->suite) == 0; j++) {
+            sk += all[j]->skipped;
+            f += !all[j]->passed && !all[j]->skipped;
+        }
         fputs("  <testsuite name=\"", fp);
-        xml_escape(fp, cases[i].suite);
-        fprintf(fp, "\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\">\n", j - i, f,
-                skipped ? j - i : 0);
+        xml_escape(fp, all[i]->suite);
+        fprintf(fp, "\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\">\n", j - i, f, sk);
         for (size_t k = i; k < j; k++) {
+            const tcase *c = all[k];
             fputs("    <testcase classname=\"", fp);
-            xml_escape(fp, cases[k].suite);
+            xml_escape(fp, c->suite);
             fputs("\" name=\"", fp);
-            xml_escape(fp, cases[k].name);
-            if (cases[k].passed && !skipped) {
+            xml_escape(fp, c->name);
+            if (c->passed && !c->skipped) {
                 fputs("\"/>\n", fp);
             } else {
-                fputs(skipped ? "\">\n      <skipped message=\"" : "\">\n      <failure message=\"",
+                fputs(c->skipped ? "\">\n      <skipped message=\""
+                                 : "\">\n      <failure message=\"",
                       fp);
-                xml_escape(fp, cases[k].message);
+                xml_escape(fp, c->message);
                 fputs("\"/>\n    </testcase>\n", fp);
             }
         }
         fputs("  </testsuite>\n", fp);
         i = j;
     }
+    free(all);
 }
 
 static bool write_junit(const trun *t, const char *file)
@@ -720,8 +757,7 @@ static bool write_junit(const trun *t, const char *file)
     fprintf(fp, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     fprintf(fp, "<testsuites name=\"saker\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\">\n",
             t->ncases + t->nskips, failures, t->nskips);
-    junit_suites(fp, t->cases, t->ncases, false);
-    junit_suites(fp, t->skips, t->nskips, true);
+    junit_suites(fp, t);
     fputs("</testsuites>\n", fp);
     return fclose(fp) == 0;
 }
