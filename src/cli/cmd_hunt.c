@@ -280,6 +280,10 @@ int sk_cmd_hunt(int argc, char **argv)
     if (sk_progress_init(&prog, o.progress, &h.written)) {
         scan.progress = sk_progress_report;
         scan.progress_ctx = &prog;
+        if (isatty(out.fd)) { // results on the terminal the line is drawn on
+            out.before_write = sk_progress_clear;
+            out.before_ctx = &prog;
+        }
     }
 
     sk_status st = sk_scan_run(&scan, paths, npaths);

@@ -27,14 +27,22 @@ bool sk_progress_init(sk_progress *p, const char *when, const unsigned long *hit
     return isatty(STDERR_FILENO) && !(ci && *ci && strcmp(ci, "false") != 0);
 }
 
+void sk_progress_clear(void *ctx)
+{
+    sk_progress *p = ctx;
+    if (p->drawn) {
+        fputs("\r\x1b[K", stderr);
+        fflush(stderr);
+    }
+    p->drawn = false;
+}
+
 void sk_progress_report(void *ctx, const sk_scan *s, bool final)
 {
     sk_progress *p = ctx;
     double t = mono();
     if (final) {
-        if (p->drawn)
-            fputs("\r\x1b[K", stderr);
-        p->drawn = false;
+        sk_progress_clear(p);
         return;
     }
     if (p->drawn && t - p->last < 0.1)

@@ -16,7 +16,9 @@ typedef struct sk_progress {
 
 // Decides from WHEN (NULL = auto) whether to show progress; fills p when it does.
 bool sk_progress_init(sk_progress *p, const char *when, const unsigned long *hits);
-// sk_scan_progress_fn: draws the line (final: erases it).
+// sk_scan_progress_fn: draws the line (final: erases it; the next report draws it again).
 void sk_progress_report(void *ctx, const sk_scan *s, bool final);
+// Erases the line if it is shown (ctx: the sk_progress), before results go to the same terminal.
+void sk_progress_clear(void *ctx);
 
 #endif

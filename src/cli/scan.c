@@ -284,6 +284,8 @@ static void emit_task(scan_rt *rt, task *t)
         emit_records(rt, t, c->rec_at);
         if (rt->stopping)
             break;
+        if (s->progress) // the diagnostic starts a line of its own; the progress line comes back
+            s->progress(s->progress_ctx, s, true);
         sk_diag d = c->d;
         d.file = at(&t->text, c->file_off);
         d.message = at(&t->text, c->msg_off);

@@ -41,6 +41,8 @@ sk_status sk_out_flush(sk_out *o)
         return SK_DONE;
     if (o->error)
         return SK_ERR_IO;
+    if (o->before_write && o->pending.n)
+        o->before_write(o->before_ctx);
     size_t off = 0;
     while (off < o->pending.n) {
         ssize_t w = write(o->fd, o->pending.p + off, o->pending.n - off);

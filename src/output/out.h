@@ -22,6 +22,10 @@ typedef struct sk_out {
     off_t committed;     // bytes of whole lines known to be in the file
     const char *name;    // for messages: the -o path or "standard output"
     sk_buf pending;
+    // Called before each write(2), when set: a progress line on the same terminal is erased
+    // first, so that results start at the beginning of a line.
+    void (*before_write)(void *ctx);
+    void *before_ctx;
 } sk_out;
 
 // path NULL or "-" = standard output.
