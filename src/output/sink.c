@@ -1,10 +1,13 @@
 // Hit sinks: table, jsonl, json and csv, with optional sorting through sk_sorter.
 #include "sink.h"
 
+#include <locale.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <wchar.h>
 
 #include <strings.h>
 
@@ -67,9 +70,29 @@ static sk_status matched_value(sk_buf *b, const char *s)
     return st;
 }
 
-// Columns of one code point: 0 for combining marks, 2 for East Asian wide and emoji, else 1.
+// The C library's character widths (wcwidth), which terminals use too: those of the C.UTF-8
+// locale, whatever locale the process runs in. NULL when it has none (then a small table).
+static locale_t utf8_locale;
+static pthread_once_t utf8_once = PTHREAD_ONCE_INIT;
+
+static void utf8_locale_init(void)
+{
+    utf8_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+}
+
+// Columns of one code point: 0 for combining marks, 2 for East Asian wide and emoji, else 1
+// (also for code points the C library does not know).
 static size_t cp_width(uint32_t cp)
 {
+    if (cp < 0x300)
+        return 1;
+    pthread_once(&utf8_once, utf8_locale_init);
+    if (utf8_locale) {
+        locale_t old = uselocale(utf8_locale);
+        int w = wcwidth((wchar_t)cp);
+        uselocale(old);
+        return w >= 0 ? (size_t)w : 1;
+    }
     if ((cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x200B && cp <= 0x200F) || cp == 0xFE0F)
         return 0;
     if ((cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF && cp != 0x303F) ||
