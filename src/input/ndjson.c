@@ -128,6 +128,11 @@ typedef struct ndjson_reader {
     bool first;     // next byte is the element's first
     bool elem_long; // over-long element being skipped
     uint32_t edepth;
+    // For telling a torn element from the next one: the last byte outside strings that is not
+    // blank (a string's end counts as '"'), and per depth up to 64 whether the container there
+    // is an object (bit d - 1 for depth d).
+    unsigned char prev_sig;
+    uint64_t obj_bits;
     uint64_t elem_line;
     uint64_t elem_col;
     size_t seg; // where the element's bytes in the current chunk start
@@ -892,6 +897,8 @@ static void enter_concat_mode(ndjson_reader *r)
     r->in_elem = true;
     r->in_str = r->esc = r->scalar = r->first = r->elem_long = false;
     r->edepth = 1;
+    r->prev_sig = '{';
+    r->obj_bits = 1;
     r->seg = r->pos;
     r->col = 0;
 }
@@ -1036,11 +1043,21 @@ static bool scan_elems(ndjson_reader *r)
             r->elem_col = r->col + 1;
             r->seg = i;
             r->edepth = 0;
+            r->prev_sig = 0;
+            r->obj_bits = 0;
             r->in_str = r->esc = r->elem_long = false;
             r->first = true;
             r->scalar = !(c == '{' || c == '[' || c == '"');
         }
         bool end = false;
+        if (r->in_str && c == '\n') {
+            // A JSON string holds no raw line feed: the element was torn inside a string (a cut
+            // or damaged export). It ends here, is reported as invalid, and the split goes on
+            // with the next line, so the elements after it are not lost with it.
+            if (end_element(r, i))
+                return true;
+            continue; // the line feed is looked at again, outside the element
+        }
         if (r->in_str) {
             if (r->esc)
                 r->esc = false;
@@ -1048,6 +1065,7 @@ static bool scan_elems(ndjson_reader *r)
                 r->esc = true;
             else if (c == '"') {
                 r->in_str = false;
+                r->prev_sig = '"';
                 end = r->edepth == 0;
             }
         } else if (r->scalar) {
@@ -1059,11 +1077,29 @@ static bool scan_elems(ndjson_reader *r)
         } else if (c == '"') {
             r->in_str = true;
         } else if (c == '{' || c == '[') {
+            // Inside an object a container is only a value (after ':'), inside an array only an
+            // item (after '[' or ','). Anywhere else the element was torn between two tokens and
+            // this is the next element: the torn one ends before it, and it starts anew.
+            uint32_t dep = r->edepth;
+            bool in_obj = dep > 0 && dep <= 64 && (r->obj_bits >> (dep - 1) & 1);
+            if (dep > 0 && dep <= 64 &&
+                (in_obj ? r->prev_sig != ':' : r->prev_sig != '[' && r->prev_sig != ',')) {
+                if (end_element(r, i))
+                    return true;
+                continue; // c starts the next element
+            }
+            if (dep < 64)
+                r->obj_bits = (r->obj_bits & ~((uint64_t)1 << dep)) |
+                              ((uint64_t)(c == '{') << dep);
             r->edepth++;
+            r->prev_sig = c;
         } else if (c == '}' || c == ']') {
             if (r->edepth > 0)
                 r->edepth--;
+            r->prev_sig = c;
             end = r->edepth == 0;
+        } else if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+            r->prev_sig = c;
         }
         r->first = false;
         if (c == '\n') {

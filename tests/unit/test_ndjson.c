@@ -693,6 +693,47 @@ Test(ndjson, bad_array_elements_are_skipped_and_located)
           5);
 }
 
+// A torn element (a cut or damaged export) costs only itself: it ends where a line feed falls
+// inside one of its strings (JSON strings hold none), or where a container comes that JSON does not
+// allow there (after a value or a ',' inside an object, after a value inside an array), which is
+// the next element. Without this, the splitter never found the torn element's end and every
+// element after it was lost as one bad element.
+Test(ndjson, torn_elements_cost_only_themselves)
+{
+    check("[\n"
+          "  {\"a\":1, \"s\":\"cut he\n"
+          "  {\"b\":2},\n"
+          "  {\"c\":3, \"d\":\n"
+          "  {\"e\":4},\n"
+          "  {\"f\":5, \"g\":6\n"
+          "  {\"h\":7}, {\"i\": [1, {\"j\": 8}], \"k\": {\"l\": {}}}\n"
+          "]\n",
+          "@3\nb=2\n"
+          "@7\nh=7\n"
+          "@7\ni=1\ni.j=8\n",
+          "t.ndjson:2:22: warning: invalid JSON (premature EOF); element skipped\n"
+          "t.ndjson:6:3: warning: invalid JSON (premature EOF); element skipped\n"
+          "t.ndjson:7:3: warning: invalid JSON (premature EOF); element skipped\n",
+          3);
+    // Pretty-printed objects one after another (evtx_dump): the same.
+    check("{\n"
+          "  \"a\": 1,\n"
+          "  \"s\": \"cut\n"
+          "{\n"
+          "  \"b\": 2\n"
+          "}\n"
+          "{\n"
+          "  \"c\": {\n"
+          "    \"d\": [\n"
+          "{\n"
+          "  \"e\": 5\n"
+          "}\n",
+          "@4\nb=2\n",
+          "t.ndjson:3:12: warning: invalid JSON (premature EOF); element skipped\n"
+          "t.ndjson:13:1: warning: invalid JSON (premature EOF); element skipped\n",
+          2);
+}
+
 Test(ndjson, unterminated_array_is_reported)
 {
     check("[{\"a\":1},\n",
