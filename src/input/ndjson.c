@@ -229,6 +229,7 @@ static const char *utf8_repair(sk_buf *b, const char *s, size_t *n, bool nul_ok)
     if (sk_utf8_valid(s, *n) && (nul_ok || !memchr(s, 0, *n)))
         return s;
     sk_buf_reset(b);
+    b->full = false;
     for (size_t i = 0; i < *n;) {
         const unsigned char *u = (const unsigned char *)s + i;
         uint32_t cp;
@@ -242,6 +243,8 @@ static const char *utf8_repair(sk_buf *b, const char *s, size_t *n, bool nul_ok)
         }
         i += k;
     }
+    if (b->full) // past the buffer's cap: not rebuilt (a cut text would read as whole)
+        return s;
     *n = b->n;
     return sk_buf_str(b);
 }
@@ -586,7 +589,7 @@ static enum parse_result parse_doc(ndjson_reader *r,
         return res;
     size_t n = len;
     const char *fixed = utf8_repair(&r->line_fix, text, &n, true);
-    if (fixed == text || n > SK_MAX_LINE_BYTES)
+    if (fixed == text) // could not be rebuilt (line_fix holds 3 bytes per byte of a line)
         return res;
     leaves_undo(r, mark);
     char why[8];

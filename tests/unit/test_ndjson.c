@@ -1106,6 +1106,28 @@ Test(ndjson, over_long_array_element_is_skipped, .timeout = 240)
     SK_ASSERT_NO_LEAKS();
 }
 
+// A line with more invalid UTF-8 bytes than a third of the line cap (Latin-1 text, say) is
+// rebuilt with U+FFFD for each, three bytes apiece, past the cap that the line itself is within:
+// it is read, not skipped as invalid JSON.
+Test(ndjson, line_of_many_invalid_bytes_is_repaired_not_skipped, .timeout = 120)
+{
+    size_t vn = SK_MAX_LINE_BYTES / 3 + 1000;
+    char *line = malloc(vn + 32);
+    strcpy(line, "{\"v\":\"");
+    memset(line + 6, '\xE9', vn);
+    strcpy(line + 6 + vn, "\"}\n");
+    result res;
+    run(&res, line, strlen(line), 65536, 0);
+    cr_expect_eq(res.stats.events, 1);
+    cr_expect_eq(res.stats.lines_skipped, 0);
+    cr_expect_str_eq(res.td.text,
+                     "t.ndjson:1: warning: value longer than 4194304 bytes truncated\n");
+    cr_expect_eq(res.dump.n, strlen("@1\nv=\n") + SK_MAX_VALUE_BYTES - 1);
+    result_fini(&res);
+    free(line);
+    SK_ASSERT_NO_LEAKS();
+}
+
 Test(ndjson, long_values_and_names_and_many_fields)
 {
     // A value over SK_MAX_VALUE_BYTES is cut (on a UTF-8 boundary) with a warning.
