@@ -63,31 +63,67 @@ bool sk_walk_opens_name(const sk_walk_opts *o, const char *name)
 
 // A path glob: '*' and '?' stop at '/', and "**/" matches any number of folders, none included
 // ("Logs/**/*.evtx" is Logs/a.evtx and Logs/x/y/a.evtx; "**/a.evtx" is a.evtx at any depth).
+// Glob and path are cut at '/' into segments; a "**" segment with more after it matches any
+// number of path segments, any other segment one (fnmatch; "x**" is fnmatch's own "*"). Each
+// (glob segment, path segment) pair is decided once (memo), so a path costs at most the product
+// of the two segment counts, however many "**/" the glob has.
+typedef struct segs {
+    char *text; // the string, '/' replaced by NUL
+    char **s;
+    size_t n;
+} segs;
+
+static void segs_cut(segs *g, const char *str)
+{
+    g->text = sk_xstrdup(str);
+    size_t n = 1;
+    for (const char *p = str; *p; p++)
+        n += *p == '/';
+    g->s = sk_xmalloc(n * sizeof *g->s);
+    g->n = 0;
+    char *p = g->text;
+    for (;;) {
+        g->s[g->n++] = p;
+        char *slash = strchr(p, '/');
+        if (!slash)
+            break;
+        *slash = '\0';
+        p = slash + 1;
+    }
+}
+
+// memo[gi * (path->n + 1) + pi]: 0 not decided yet, 1 no match, 2 match.
+static bool
+segs_match(const segs *g, const segs *path, size_t gi, size_t pi, unsigned char *memo)
+{
+    unsigned char *m = &memo[gi * (path->n + 1) + pi];
+    if (*m)
+        return *m == 2;
+    bool hit;
+    if (gi == g->n)
+        hit = pi == path->n;
+    else if (gi + 1 < g->n && strcmp(g->s[gi], "**") == 0) // "**/": none or more folders
+        hit = segs_match(g, path, gi + 1, pi, memo) ||
+              (pi < path->n && segs_match(g, path, gi, pi + 1, memo));
+    else
+        hit = pi < path->n && fnmatch(g->s[gi], path->s[pi], 0) == 0 &&
+              segs_match(g, path, gi + 1, pi + 1, memo);
+    *m = hit ? 2 : 1;
+    return hit;
+}
+
 static bool path_glob(const char *g, const char *path)
 {
-    const char *dd = strstr(g, "**/");
-    if (!dd)
-        return fnmatch(g, path, FNM_PATHNAME) == 0;
-    if (dd > g && dd[-1] != '/') // "x**/": not a folder wildcard, fnmatch's own "*"
-        return fnmatch(g, path, FNM_PATHNAME) == 0;
-    size_t plen = (size_t)(dd - g), n = strlen(path);
-    char *prefix = sk_xstrndup(g, plen), *head = sk_xmalloc(n + 1);
-    bool hit = false;
-    // The prefix ("Logs/") matches a leading run of whole folders; the rest matches what follows
-    // it, or what follows any number of further folders.
-    for (size_t k = 0; k <= n && !hit; k++) {
-        if (k > 0 && path[k - 1] != '/')
-            continue;
-        memcpy(head, path, k);
-        head[k] = '\0';
-        if (plen ? fnmatch(prefix, head, FNM_PATHNAME) != 0 : k != 0)
-            continue;
-        for (size_t j = k; j <= n && !hit; j++)
-            if ((j == k || path[j - 1] == '/') && path_glob(dd + 3, path + j))
-                hit = true;
-    }
-    free(prefix);
-    free(head);
+    segs gs, ps;
+    segs_cut(&gs, g);
+    segs_cut(&ps, path);
+    unsigned char *memo = sk_xcalloc((gs.n + 1) * (ps.n + 1), 1);
+    bool hit = segs_match(&gs, &ps, 0, 0, memo);
+    free(memo);
+    free(gs.text);
+    free(gs.s);
+    free(ps.text);
+    free(ps.s);
     return hit;
 }
 
