@@ -35,17 +35,14 @@ sk_status sk_out_open(sk_out *o, const char *path)
     return SK_OK;
 }
 
-sk_status sk_out_flush(sk_out *o)
+// Writes p[0..n), whole lines, and empties pending (which p may be).
+static sk_status write_out(sk_out *o, const char *p, size_t n)
 {
-    if (o->pipe_closed)
-        return SK_DONE;
-    if (o->error)
-        return SK_ERR_IO;
-    if (o->before_write && o->pending.n)
+    if (o->before_write && n)
         o->before_write(o->before_ctx);
     size_t off = 0;
-    while (off < o->pending.n) {
-        ssize_t w = write(o->fd, o->pending.p + off, o->pending.n - off);
+    while (off < n) {
+        ssize_t w = write(o->fd, p + off, n - off);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -68,12 +65,25 @@ sk_status sk_out_flush(sk_out *o)
     return SK_OK;
 }
 
+sk_status sk_out_flush(sk_out *o)
+{
+    if (o->pipe_closed)
+        return SK_DONE;
+    if (o->error)
+        return SK_ERR_IO;
+    return write_out(o, o->pending.p, o->pending.n);
+}
+
 sk_status sk_out_line(sk_out *o, const char *p, size_t n)
 {
     if (o->pipe_closed)
         return SK_DONE;
     if (o->error)
         return SK_ERR_IO;
+    if (n >= FLUSH_AT) { // a large line is written from where it is, not copied first
+        sk_status st = o->pending.n ? sk_out_flush(o) : SK_OK;
+        return st == SK_OK ? write_out(o, p, n) : st;
+    }
     if (sk_buf_add(&o->pending, p, n) != SK_OK)
         return SK_ERR_IO;
     if (o->line_buffered || o->pending.n >= FLUSH_AT)
