@@ -53,7 +53,34 @@ typedef struct trun {
     tcase *skips;          // those, for JUnit (message: why)
     size_t nskips, capskips;
     size_t seq; // cases and skips made so far
+    bool json;  // --json: one JSON object per test on stdout, then a summary object
 } trun;
+
+// --json: {"type":"test","file":F,"name":N,"result":"pass"|"fail"|"skip","message":M|null}.
+static void json_text(sk_buf *b, const char *s)
+{
+    if (sk_json_str(b, s, strlen(s)) != SK_OK)
+        b->full = true; // names and messages are short: cannot happen
+}
+
+static void json_result(const char *suite, const char *name, const char *result, const char *msg)
+{
+    sk_buf b;
+    sk_buf_init(&b, (size_t)1 << 24);
+    sk_buf_puts(&b, "{\"type\":\"test\",\"file\":");
+    json_text(&b, suite);
+    sk_buf_puts(&b, ",\"name\":");
+    json_text(&b, name);
+    sk_buf_printf(&b, ",\"result\":\"%s\",\"message\":", result);
+    if (msg)
+        json_text(&b, msg);
+    else
+        sk_buf_puts(&b, "null");
+    sk_buf_puts(&b, "}\n");
+    sk_cli_stdout(sk_buf_str(&b), b.n);
+    sk_buf_fini(&b);
+    fflush(stdout);
+}
 
 // A declared test that is not run here: counted, and a skipped entry in JUnit.
 static void add_skip(trun *t, const char *suite, const char *name, const char *why)
@@ -62,6 +89,8 @@ static void add_skip(trun *t, const char *suite, const char *name, const char *w
     sk_xgrow((void **)&t->skips, &t->capskips, t->nskips + 1, sizeof *t->skips);
     t->skips[t->nskips++] =
             (tcase){ sk_xstrdup(suite), sk_xstrdup(name), false, sk_xstrdup(why), true, t->seq++ };
+    if (t->json)
+        json_result(suite, name, "skip", why);
 }
 
 // snprintf into name[cap] that cuts a long result at a character boundary and ends it in "…",
@@ -91,6 +120,10 @@ static void add_case(trun *t, const char *suite, const char *name, bool passed, 
     c->message = msg ? sk_xstrdup(msg) : NULL;
     c->skipped = false;
     c->seq = t->seq++;
+    if (t->json) {
+        json_result(suite, name, passed ? "pass" : "fail", passed ? NULL : msg ? msg : "");
+        return;
+    }
     // Test files and rule packs are third-party input: their text is escaped for the terminal.
     sk_buf line;
     sk_buf_init(&line, 1u << 20);
@@ -775,7 +808,8 @@ int sk_cmd_test(int argc, char **argv)
                      "Run rule regression tests. PATH is a test file NAME.tests.yml (the rule is\n"
                      "NAME.yml beside it), a SigmaHQ regression info.yml (rules from -r, found by\n"
                      "id), or a folder searched for both. Prints one line per test and\n"
-                     "'N passed, N failed'. Exit 0 all passed, 1 some failed, 2 not runnable.");
+                     "'N passed, N failed' (--json: JSON Lines). Exit 0 all passed, 1 some\n"
+                     "failed, 2 not runnable.");
         rc = 0;
         goto done_opts;
     }
@@ -786,13 +820,18 @@ int sk_cmd_test(int argc, char **argv)
     }
     sk_report rep;
     sk_report_init(&rep, o.quiet, o.strict);
-    trun t = { .rep = &rep, .o = &o };
+    trun t = { .rep = &rep, .o = &o, .json = o.json };
     for (size_t i = 0; i < npaths; i++)
         visit(&t, paths[i], 0);
     size_t passed = 0, failed = 0;
     for (size_t i = 0; i < t.ncases; i++)
         t.cases[i].passed ? passed++ : failed++;
-    if (t.skipped)
+    if (t.json)
+        printf("{\"type\":\"summary\",\"passed\":%zu,\"failed\":%zu,\"skipped\":%lu}\n",
+               passed,
+               failed,
+               t.skipped);
+    else if (t.skipped)
         printf("%zu passed, %zu failed, %lu skipped\n", passed, failed, t.skipped);
     else
         printf("%zu passed, %zu failed\n", passed, failed);
