@@ -34,9 +34,9 @@ typedef struct ev_counts {
 } ev_counts;
 
 typedef struct cdiag {
-    sk_diag d; // pointers into the task's text buffer (fixed up at replay)
-    bool msg;  // a message about the run (sk_report_msg), not about an input
-    size_t rec_at; // the task's records buffer length when it came: it is emitted after those
+    sk_diag d;       // pointers into the task's text buffer (fixed up at replay)
+    bool msg;        // a message about the run (sk_report_msg), not about an input
+    size_t rec_at;   // the task's records buffer length when it came: it is emitted after those
     ev_counts ev_at; // the task's event counts when it came
     size_t file_off, msg_off, where_off, src_off, code_off; // offsets into text (SIZE_MAX: NULL)
 } cdiag;

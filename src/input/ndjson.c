@@ -103,7 +103,7 @@ typedef struct ndjson_reader {
     size_t pos;
     size_t len;
     bool eof;
-    bool fp_at_end; // fread met the end of fp: no more to read
+    bool fp_at_end;      // fread met the end of fp: no more to read
     uint64_t data_off;   // file offset of data[0]
     uint64_t next_off;   // file offset of the next byte fill reads
     uint64_t range_end;  // a part (ndjson_end): stop before a line that starts here; 0: none
@@ -1092,8 +1092,7 @@ static bool scan_elems(ndjson_reader *r)
                 continue; // c starts the next element
             }
             if (dep < 64)
-                r->obj_bits = (r->obj_bits & ~((uint64_t)1 << dep)) |
-                              ((uint64_t)(c == '{') << dep);
+                r->obj_bits = (r->obj_bits & ~((uint64_t)1 << dep)) | ((uint64_t)(c == '{') << dep);
             r->edepth++;
             r->prev_sig = c;
         } else if (c == '}' || c == ']') {

@@ -1,15 +1,15 @@
 // Hit sinks: table, jsonl, json and csv, with optional sorting through sk_sorter.
 #include "sink.h"
 
-#include <locale.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <wchar.h>
 
+#include <locale.h>
+#include <pthread.h>
 #include <strings.h>
+#include <wchar.h>
 
 #include "core/mem.h"
 #include "core/timefmt.h"
