@@ -872,23 +872,11 @@ sk_status sk_reader_open_evtx_native(sk_reader **out,
     if (!display)
         display = path;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        sk_diag_emitf(diags,
-                      SK_SEV_ERROR,
-                      display,
-                      0,
-                      0,
-                      NULL,
-                      "open-failed",
-                      "cannot open: %s",
-                      strerror(errno));
-        return SK_ERR_IO;
-    }
-    struct stat sb;
-    bool failed = fstat(fd, &sb) != 0;
-    if (failed || S_ISDIR(sb.st_mode)) {
-        int err = failed ? errno : EISDIR;
-        close(fd);
+    struct stat sb = { 0 };
+    int err = fd < 0 ? errno : fstat(fd, &sb) != 0 ? errno : S_ISDIR(sb.st_mode) ? EISDIR : 0;
+    if (err) {
+        if (fd >= 0)
+            close(fd);
         sk_diag_emitf(diags,
                       SK_SEV_ERROR,
                       display,
