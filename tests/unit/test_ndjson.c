@@ -1113,6 +1113,7 @@ Test(ndjson, line_of_many_invalid_bytes_is_repaired_not_skipped, .timeout = 120)
 {
     size_t vn = SK_MAX_LINE_BYTES / 3 + 1000;
     char *line = malloc(vn + 32);
+    cr_assert_not_null(line);
     strcpy(line, "{\"v\":\"");
     memset(line + 6, '\xE9', vn);
     strcpy(line + 6 + vn, "\"}\n");
