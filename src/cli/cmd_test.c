@@ -104,9 +104,7 @@ static void test_name(char *name, size_t cap, const char *fmt, ...)
     va_end(ap);
     if (w < 0 || (size_t)w < cap)
         return;
-    size_t cut = cap - 4; // room for "…" and the NUL
-    while (cut > 0 && ((unsigned char)name[cut] & 0xC0) == 0x80)
-        cut--;
+    size_t cut = sk_utf8_cut(name, cap - 4); // room for "…" and the NUL
     memcpy(name + cut, "\xE2\x80\xA6", 4);
 }
 

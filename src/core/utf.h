@@ -24,4 +24,14 @@ SK_NODISCARD sk_status sk_utf8_put(sk_buf *out, uint32_t cp);
 // True when s[0..n) is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
 bool sk_utf8_valid(const char *s, size_t n);
 
+// Length of the longest start of s, at most max bytes, that does not end inside a UTF-8
+// character: where s (which holds more than max bytes) may be cut.
+static inline size_t sk_utf8_cut(const char *s, size_t max)
+{
+    size_t n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}
+
 #endif

@@ -68,6 +68,7 @@
 #include "core/limits.h"
 #include "core/mem.h"
 #include "core/timefmt.h"
+#include "core/utf.h"
 #include "core/xmlname.h"
 
 // --------------------------------------------------------------------------------------------
@@ -1311,10 +1312,7 @@ static void add_field(sk_binxml *x,
     if (x->st != SK_OK || !charge(x, nlen + vn))
         return;
     if (vn > SK_MAX_VALUE_BYTES) {
-        size_t cut = SK_MAX_VALUE_BYTES;
-        while (cut > 0 && ((unsigned char)v[cut] & 0xC0) == 0x80)
-            cut--;
-        vn = cut;
+        vn = sk_utf8_cut(v, SK_MAX_VALUE_BYTES);
         if (x->ntrunc++ == 0)
             snprintf(x->trunc_name, sizeof x->trunc_name, "%.*s", (int)nlen, name);
     }

@@ -482,9 +482,7 @@ static void truncate_value(sk_evtx_xml *x, sk_buf *b, const char *name)
 {
     if (b->n <= SK_MAX_VALUE_BYTES)
         return;
-    size_t cut = SK_MAX_VALUE_BYTES;
-    while (cut > 0 && ((unsigned char)b->p[cut] & 0xC0) == 0x80)
-        cut--;
+    size_t cut = sk_utf8_cut(b->p, SK_MAX_VALUE_BYTES);
     b->n = cut;
     b->p[cut] = '\0';
     if (x->ntrunc++ == 0)

@@ -329,15 +329,6 @@ static uint32_t intern_path(ndjson_reader *r, const char *p, uint32_t n, uint32_
     return *slot;
 }
 
-// Longest prefix of s[0..max) that does not end inside a UTF-8 sequence.
-static size_t utf8_cut(const char *s, size_t max)
-{
-    size_t n = max;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
-    return n;
-}
-
 // is_string: v is a JSON string's decoded text, which may hold a NUL or need repairing as UTF-8,
 // unless clean says it is known not to (json_scan.h).
 static int add_leaf(parse_state *ps, const char *v, size_t n, bool is_string, bool clean)
@@ -356,7 +347,7 @@ static int add_leaf(parse_state *ps, const char *v, size_t n, bool is_string, bo
     if (is_string && !clean)
         v = utf8_fix(r, v, &n, false);
     if (n > SK_MAX_VALUE_BYTES) {
-        n = utf8_cut(v, SK_MAX_VALUE_BYTES);
+        n = sk_utf8_cut(v, SK_MAX_VALUE_BYTES);
         ps->truncated = true;
     }
     if (ps->dirty || !ps->snap) {

@@ -45,22 +45,12 @@ static sk_status str_or_null(sk_buf *b, const char *s)
 // Bytes of the CSV details column at most.
 #define CSV_DETAILS_MAX ((size_t)1 << 20)
 
-// The length of the longest start of s (n bytes, more than max) of at most max bytes that does
-// not end inside a UTF-8 character.
-static size_t utf8_cut(const char *s, size_t max)
-{
-    size_t cut = max;
-    while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
-        cut--;
-    return cut;
-}
-
 static sk_status matched_value(sk_buf *b, const char *s)
 {
     size_t n = s ? strlen(s) : 0;
     if (n <= SK_MATCHED_VALUE_MAX)
         return str_or_null(b, s);
-    size_t cut = utf8_cut(s, SK_MATCHED_VALUE_MAX);
+    size_t cut = sk_utf8_cut(s, SK_MATCHED_VALUE_MAX);
     char *t = sk_xmalloc(cut + 4);
     memcpy(t, s, cut);
     memcpy(t + cut, "\xE2\x80\xA6", 3);
@@ -403,7 +393,7 @@ static void csv_hit(const sk_sink *s, sk_buf *b, const sk_rule *rule, const sk_e
         if (n <= room) {
             sk_buf_put(&d, v, n);
         } else {
-            sk_buf_put(&d, v, utf8_cut(v, room - 3));
+            sk_buf_put(&d, v, sk_utf8_cut(v, room - 3));
             sk_buf_puts(&d, "\xE2\x80\xA6");
             shown = 4; // full
         }
