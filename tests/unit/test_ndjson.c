@@ -1106,6 +1106,20 @@ Test(ndjson, over_long_array_element_is_skipped, .timeout = 240)
     SK_ASSERT_NO_LEAKS();
 }
 
+// line is {"v":"..."} with a value over SK_MAX_VALUE_BYTES whose cut at that size falls inside
+// a two- or three-byte character: one event, the value cut before that character, a warning.
+static void expect_value_cut(const char *line)
+{
+    result res;
+    run(&res, line, strlen(line), 65536, 0);
+    cr_expect_eq(res.stats.events, 1);
+    cr_expect_eq(res.stats.lines_skipped, 0);
+    cr_expect_str_eq(res.td.text,
+                     "t.ndjson:1: warning: value longer than 4194304 bytes truncated\n");
+    cr_expect_eq(res.dump.n, strlen("@1\nv=\n") + SK_MAX_VALUE_BYTES - 1);
+    result_fini(&res);
+}
+
 // A line with more invalid UTF-8 bytes than a third of the line cap (Latin-1 text, say) is
 // rebuilt with U+FFFD for each, three bytes apiece, past the cap that the line itself is within:
 // it is read, not skipped as invalid JSON.
@@ -1117,14 +1131,7 @@ Test(ndjson, line_of_many_invalid_bytes_is_repaired_not_skipped, .timeout = 120)
     strcpy(line, "{\"v\":\"");
     memset(line + 6, '\xE9', vn);
     strcpy(line + 6 + vn, "\"}\n");
-    result res;
-    run(&res, line, strlen(line), 65536, 0);
-    cr_expect_eq(res.stats.events, 1);
-    cr_expect_eq(res.stats.lines_skipped, 0);
-    cr_expect_str_eq(res.td.text,
-                     "t.ndjson:1: warning: value longer than 4194304 bytes truncated\n");
-    cr_expect_eq(res.dump.n, strlen("@1\nv=\n") + SK_MAX_VALUE_BYTES - 1);
-    result_fini(&res);
+    expect_value_cut(line);
     free(line);
     SK_ASSERT_NO_LEAKS();
 }
@@ -1139,14 +1146,7 @@ Test(ndjson, long_values_and_names_and_many_fields)
     line[6 + SK_MAX_VALUE_BYTES - 1] = '\xC3';
     line[6 + SK_MAX_VALUE_BYTES] = '\xA9';
     strcpy(line + 6 + vn, "\"}\n");
-    result res;
-    run(&res, line, strlen(line), 65536, 0);
-    cr_expect_eq(res.stats.events, 1);
-    cr_expect_eq(res.stats.lines_skipped, 0);
-    cr_expect_str_eq(res.td.text,
-                     "t.ndjson:1: warning: value longer than 4194304 bytes truncated\n");
-    cr_expect_eq(res.dump.n, strlen("@1\nv=\n") + SK_MAX_VALUE_BYTES - 1);
-    result_fini(&res);
+    expect_value_cut(line);
     free(line);
 
     // A field name over 4096 bytes makes the line unusable (located at the name's start).
@@ -1167,6 +1167,7 @@ Test(ndjson, long_values_and_names_and_many_fields)
     for (unsigned i = 0; i < SK_MAX_FIELDS + 10; i++)
         cr_assert(sk_buf_addf(&b, "%s%u", i ? "," : "", i) == SK_OK);
     cr_assert(sk_buf_adds(&b, "]}\n") == SK_OK);
+    result res;
     run(&res, b.p, b.n, 4096, 0);
     cr_expect_eq(res.stats.events, 1);
     cr_expect_str_eq(res.td.text,
