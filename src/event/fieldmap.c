@@ -379,6 +379,36 @@ typedef struct path_memo {
     bool any_case;           // alias found in lower case
 } path_memo;
 
+// What sk_fieldmap_apply emitted for one shape of document, to emit again for the next document
+// of that shape without classifying its leaves: a Winlogbeat dump has a few dozen shapes (one per
+// kind of event), each repeated thousands of times. The shape is the sequence of the leaves'
+// interned paths and flags; what the mapping makes of a document depends on nothing else, except
+// where it reads values (the ECS processing of Elastic's Sysmon module, the element names of
+// UserData, "#text" names), and such documents are not planned. TimeCreated's conversion reads
+// its value, so an op keeps it to make again.
+typedef struct plan_op {
+    const char *name; // interned path text or static: lives as long as the fieldmap
+    uint32_t nlen;
+    uint32_t leaf;  // the leaf whose value it is
+    uint32_t flags; // SK_FIELD_*
+    bool time;      // TimeCreated: converted as the system loop does
+} plan_op;
+
+typedef struct plan {
+    uint32_t shape; // shape_of() of its documents; 0: an empty slot
+    uint32_t n;
+    const char **paths; // [n] the leaves' interned paths
+    uint32_t *lflags;   // [n] and their SK_LEAF_* flags
+    plan_op *ops;
+    uint32_t nops;
+} plan;
+
+#define PLAN_SLOTS      64u  // direct-mapped by shape
+#define PLAN_MAX_LEAVES 512u // larger documents are mapped each time
+#define PLAN_MISS_LIMIT 64u  // documents in a row without a plan before planning pauses
+#define PLAN_PAUSE_MIN  256u // documents the first pause lasts; each next one twice as many
+#define PLAN_PAUSE_MAX  8192u
+
 struct sk_fieldmap {
     const fm_tables *tab;
     path_memo *memo; // by path id
@@ -390,6 +420,14 @@ struct sk_fieldmap {
     uint32_t gen;
     param_item *params;
     size_t params_cap;
+    plan plans[PLAN_SLOTS];
+    // The ops of the document being mapped, while it may still become a plan (rec_ok).
+    plan_op *rec;
+    size_t nrec, rec_cap;
+    bool rec_ok;
+    uint32_t plan_misses; // documents in a row that found no plan
+    uint32_t plan_pause;  // documents still to map without planning
+    uint32_t plan_backoff;
 };
 
 static uint32_t hash_bytes(const char *p, size_t n)
@@ -493,6 +531,12 @@ void sk_fieldmap_free(sk_fieldmap *fm)
     free(fm->memo);
     free(fm->names);
     free(fm->params);
+    for (size_t i = 0; i < PLAN_SLOTS; i++) {
+        free(fm->plans[i].paths);
+        free(fm->plans[i].lflags);
+        free(fm->plans[i].ops);
+    }
+    free(fm->rec);
     free(fm);
 }
 
@@ -712,6 +756,79 @@ emit(sk_event *ev, const char *name, size_t nlen, const char *value, size_t vlen
     return true;
 }
 
+// emit() for sk_fieldmap_apply: the value of leaf `leaf` (converted when `time`), recorded as an
+// op of the document's plan while it may become one.
+static bool emit_op(sk_fieldmap *fm,
+                    sk_event *ev,
+                    const char *name,
+                    size_t nlen,
+                    uint32_t leaf,
+                    const char *value,
+                    size_t vlen,
+                    uint32_t flags,
+                    bool time)
+{
+    if (!emit(ev, name, nlen, value, vlen, flags)) {
+        fm->rec_ok = false;
+        return false;
+    }
+    if (fm->rec_ok) {
+        if (fm->nrec == fm->rec_cap)
+            sk_xgrow((void **)&fm->rec, &fm->rec_cap, fm->nrec + 1, sizeof(plan_op));
+        fm->rec[fm->nrec++] = (plan_op){ name, (uint32_t)nlen, leaf, flags, time };
+    }
+    return true;
+}
+
+// The shape of a document (nonzero), or 0 when it is not one to plan: a leaf whose path is not
+// interned, or too many leaves.
+static uint32_t shape_of(const sk_json_leaf *leaves, size_t n)
+{
+    if (n == 0 || n > PLAN_MAX_LEAVES)
+        return 0;
+    uint64_t h = n;
+    for (size_t i = 0; i < n; i++) {
+        if (!(leaves[i].flags & SK_LEAF_INTERNED))
+            return 0;
+        h = (h ^ ((uint64_t)leaves[i].path_id << 4 | leaves[i].flags)) * 0xFF51AFD7ED558CCDull;
+        h ^= h >> 32;
+    }
+    return (uint32_t)h | 1u;
+}
+
+// The plan made for documents of this shape, or NULL.
+static const plan *plan_find(const sk_fieldmap *fm, uint32_t shape, const sk_json_leaf *leaves,
+                             size_t n)
+{
+    const plan *p = &fm->plans[shape % PLAN_SLOTS];
+    if (p->shape != shape || p->n != n)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (p->paths[i] != leaves[i].path || p->lflags[i] != leaves[i].flags)
+            return NULL;
+    return p;
+}
+
+static void plan_store(sk_fieldmap *fm, uint32_t shape, const sk_json_leaf *leaves, size_t n)
+{
+    plan *p = &fm->plans[shape % PLAN_SLOTS];
+    if (p->n < n || !p->paths) {
+        p->paths = sk_xrealloc(p->paths, n * sizeof(*p->paths));
+        p->lflags = sk_xrealloc(p->lflags, n * sizeof(*p->lflags));
+    }
+    if (p->nops < fm->nrec || !p->ops)
+        p->ops = sk_xrealloc(p->ops, (fm->nrec ? fm->nrec : 1) * sizeof(plan_op));
+    for (size_t i = 0; i < n; i++) {
+        p->paths[i] = leaves[i].path;
+        p->lflags[i] = leaves[i].flags;
+    }
+    if (fm->nrec)
+        memcpy(p->ops, fm->rec, fm->nrec * sizeof(plan_op));
+    p->nops = (uint32_t)fm->nrec;
+    p->n = (uint32_t)n;
+    p->shape = shape;
+}
+
 // "param<digits>": Winlogbeat's name for the N-th unnamed <Data> item.
 static bool param_number(const char *s, uint32_t n, uint32_t *out)
 {
@@ -774,6 +891,38 @@ static bool unix_time(const char *s, uint32_t n, uint64_t *out)
         return false;
     *out = secs * 10000000ull + frac + SK_FILETIME_UNIX_EPOCH;
     return true;
+}
+
+// TimeCreated as the evtx readers write it, when v[0..*vlen) is a time they would not (ISO 8601
+// in another form, Unix seconds or milliseconds): *v then points at the text, in the event arena.
+static void time_created(sk_event *ev, const char **v, size_t *vlen)
+{
+    uint64_t t;
+    if (sk_time_parse(*v, *vlen, &t) || unix_time(*v, (uint32_t)*vlen, &t)) {
+        char *buf = sk_arena_alloc(&ev->arena, 29);
+        sk_time_format(t, buf);
+        *v = buf;
+        *vlen = 28;
+    }
+}
+
+// The fields of a document of a planned shape: the ops again, with this document's values.
+static sk_status plan_apply(const plan *p, const sk_json_leaf *leaves, sk_event *ev)
+{
+    sk_status rc = SK_OK;
+    for (uint32_t k = 0; k < p->nops; k++) {
+        const plan_op *o = &p->ops[k];
+        const char *v = leaves[o->leaf].value;
+        size_t vlen = leaves[o->leaf].value_len;
+        if (o->time)
+            time_created(ev, &v, &vlen);
+        if (!emit(ev, o->name, o->nlen, v, vlen, o->flags)) {
+            rc = SK_ERR_LIMIT;
+            break;
+        }
+    }
+    sk_event_finish(ev);
+    return rc;
 }
 
 static bool slot_has_data(const sk_fieldmap *fm, uint32_t h, const char *name, uint32_t len)
@@ -959,7 +1108,9 @@ static const char *userdata_name(sk_event *ev, const char *rest, uint32_t *n)
     return local_part(last, n);
 }
 
-sk_status sk_fieldmap_apply(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t n, sk_event *ev)
+// Maps a document by classifying its leaves; a document of shape (nonzero) leaves its plan.
+static sk_status
+map_leaves(sk_fieldmap *fm, uint32_t shape, const sk_json_leaf *leaves, size_t n, sk_event *ev)
 {
     sk_status rc = SK_OK;
     bool ecs_sysmon = false;
@@ -967,6 +1118,8 @@ sk_status sk_fieldmap_apply(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t 
     int32_t comp[NCOMP];
     size_t nparams = 0;
 
+    fm->rec_ok = shape != 0;
+    fm->nrec = 0;
     if (fm->li_cap < n)
         sk_xgrow((void **)&fm->li, &fm->li_cap, n, sizeof(leaf_info));
     names_prepare(fm, n);
@@ -990,13 +1143,17 @@ sk_status sk_fieldmap_apply(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t 
         const data_prefix *dp = pm ? pm->dp : match_prefix(L->path, L->path_len);
         const char *name = dp ? L->path + dp->len : NULL;
         uint32_t nlen = dp ? L->path_len - dp->len : 0;
-        if (dp && dp->element && !(name = userdata_name(ev, name, &nlen)))
-            dp = NULL;
+        if (dp && dp->element) {
+            fm->rec_ok = false; // names made in the event arena
+            if (!(name = userdata_name(ev, name, &nlen)))
+                dp = NULL;
+        }
         bool cut = dp && dp->text && nlen > 6 && memcmp(name + nlen - 6, ".#text", 6) == 0 &&
                    !memchr(name, '.', nlen - 6);
         if (cut) {
             nlen -= 6;
             name = sk_event_strdup(ev, name, nlen);
+            fm->rec_ok = false;
         }
         // Winlogbeat's "xml_name" is the name of the UserData element, not a field.
         if (dp && (TIER(dp->prio) != 1 || nlen != 8 || memcmp(name, "xml_name", 8) != 0)) {
@@ -1042,6 +1199,7 @@ sk_status sk_fieldmap_apply(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t 
             } else if (a && a->kind == K_COMP) {
                 I->comp = a->idx;
             } else if (a && a->kind == K_MODULE) {
+                fm->rec_ok = false; // its value decides
                 static const char ds[] = "windows.sysmon_operational";
                 if (a->idx == 0 ? L->value_len == 6 && memcmp(L->value, "sysmon", 6) == 0
                                 : L->value_len == sizeof ds - 1 &&
@@ -1106,17 +1264,13 @@ sk_status sk_fieldmap_apply(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t 
             const sk_json_leaf *L = &leaves[i];
             const char *v = L->value;
             size_t vlen = L->value_len;
-            uint64_t t;
-            if (k == SYS_TIMECREATED && (sk_time_parse(v, vlen, &t) || unix_time(v, vlen, &t))) {
-                char *buf = sk_arena_alloc(&ev->arena, 29);
-                sk_time_format(t, buf);
-                v = buf;
-                vlen = 28;
-            }
+            if (k == SYS_TIMECREATED)
+                time_created(ev, &v, &vlen);
             I->role |= ROLE_USED;
             I->ename = name;
             I->ename_len = (uint32_t)nlen;
-            if (!emit(ev, name, nlen, v, vlen, SK_FIELD_SYSTEM)) {
+            if (!emit_op(fm, ev, name, nlen, (uint32_t)i, v, vlen, SK_FIELD_SYSTEM,
+                         k == SYS_TIMECREATED)) {
                 rc = SK_ERR_LIMIT;
                 goto out;
             }
@@ -1139,7 +1293,8 @@ sk_status sk_fieldmap_apply(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t 
             sk_xgrow((void **)&fm->params, &fm->params_cap, nparams + 1, sizeof(param_item));
             fm->params[nparams++] = (param_item){ pn, (uint32_t)i };
         }
-        if (!emit(ev, I->cname, I->cname_len, L->value, L->value_len, 0)) {
+        if (!emit_op(fm, ev, I->cname, I->cname_len, (uint32_t)i, L->value, L->value_len, 0,
+                     false)) {
             rc = SK_ERR_LIMIT;
             goto out;
         }
@@ -1158,7 +1313,8 @@ sk_status sk_fieldmap_apply(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t 
     sort_params(fm->params, nparams);
     for (size_t k = 0; k < nparams; k++) {
         const sk_json_leaf *L = &leaves[fm->params[k].leaf];
-        if (!emit(ev, "Data", 4, L->value, L->value_len, SK_FIELD_HIDDEN)) {
+        if (!emit_op(fm, ev, "Data", 4, fm->params[k].leaf, L->value, L->value_len,
+                     SK_FIELD_HIDDEN, false)) {
             rc = SK_ERR_LIMIT;
             goto out;
         }
@@ -1186,13 +1342,74 @@ sk_status sk_fieldmap_apply(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t 
         } else if (name_find(fm, L->path, L->path_len, path_hash(fm, leaves, i)) >= 0) {
             continue; // shadowed: its path is a canonical name another source filled
         }
-        if (!emit(ev, L->path, L->path_len, L->value, L->value_len, flags)) {
+        if (!emit_op(fm, ev, L->path, L->path_len, (uint32_t)i, L->value, L->value_len, flags,
+                     false)) {
             rc = SK_ERR_LIMIT;
             goto out;
         }
     }
 
 out:
+    if (fm->rec_ok && rc == SK_OK)
+        plan_store(fm, shape, leaves, n);
     sk_event_finish(ev);
     return rc;
+}
+
+#ifdef SK_PLAN_VERIFY
+// Development check (-DSK_PLAN_VERIFY): a planned document mapped both ways gives the same fields.
+#include <stdio.h>
+static sk_status plan_verify(
+        sk_fieldmap *fm, const plan *p, const sk_json_leaf *leaves, size_t n, sk_event *ev)
+{
+    sk_status rc = plan_apply(p, leaves, ev);
+    size_t nf = ev->nfields;
+    sk_field *got = sk_xmalloc((nf ? nf : 1) * sizeof(sk_field));
+    memcpy(got, ev->fields, nf * sizeof(sk_field));
+    ev->nfields = 0;
+    sk_status rc2 = map_leaves(fm, 0, leaves, n, ev);
+    bool same = rc == rc2 && nf == ev->nfields;
+    for (size_t i = 0; same && i < nf; i++) {
+        const sk_field *a = &got[i], *b = &ev->fields[i];
+        same = a->name_len == b->name_len && memcmp(a->name, b->name, a->name_len) == 0 &&
+               a->value_len == b->value_len && memcmp(a->value, b->value, a->value_len) == 0 &&
+               a->flags == b->flags;
+    }
+    if (!same) {
+        fprintf(stderr, "plan mismatch (%zu vs %zu fields)\n", nf, ev->nfields);
+        abort();
+    }
+    free(got);
+    return rc2;
+}
+#endif
+
+sk_status sk_fieldmap_apply(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t n, sk_event *ev)
+{
+    // Plans pay where shapes repeat. Where they do not (a dump that went through Elasticsearch
+    // has its keys in another order in each document), making them only costs: after
+    // PLAN_MISS_LIMIT documents in a row without a plan, the next ones are mapped without
+    // planning, for longer after each retry that finds none.
+    if (fm->plan_pause) {
+        fm->plan_pause--;
+        return map_leaves(fm, 0, leaves, n, ev);
+    }
+    const uint32_t shape = shape_of(leaves, n);
+    const plan *p = shape ? plan_find(fm, shape, leaves, n) : NULL;
+    if (p) {
+        fm->plan_misses = 0;
+        fm->plan_backoff = 0;
+#ifdef SK_PLAN_VERIFY
+        return plan_verify(fm, p, leaves, n, ev);
+#endif
+        return plan_apply(p, leaves, ev);
+    }
+    if (shape && ++fm->plan_misses >= PLAN_MISS_LIMIT) {
+        fm->plan_misses = 0;
+        fm->plan_backoff = fm->plan_backoff ? fm->plan_backoff * 2 : PLAN_PAUSE_MIN;
+        if (fm->plan_backoff > PLAN_PAUSE_MAX)
+            fm->plan_backoff = PLAN_PAUSE_MAX;
+        fm->plan_pause = fm->plan_backoff;
+    }
+    return map_leaves(fm, shape, leaves, n, ev);
 }

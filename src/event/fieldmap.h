@@ -122,8 +122,10 @@ sk_fieldmap *sk_fieldmap_new(void);
 void sk_fieldmap_free(sk_fieldmap *fm);
 
 // Appends the fields of one document to ev (freshly reset; the leaves' strings are in its arena and
-// are referenced, not copied) and calls sk_event_finish. fm holds per-call scratch space only, so
-// one fm serves any number of documents, one at a time. Returns SK_ERR_LIMIT when the event could
+// are referenced, not copied) and calls sk_event_finish. One fm serves any number of documents, one
+// at a time: besides scratch space it keeps what it found for interned paths and, per shape of
+// document (the sequence of interned paths), the fields it made, to make them again from the next
+// document of that shape without looking at its paths. Returns SK_ERR_LIMIT when the event could
 // not hold every field (SK_MAX_FIELDS): the first fields (system, then event data) are kept, and
 // the event is still usable.
 SK_NODISCARD sk_status sk_fieldmap_apply(sk_fieldmap *fm,

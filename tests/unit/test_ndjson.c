@@ -549,6 +549,82 @@ Test(ndjson, evtx_dump_unnamed_data_items_answer_to_data)
           0);
 }
 
+// A document whose leaves have the same paths in the same order as an earlier one is mapped
+// from what the earlier one gave (fieldmap.c's plans): the fields must be those it gets alone,
+// whatever its values. Each pair is one shape with two sets of values, among them times that
+// convert or not, Data items, a system name moved to System.<name> by event data, arrays, and
+// shapes that are not planned (UserData elements, ECS documents whose module value decides).
+Test(ndjson, documents_of_one_shape_map_as_they_do_alone)
+{
+    // Values longer than the names an earlier document made: they would overwrite those names.
+#define LONG "0123456789012345678901234567890123456789012345678901234567890123456789"
+    static const char *const pairs[][2] = {
+        { "{\"event_id\":4688,\"log_name\":\"Security\",\"@timestamp\":\"2019-05-18T20:36:46.254Z\","
+          "\"event_data\":{\"param2\":\"two\",\"NewProcessName\":\"C:\\\\x.exe\",\"param1\":"
+          "\"one\"},\"user\":{\"name\":\"SYSTEM\"}}",
+          "{\"event_id\":1,\"log_name\":\"Other\",\"@timestamp\":\"yesterday\","
+          "\"event_data\":{\"param2\":\"\",\"NewProcessName\":\"b\",\"param1\":\"x\"},"
+          "\"user\":{\"name\":\"\"}}" },
+        { "{\"@timestamp\":1714558923123,\"Channel\":\"System\",\"EventID\":104,"
+          "\"EventData\":\"{\\\"Channel\\\":\\\"Application\\\"}\"}",
+          "{\"@timestamp\":17145589231,\"Channel\":\"Security\",\"EventID\":\"x\","
+          "\"EventData\":\"{\\\"Channel\\\":\\\"Setup\\\"}\"}" },
+        { "{\"winlog\":{\"event_id\":4,\"version\":3,\"channel\":\"c\",\"event_data\":{\"Version\":"
+          "\"15.1\",\"State\":\"Started\"}},\"tags\":[\"a\",\"b\",\"c\"]}",
+          "{\"winlog\":{\"event_id\":5,\"version\":\"x\",\"channel\":\"\",\"event_data\":{"
+          "\"Version\":\"\",\"State\":\"Stopped\"}},\"tags\":[\"\",\"d\",\"e\"]}" },
+        { "{\"winlog\":{\"event_id\":104,\"user_data\":{\"xml_name\":\"LogFileCleared\","
+          "\"SubjectUserName\":\"bob\"}},\"TimeCreated\":\"1600000000.5\"}",
+          "{\"winlog\":{\"event_id\":105,\"user_data\":{\"xml_name\":\"Other\","
+          "\"SubjectUserName\":\"eve\"}},\"TimeCreated\":\"2024-05-01 10:00:00\"}" },
+        { "{\"event\":{\"module\":\"sysmon\",\"code\":\"1\"},\"process\":{\"executable\":"
+          "\"C:\\\\a.exe\"},\"user\":{\"name\":\"u\",\"domain\":\"D\"}}",
+          "{\"event\":{\"module\":\"other\",\"code\":\"3\"},\"process\":{\"executable\":"
+          "\"C:\\\\b.exe\"},\"user\":{\"name\":\"v\",\"domain\":\"E\"}}" },
+        { "{\"Event\":{\"System\":{\"EventID\":80},\"UserData\":{\"W\":{\"Result\":{"
+          "\"#attributes\":{\"value\":\"0\"},\"#text\":\"ok\"}}}}}",
+          "{\"Event\":{\"System\":{\"EventID\":81},\"UserData\":{\"W\":{\"Result\":{"
+          "\"#attributes\":{\"value\":\"" LONG "\"},\"#text\":\"" LONG "\"}}}}}" },
+        { "{\"Event\":{\"System\":{\"EventID\":80},\"EventData\":{\"Image\":{\"#text\":"
+          "\"t\"}}}}",
+          "{\"Event\":{\"System\":{\"EventID\":81},\"EventData\":{\"Image\":{\"#text\":"
+          "\"" LONG "\"}}}}" },
+    };
+    for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
+        for (size_t first = 0; first < 2; first++) {
+            const char *a = pairs[k][first], *b = pairs[k][1 - first];
+            sk_buf in;
+            sk_buf_init(&in, 1u << 20);
+            // a, b, b again: b after its shape's first document, and after itself.
+            cr_assert(sk_buf_addf(&in, "%s\n%s\n%s\n", a, b, b) == SK_OK);
+            result both, alone_a, alone_b;
+            run(&both, sk_buf_str(&in), in.n, 4096, 0);
+            sk_buf_reset(&in);
+            cr_assert(sk_buf_addf(&in, "%s\n", a) == SK_OK);
+            run(&alone_a, sk_buf_str(&in), in.n, 4096, 0);
+            sk_buf_reset(&in);
+            cr_assert(sk_buf_addf(&in, "%s\n", b) == SK_OK);
+            run(&alone_b, sk_buf_str(&in), in.n, 4096, 0);
+            // Expected: a alone, then b alone twice, renumbered as lines 1, 2 and 3.
+            const char *fa = sk_buf_str(&alone_a.dump), *fb = sk_buf_str(&alone_b.dump);
+            cr_assert(strncmp(fa, "@1\n", 3) == 0 && strncmp(fb, "@1\n", 3) == 0);
+            sk_buf want;
+            sk_buf_init(&want, 1u << 20);
+            cr_assert(sk_buf_addf(&want, "%s@2\n%s@3\n%s", fa, fb + 3, fb + 3) == SK_OK);
+            cr_expect_str_eq(sk_buf_str(&both.dump), sk_buf_str(&want), "pair %zu (first %zu)", k,
+                             first);
+            cr_expect_str_eq(both.td.text, "");
+            sk_buf_fini(&want);
+            sk_buf_fini(&in);
+            result_fini(&both);
+            result_fini(&alone_a);
+            result_fini(&alone_b);
+        }
+    }
+#undef LONG
+    SK_ASSERT_NO_LEAKS();
+}
+
 Test(ndjson, a_system_key_renamed_for_event_data_leaves_it_the_name)
 {
     // Azure WindowsEvent of a cleared log (System 104): the cleared Channel is event data, the
