@@ -41,8 +41,19 @@ typedef struct cdiag {
     size_t file_off, msg_off, where_off, src_off, code_off; // offsets into text (SIZE_MAX: NULL)
 } cdiag;
 
+// A file split into parts, held open from the split on: each part opens it again through
+// /proc/self/fd, so that all of them read the file that was split, even if its name is removed
+// or given to another file (log rotation) meanwhile. Freed with the last of its parts.
+typedef struct file_hold {
+    int fd;
+    unsigned refs;
+    char reopen[40]; // "/proc/self/fd/N"
+} file_hold;
+
 typedef struct task {
     char *path;                        // NULL for a note
+    file_hold *hold;                   // parts of a split file: the file they read; else NULL
+    uint64_t split_size;               // parts of a split file: its size at the split
     bool note;                         // only diagnostics of the walk, done when added
     uint64_t chunk_first, chunk_count; // a part of a large evtx file (native reader); 0, 0: all
     unsigned part;                     // 0 for a whole file or its first part
@@ -318,12 +329,52 @@ static void emit_task(scan_rt *rt, task *t)
     release(rt, t);
 }
 
+static void hold_release(file_hold *h)
+{
+    if (h && --h->refs == 0) {
+        close(h->fd);
+        free(h);
+    }
+}
+
+// The hold for a file about to be split (see file_hold), or NULL when it cannot be had (no
+// /proc: the parts then open the file by its name).
+static file_hold *hold_file(const char *path, const struct stat *sb)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat now;
+    if (fd < 0)
+        return NULL;
+    file_hold *h = sk_xcalloc(1, sizeof *h);
+    h->fd = fd;
+    snprintf(h->reopen, sizeof h->reopen, "/proc/self/fd/%d", fd);
+    int probe = open(h->reopen, O_RDONLY | O_CLOEXEC);
+    // The file held must be the one the walk saw (and split by its size).
+    if (probe < 0 || fstat(probe, &now) != 0 || now.st_dev != sb->st_dev ||
+        now.st_ino != sb->st_ino) {
+        if (probe >= 0)
+            close(probe);
+        close(fd);
+        free(h);
+        return NULL;
+    }
+    close(probe);
+    return h;
+}
+
 // Accounts a finished task (in input order).
 static void account(scan_rt *rt, task *t)
 {
     sk_scan_stats *st = &rt->s->stats;
     if (t->failed && t->part == 0)
         st->files_failed++;
+    // A file split into parts is one file: damaged once if any part was, or could not be read.
+    rt->damaged_acc = rt->damaged_acc || t->damaged;
+    if (t->last_part) {
+        if (rt->damaged_acc)
+            st->files_damaged++;
+        rt->damaged_acc = false;
+    }
     if (!t->opened)
         return;
     if (t->part == 0)
@@ -338,13 +389,6 @@ static void account(scan_rt *rt, task *t)
     st->lines_skipped += t->rstats.lines_skipped;
     st->bytes += t->rstats.bytes;
     rt->s->done_bytes += t->rstats.bytes;
-    // A file split into parts is one file: damaged once if any part was.
-    rt->damaged_acc = rt->damaged_acc || t->damaged;
-    if (t->last_part) {
-        if (rt->damaged_acc)
-            st->files_damaged++;
-        rt->damaged_acc = false;
-    }
 }
 
 // Emits every finished task at the head (lock held).
@@ -367,6 +411,8 @@ static void advance(scan_rt *rt)
         }
         __atomic_sub_fetch(&rt->buffered, t->held, __ATOMIC_RELAXED); // left when stopping
         t->held = 0;
+        hold_release(t->hold);
+        t->hold = NULL;
         free(t->path);
         t->path = NULL;
         sk_buf_fini(&t->recs);
@@ -431,13 +477,13 @@ sk_status sk_scan_out_add(sk_scan_out *o, const sk_sort_key *key, const char *da
 // ---------------------------------------------------------------------------------------------
 // Workers
 
-// Newlines in bytes [from, to) of path (to: at most the end of the file) into *out; false on a
-// read error (reported).
-static bool
-count_newlines(const char *path, uint64_t from, uint64_t to, uint64_t *out, sk_diags *dl)
+// Newlines in bytes [from, to) of task t's file (to: at most the end of the file) into *out;
+// false on a read error (reported).
+static bool count_newlines(const task *t, uint64_t from, uint64_t to, uint64_t *out, sk_diags *dl)
 {
+    const char *path = t->path;
     *out = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(t->hold ? t->hold->reopen : path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         sk_diag_emitf(dl,
                       SK_SEV_ERROR,
@@ -505,7 +551,7 @@ static bool nd_part_lines(scan_rt *rt, size_t ti, sk_reader_opts *ro, sk_diags *
     // the newlines before part k + 1 are those before nd_end - 1.
     if (base_ok && !t->last_part)
         own_ok =
-                count_newlines(t->path, t->nd_first ? t->nd_first - 1 : 0, t->nd_end - 1, &own, dl);
+                count_newlines(t, t->nd_first ? t->nd_first - 1 : 0, t->nd_end - 1, &own, dl);
     pthread_mutex_lock(&rt->mu);
     t->nl_next = before + own;
     t->nl_ok = base_ok && own_ok;
@@ -529,6 +575,8 @@ static void run_task(scan_rt *rt, size_t ti, void *w)
     sk_reader_opts ro = s->reader_opts;
     ro.chunk_first = t->chunk_first;
     ro.chunk_count = t->chunk_count;
+    ro.reopen = t->hold ? t->hold->reopen : NULL;
+    ro.expect_size = t->split_size;
     if (t->nd_part && !nd_part_lines(rt, ti, &ro, &dl)) {
         if (!is_stopping(rt))
             t->failed = t->damaged = true; // the part before reported why
@@ -537,6 +585,7 @@ static void run_task(scan_rt *rt, size_t ti, void *w)
     sk_status st = sk_input_open(&r, t->path, &ro, &dl);
     if (st != SK_OK) {
         t->failed = true;
+        t->damaged = t->part > 0; // the file was read in part (its first part opened)
         return;
     }
     t->opened = true;
@@ -785,6 +834,7 @@ static sk_status add_task(void *ctx, const char *path, const struct stat *sb, bo
     uint64_t nparts = ndsize                  ? (ndsize + ND_PART_BYTES - 1) / ND_PART_BYTES
                       : nchunks > PART_CHUNKS ? (nchunks + PART_CHUNKS - 1) / PART_CHUNKS
                                               : 1;
+    file_hold *hold = nparts > 1 ? hold_file(path, sb) : NULL;
     pthread_mutex_lock(&rt->mu);
     for (uint64_t part = 0; part < nparts; part++) {
         if (!room(rt))
@@ -792,6 +842,13 @@ static sk_status add_task(void *ctx, const char *path, const struct stat *sb, bo
         task *t = new_task(rt, path);
         t->part = (unsigned)part;
         t->last_part = part + 1 == nparts;
+        if (nparts > 1) {
+            t->split_size = (uint64_t)sb->st_size;
+            if (hold) {
+                t->hold = hold;
+                hold->refs++;
+            }
+        }
         if (ndsize) {
             t->nd_part = true;
             t->nd_first = part * ND_PART_BYTES;
@@ -812,6 +869,10 @@ static sk_status add_task(void *ctx, const char *path, const struct stat *sb, bo
         publish(w);
     }
     sk_status st = rt->stopping ? SK_DONE : SK_OK;
+    if (hold && hold->refs == 0) { // no part was added (the scan stopped)
+        hold->refs = 1;
+        hold_release(hold);
+    }
     pthread_mutex_unlock(&rt->mu);
     return st;
 }

@@ -44,6 +44,13 @@ typedef struct sk_reader_opts {
     uint64_t ndjson_first;
     uint64_t ndjson_end;
     uint64_t ndjson_newlines;
+    // sk_input_open only. reopen: the name to open in place of its path, which stays the name in
+    // diagnostics and events (a part of a split file opens the file the scan holds open, as
+    // /proc/self/fd/N, so that every part reads the same file whatever happens to the path).
+    // expect_size: the size the file had when the scan split it (0: none); a file that is now
+    // smaller is refused (its parts were planned on the old size).
+    const char *reopen;
+    uint64_t expect_size;
 } sk_reader_opts;
 
 typedef struct sk_reader_stats {

@@ -356,7 +356,7 @@ sk_status sk_input_open(sk_reader **out,
     if (is_stdin) {
         fp = stdin;
     } else {
-        fd = open(path, O_RDONLY | O_CLOEXEC);
+        fd = open(opts && opts->reopen ? opts->reopen : path, O_RDONLY | O_CLOEXEC);
         if (fd < 0 || fstat(fd, &sb) != 0) {
             int e = errno;
             if (fd >= 0)
@@ -369,6 +369,19 @@ sk_status sk_input_open(sk_reader **out,
             close(fd);
             sk_diag_emitf(diags, SK_SEV_ERROR, path, 0, 0, NULL, "open-failed",
                           "is a directory");
+            return SK_ERR_IO;
+        }
+        if (opts && opts->expect_size && (uint64_t)sb.st_size < opts->expect_size) {
+            // A part planned on the old size: what it would read now is not what it stands for.
+            uint64_t at = opts->ndjson_first ? opts->ndjson_first
+                          : opts->chunk_first ? 4096 + opts->chunk_first * 65536
+                                              : 0;
+            close(fd);
+            sk_diag_emitf(diags, SK_SEV_ERROR, path, 0, 0, NULL, "file-changed",
+                          "shrank from %llu to %llu bytes while it was read; its part from byte "
+                          "%llu is not read",
+                          (unsigned long long)opts->expect_size, (unsigned long long)sb.st_size,
+                          (unsigned long long)at);
             return SK_ERR_IO;
         }
         seekable = S_ISREG(sb.st_mode);
@@ -456,7 +469,8 @@ sk_status sk_input_open(sk_reader **out,
         } else if (fd >= 0) {
             close(fd); // libevtx opens the file itself
             fd = -1;
-            st = sk_reader_open_evtx(out, path, display, opts, diags);
+            st = sk_reader_open_evtx(out, opts && opts->reopen ? opts->reopen : path, display,
+                                     opts, diags);
         } else {
             int sfd;
             char spath[64];

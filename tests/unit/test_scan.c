@@ -419,3 +419,117 @@ Test(scan, a_file_read_ahead_keeps_its_records_and_warnings_in_order)
     }
     SK_ASSERT_NO_LEAKS();
 }
+
+// ---------------------------------------------------------------------------------------------
+// A large file read in parts (-j 2) whose name changes while it is read: every part reads the
+// file that was split (a log rotated away, or deleted, is still read whole), and a file cut short
+// under the parts planned on its old size is reported, not read as empty parts.
+
+#define SPLIT_LINES 44000 // lines of about 1 KB: over the 32 MiB a file is split from
+
+typedef struct split_run {
+    const char *path;    // the file read
+    const char *other;   // what is renamed onto its name at its first event (NULL: none)
+    off_t truncate_to;   // else the size it is cut to then (0: none)
+    unsigned long seen;  // events (atomic)
+} split_run;
+
+static split_run *the_split;
+
+static sk_status split_event(void *w, const sk_event *ev, sk_scan_out *out)
+{
+    (void)w;
+    (void)out;
+    split_run *r = the_split;
+    __atomic_fetch_add(&r->seen, 1, __ATOMIC_SEQ_CST);
+    if (ev->line == 1) {
+        // The first event of part 0: the second worker is counting or reading part 1 (which
+        // waited for part 0's count of its newlines), and no later part has been opened yet.
+        if (r->other)
+            cr_assert_eq(rename(r->other, r->path), 0);
+        else
+            cr_assert_eq(truncate(r->path, r->truncate_to), 0);
+    }
+    return SK_OK;
+}
+
+static sk_status split_put(void *ctx, const sk_sort_key *key, const char *data, size_t n)
+{
+    (void)ctx;
+    (void)key;
+    (void)data;
+    (void)n;
+    return SK_OK;
+}
+
+static void split_scan(split_run *r, sk_scan *s, sk_report *rep)
+{
+    char pad[1001];
+    memset(pad, 'x', sizeof pad - 1);
+    pad[sizeof pad - 1] = '\0';
+    FILE *fp = fopen(r->path, "w");
+    cr_assert_not_null(fp);
+    for (int i = 0; i < SPLIT_LINES; i++)
+        fprintf(fp, "{\"event_id\":1,\"i\":%d,\"pad\":\"%s\"}\n", i, pad);
+    fclose(fp);
+    sk_report_init(rep, true, false);
+    rep->fp = fopen("/dev/null", "w");
+    cr_assert_not_null(rep->fp);
+    memset(s, 0, sizeof *s);
+    s->report = rep;
+    s->jobs = 2;
+    s->hooks.on_event = split_event;
+    s->hooks.put = split_put;
+    the_split = r;
+    const char *paths[] = { r->path };
+    cr_assert_eq(sk_scan_run(s, paths, 1), SK_OK);
+}
+
+Test(scan, a_split_file_renamed_over_is_read_whole)
+{
+    char dir[] = "/tmp/sk-split-XXXXXX", path[64], other[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/big.ndjson", dir);
+    snprintf(other, sizeof other, "%s/new.ndjson", dir);
+    FILE *fo = fopen(other, "w");
+    cr_assert_not_null(fo);
+    fputs("{\"event_id\":2}\n", fo);
+    fclose(fo);
+    split_run r = { .path = path, .other = other };
+    sk_scan s;
+    sk_report rep;
+    split_scan(&r, &s, &rep);
+    cr_expect_eq(s.stats.events, SPLIT_LINES);
+    cr_expect_eq(r.seen, SPLIT_LINES);
+    cr_expect_eq(s.stats.files_read, 1);
+    cr_expect_eq(s.stats.files_damaged, 0);
+    cr_expect_eq(rep.nreasons, 0);
+    fclose(rep.fp);
+    sk_report_fini(&rep);
+    unlink(path);
+    rmdir(dir);
+    SK_ASSERT_NO_LEAKS();
+}
+
+Test(scan, a_split_file_cut_short_while_read_is_reported_damaged)
+{
+    char dir[] = "/tmp/sk-split-XXXXXX", path[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/big.ndjson", dir);
+    split_run r = { .path = path, .truncate_to = 20 << 20 };
+    sk_scan s;
+    sk_report rep;
+    split_scan(&r, &s, &rep);
+    cr_expect_lt(s.stats.events, SPLIT_LINES);
+    cr_expect_eq(s.stats.files_read, 1);
+    cr_expect_eq(s.stats.files_damaged, 1);
+    bool changed = false;
+    for (size_t i = 0; i < rep.nreasons; i++)
+        changed = changed || strcmp(rep.reasons[i].code, "file-changed") == 0;
+    cr_expect(changed, "no file-changed error");
+    fclose(rep.fp);
+    sk_report_fini(&rep);
+    unlink(path);
+    rmdir(dir);
+    SK_ASSERT_NO_LEAKS();
+}
