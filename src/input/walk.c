@@ -178,14 +178,23 @@ static sk_status walk_dir(walker *w, const char *dir);
 static sk_status visit(walker *w, const char *path, const char *name)
 {
     struct stat sb;
+    const sk_walk_opts *o = w->opts;
     if (stat(path, &sb) != 0) {
-        // A dangling symlink or a file gone since readdir: report it, keep walking.
+        int e = errno;
+        // A dangling symlink or a file gone since readdir: reported, unless its name is one the
+        // walk would pass over anyway (triage collections are full of dangling junctions such as
+        // "Application Data").
+        if (!sk_walk_opens_name(o, name) ||
+            (o && o->nexclude && glob_any(w, o->exclude, o->nexclude, path, name, false)) ||
+            (o && o->ninclude && !glob_any(w, o->include, o->ninclude, path, name, false))) {
+            w->stats->passed_over++;
+            return SK_OK;
+        }
         sk_diag_emitf(w->diags, SK_SEV_WARNING, path, 0, 0, NULL, "unreadable",
-                      "cannot read: %s; skipped", strerror(errno));
+                      "cannot read: %s; skipped", strerror(e));
         w->stats->unreadable++;
         return SK_OK;
     }
-    const sk_walk_opts *o = w->opts;
     if (o && o->nexclude &&
         glob_any(w, o->exclude, o->nexclude, path, name, S_ISDIR(sb.st_mode))) {
         if (!S_ISDIR(sb.st_mode))
