@@ -579,6 +579,15 @@ static sk_status read_file(const char *path, char **out, size_t *outn, bool *too
     return SK_OK;
 }
 
+// A rule file or path that cannot be read: reported, and in the load report (an io-error skip),
+// so that the summary and `rules check --json` show it.
+static void io_failed(sk_rule_loader *l, const char *path, const char *what, int err, sk_diags *d)
+{
+    sk_diag_emitf(d, SK_SEV_ERROR, path, 0, 0, NULL, "io-error", "%s: %s", what, strerror(err));
+    sk_load_entry e = { .file = path, .loaded = false, .code = "io-error", .message = what };
+    rs_add_report(l->rs, &e);
+}
+
 // Compiles a rule file read by read_file (st, data, n, too_big: its results; yf: data's parsed
 // documents or NULL); frees data.
 static sk_status load_read_file(sk_rule_loader *l,
@@ -596,20 +605,7 @@ static sk_status load_read_file(sk_rule_loader *l,
         return SK_OK;
     }
     if (st != SK_OK) {
-        errno = err;
-        sk_diag_emitf(d,
-                      SK_SEV_ERROR,
-                      path,
-                      0,
-                      0,
-                      NULL,
-                      "io-error",
-                      "cannot read rule file: %s",
-                      strerror(errno));
-        sk_load_entry e = {
-            .file = path, .loaded = false, .code = "io-error", .message = "cannot read rule file"
-        };
-        rs_add_report(l->rs, &e);
+        io_failed(l, path, "cannot read rule file", err, d);
         return SK_ERR_IO;
     }
     load_buffer_yf(l, path, data, n, yf, d);
@@ -839,16 +835,9 @@ static sk_status add_dir(sk_rule_loader *l, const char *path, sk_diags *d, unsig
         if (!known && stat(full, &st) != 0) {
             // dangling symlink or race: ignore silently only if it is not a rule name
             if (is_rule_name(name)) {
+                int err = errno;
                 (void)flush_pending(l, d);
-                sk_diag_emitf(d,
-                              SK_SEV_ERROR,
-                              full,
-                              0,
-                              0,
-                              NULL,
-                              "io-error",
-                              "cannot read rule file: %s",
-                              strerror(errno));
+                io_failed(l, full, "cannot read rule file", err, d);
                 s = SK_ERR_IO;
             }
         } else if (S_ISDIR(st.st_mode)) {
@@ -1028,8 +1017,7 @@ sk_status sk_rule_loader_add_path(sk_rule_loader *l, const char *path, sk_diags 
 {
     struct stat st;
     if (stat(path, &st) != 0) {
-        sk_diag_emitf(
-                d, SK_SEV_ERROR, path, 0, 0, NULL, "io-error", "cannot open: %s", strerror(errno));
+        io_failed(l, path, "cannot open", errno, d);
         return SK_ERR_IO;
     }
     if (S_ISDIR(st.st_mode)) {
