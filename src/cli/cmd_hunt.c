@@ -209,8 +209,11 @@ int sk_cmd_hunt(int argc, char **argv)
         goto done;
     }
     sk_cli_load_summary(rs, &rep);
-    if (o.strict && (sk_ruleset_skipped_count(rs) || io_error)) {
-        fputs("saker hunt: stopped: --strict makes rules that cannot be loaded fatal\n", stderr);
+    if (o.strict && (sk_ruleset_skipped_count(rs) || io_error || rep.fatal)) {
+        fputs(sk_ruleset_skipped_count(rs) || io_error
+                      ? "saker hunt: stopped: --strict makes rules that cannot be loaded fatal\n"
+                      : "saker hunt: stopped: --strict makes warnings about rules fatal\n",
+              stderr);
         rc = SK_EXIT_FAILURE;
         goto done;
     }

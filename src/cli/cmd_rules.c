@@ -342,10 +342,25 @@ int sk_cmd_rules(int argc, char **argv)
         rc = SK_EXIT_FAILURE;
         goto done;
     }
+    // --strict: a skipped rule or a warning is fatal (exit 2), as for hunt; check still prints
+    // the whole report first.
+    bool strict_stop = o.strict && (sk_ruleset_skipped_count(rs) || io_error || rep.fatal);
     if (check) {
         rc = do_check(rs, &o);
         if (io_error && rc == 0)
             rc = 1;
+        if (strict_stop) {
+            fputs("saker rules check: --strict makes every skipped rule and warning fatal\n",
+                  stderr);
+            rc = SK_EXIT_FAILURE;
+        }
+    } else if (strict_stop) {
+        if (!o.quiet && sk_ruleset_skipped_count(rs))
+            sk_cli_load_summary(rs, &rep);
+        fprintf(stderr,
+                "saker rules %s: stopped: --strict makes every skipped rule and warning fatal\n",
+                list ? "list" : "explain");
+        rc = SK_EXIT_FAILURE;
     } else if (list) {
         if (!o.quiet && sk_ruleset_skipped_count(rs))
             sk_cli_load_summary(rs, &rep);

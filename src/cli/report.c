@@ -82,6 +82,8 @@ void sk_report_reasons(
 
 void sk_report_msg(sk_report *r, sk_severity sev, const char *fmt, ...)
 {
+    if (r->strict && sev >= SK_SEV_WARNING) // "no log files found under ...": fatal too
+        r->fatal = true;
     if (r->quiet && sev < SK_SEV_ERROR)
         return;
     va_list ap;

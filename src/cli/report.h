@@ -34,7 +34,8 @@ void sk_report_reasons(
         const sk_report *r, const char *prefix, bool since_mark, char *out, size_t n);
 // Remembers the counts so far (the scan calls it as it starts).
 void sk_report_mark(sk_report *r);
-// Prints "saker: <severity>: <text>" lines (messages about the run itself, not an input).
+// Prints "saker: <severity>: <text>" lines (messages about the run itself, not an input); with
+// --strict a warning or an error makes the report fatal, as a diagnostic does.
 void sk_report_msg(sk_report *r, sk_severity sev, const char *fmt, ...) SK_PRINTF(3, 4);
 
 #endif
