@@ -52,7 +52,7 @@ static void bash(void)
     puts("    case \"$prev\" in");
     for (size_t i = 0; i < sk_opt_count; i++) {
         const sk_opt_def *d = &sk_opt_table[i];
-        if (!d->arg)
+        if (!d->arg || (i > 0 && sk_opt_table[i - 1].id == d->id)) // one case per option
             continue;
         const char *c = choices(d->id);
         printf("        --%s%s%c%s)", d->long_name, d->short_name ? "|-" : "",

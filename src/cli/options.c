@@ -13,8 +13,11 @@
 #define LOAD (SK_CMD_HUNT | SK_CMD_RULES | SK_CMD_TEST)
 
 const sk_opt_def sk_opt_table[] = {
-    { OPT_RULES, 'r', "rules", "PATH", LOAD, true,
+    { OPT_RULES, 'r', "rules", "PATH", SK_CMD_HUNT | SK_CMD_RULES, true,
       "rule file or folder (repeatable; default: the built-in pack)" },
+    // test reads -r for SigmaHQ regression tests only (saker's own tests name their rule).
+    { OPT_RULES, 'r', "rules", "PATH", SK_CMD_TEST, true,
+      "rules of SigmaHQ regression tests, found by id (repeatable; needed for them)" },
     { OPT_BUILTIN, 0, "builtin", NULL, LOAD, false,
       "also load the built-in rule pack next to -r rules" },
     { OPT_PLACEHOLDERS, 0, "placeholders", "FILE", LOAD, false,
