@@ -417,12 +417,10 @@ static bool item_match(sk_matcher *m, const citem *it, uint32_t *fidx)
         }
         return false;
     case IK_NEQ:
+        // The value list is read as without neq (|all: every value), then negated.
         for (k = first_field(m, it->fid, &fi, true); k != NONE; k = next_field(m, &fi)) {
             const sk_field *f = sk_event_field(ev, k);
-            bool any = false;
-            for (uint32_t v = 0; v < it->nvals && !any; v++)
-                any = cval_match(m, &it->vals[v], f->value, f->value_len, NONE);
-            if (!any) {
+            if (!value_match(m, it, f->value, f->value_len, NONE)) {
                 *fidx = k;
                 return true;
             }
