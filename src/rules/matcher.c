@@ -393,8 +393,29 @@ static bool all_values_match(sk_matcher *m, const citem *it, uint32_t *fidx)
     return it->nvals > 0;
 }
 
+// A field item without neq; on success *fidx is the event field that satisfied it (NONE when it
+// holds through absence: null).
+static bool field_match(sk_matcher *m, const citem *it, uint32_t *fidx)
+{
+    fiter fi;
+    uint32_t k = first_field(m, it->fid, &fi, true);
+    *fidx = NONE;
+    if (k == NONE)
+        return it->has_null;
+    if (it->all && !it->has_null && it->nvals > 1)
+        return all_values_match(m, it, fidx);
+    for (; k != NONE; k = next_field(m, &fi)) {
+        const sk_field *f = sk_event_field(m->ev, k);
+        if (value_match(m, it, f->value, f->value_len, k)) {
+            *fidx = k;
+            return true;
+        }
+    }
+    return false;
+}
+
 // Evaluates one item; on success *fidx is the event field that satisfied it (NONE when the item
-// holds through absence: null, exists: false).
+// holds through absence: null, exists: false, neq of an absent field).
 static bool item_match(sk_matcher *m, const citem *it, uint32_t *fidx)
 {
     const sk_event *ev = m->ev;
@@ -403,29 +424,15 @@ static bool item_match(sk_matcher *m, const citem *it, uint32_t *fidx)
     *fidx = NONE;
     switch (it->kind) {
     case IK_MATCH:
-        k = first_field(m, it->fid, &fi, true);
-        if (k == NONE)
-            return it->has_null;
-        if (it->all && !it->has_null && it->nvals > 1)
-            return all_values_match(m, it, fidx);
-        for (; k != NONE; k = next_field(m, &fi)) {
-            const sk_field *f = sk_event_field(ev, k);
-            if (value_match(m, it, f->value, f->value_len, k)) {
-                *fidx = k;
-                return true;
-            }
-        }
-        return false;
+        return field_match(m, it, fidx);
     case IK_NEQ:
-        // The value list is read as without neq (|all: every value), then negated.
-        for (k = first_field(m, it->fid, &fi, true); k != NONE; k = next_field(m, &fi)) {
-            const sk_field *f = sk_event_field(ev, k);
-            if (!value_match(m, it, f->value, f->value_len, NONE)) {
-                *fidx = k;
-                return true;
-            }
-        }
-        return false;
+        // pySigma's neq negates the whole item: `X|neq: v` is `not X: v`, so it holds where X is
+        // absent, and fails where any value of X is v. It reports X's first value, or X alone
+        // when absent (as null does).
+        if (field_match(m, it, fidx))
+            return false;
+        *fidx = first_field(m, it->fid, &fi, true);
+        return true;
     case IK_EXISTS:
         k = first_field(m, it->fid, &fi, true);
         if (it->exists_val && k != NONE)

@@ -160,7 +160,7 @@ typedef enum item_kind {
     IK_KEYWORD,  // any field value satisfies the value list
     IK_EXISTS,   // field present (exists_val) / absent (!exists_val)
     IK_FIELDREF, // field value compares to another field's value
-    IK_NEQ,      // field present and differs from every value
+    IK_NEQ,      // the negation of the IK_MATCH item (field absent, or no value of it matches)
 } item_kind;
 
 typedef enum ref_cmp {

@@ -765,7 +765,7 @@ static void explain_item(const citem *it, sk_buf *out)
         it->tpart ? " (" : "",
         tpart_name(it->tpart),
         it->tpart ? ")" : "",
-        it->kind == IK_NEQ ? " differs from" : "",
+        it->kind == IK_NEQ ? " not" : "",
         it->all ? "all" : "any",
         (unsigned)(it->nvals + it->has_null),
         it->nvals + it->has_null == 1 ? "" : "s",

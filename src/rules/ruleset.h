@@ -55,7 +55,8 @@
 //   ParentImage <- ParentProcessName (no other renames: the other 4688 fields carry different
 //   formats); `matched` then names the event's field (NewProcessName).
 // - `Field: null` matches an absent or empty field; `Field: ''` an empty one; `Field|exists`
-//   presence only; `Field|neq: [a, b]` a present field that differs from every value.
+//   presence only; `Field|neq: [a, b]` is `not Field: [a, b]` (pySigma): an absent field, or one
+//   none of whose values is a or b.
 //   Keywords (values without a field) match when any field value contains them.
 // - Channels compare case-insensitively. An event without a Channel is matched against every
 //   rule whose event ids fit (flat exports). Rules whose logsource gives a channel but no event id
