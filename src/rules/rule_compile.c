@@ -3,12 +3,15 @@
 //
 // Modifiers are handled as pySigma applies them, left to right:
 //   transforms  expand, windash, wide/utf16le/utf16be/utf16, base64, base64offset  (rewrite values)
-//   match type  contains, startswith, endswith, re, cidr, lt/lte/gt/gte, exists, fieldref, neq
+//   match type  contains, startswith, endswith, re, cidr, lt/lte/gt/gte, exists, fieldref
 //   flags       all, cased, i/m/s (after re; also ignorecase/multiline/dotall)
 //   time parts  minute, hour, day, week, month, year (extract a number from a timestamp field)
+//   negation    neq: the whole item negated (pySigma), so it combines with every match type, a
+//               time part and null; with fieldref it negates the comparison of each pair
 // Combinations pySigma refuses are refused here too ("unsupported-modifier-combination"): an
 // encoding after contains/startswith/endswith (it would encode the wildcards), anything before re
-// or cidr, exists with anything, two different match types.
+// or cidr, exists with anything (neq too: exists: false is the negation), two different match
+// types.
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -540,13 +543,6 @@ static bool parse_mods(const yn *k, const char **field, size_t *flen, mods *m, l
                     "unsupported-modifier-combination",
                     k,
                     "modifier 'fieldref' cannot be combined with a time modifier in '%s'",
-                    s);
-    if (m->neq && (m->mt == MT_RE || m->mt == MT_CIDR || (m->mt >= MT_GT && m->mt <= MT_LTE)))
-        return errf(err,
-                    "unsupported-modifier-combination",
-                    k,
-                    "modifier 'neq' cannot be combined with '%s' in '%s'",
-                    mt_name(m->mt),
                     s);
     if (m->tpart && (m->mt == MT_CONTAINS || m->mt == MT_STARTSWITH || m->mt == MT_ENDSWITH ||
                      m->mt == MT_RE || m->mt == MT_CIDR))
@@ -1133,7 +1129,7 @@ compile_item(compile_ctx *cx, const yn *k, const yn *v, bool keyword, citem *it,
     for (size_t i = 0; i < nv; i++) {
         const yn *x = vals[i];
         if (x->kind == YK_NULL) {
-            if (keyword || mt != MT_NONE || m.nxf || m.neq || m.tpart)
+            if (keyword || mt != MT_NONE || m.nxf || m.tpart)
                 return errf(
                         err, "bad-value", x, "null cannot be used with the modifiers of '%s'", key);
             it->has_null = true;
