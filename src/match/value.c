@@ -689,12 +689,39 @@ static bool match_glob(const sk_vm *vm, const char *value, size_t n, sk_vm_scrat
 
 static void compile_chain(sk_vm *vm, const char *p, size_t n);
 
+// May p[0..n) refer to a group by its number: a back reference (\1, \g1, \g{-1}), a subroutine
+// call ((?1), (?+1), (?-1)) or a condition ((?(1)...))? Such a pattern needs its unnamed groups
+// to capture. Conservative: a character class ([\1]: octal), a \Q...\E literal or a condition
+// on a name also say yes, which only costs the captures.
+static bool refers_to_group_number(const char *p, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i++) {
+        char c = p[i + 1];
+        if (p[i] == '\\') {
+            if ((c >= '1' && c <= '9') || c == 'g')
+                return true;
+            i++; // an escaped character (\\1 is a backslash and a 1)
+        } else if (p[i] == '(' && c == '?' && i + 2 < n) {
+            char d = p[i + 2];
+            if ((d >= '0' && d <= '9') || d == '(' ||
+                ((d == '+' || d == '-') && i + 3 < n && p[i + 3] >= '0' && p[i + 3] <= '9'))
+                return true;
+        }
+    }
+    return false;
+}
+
 static sk_status
 compile_regex(sk_vm *vm, const char *pattern, size_t n, sk_buf *err, size_t *erroff)
 {
     // PCRE2_MATCH_INVALID_UTF: a value that is not valid UTF-8 is still searched (matches never
     // include the invalid bytes) instead of failing the UTF check on every call.
-    uint32_t opts = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NO_AUTO_CAPTURE;
+    // PCRE2_NO_AUTO_CAPTURE makes unnamed groups non-capturing (nothing reads what they caught),
+    // except where the pattern refers to a group by number: (\w)\1{3} would otherwise refer to
+    // a group that does not exist, or (a)(?<x>b)\1 to the wrong one.
+    uint32_t opts = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF;
+    if (!refers_to_group_number(pattern, n))
+        opts |= PCRE2_NO_AUTO_CAPTURE;
     if (vm->flags & SK_VM_RE_I)
         opts |= PCRE2_CASELESS;
     if (vm->flags & SK_VM_RE_M)

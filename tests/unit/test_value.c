@@ -291,6 +291,17 @@ static struct mcase cases[] = {
     M(SK_VM_REGEX, 0, "caf.", "caf\xFF", false),
     M(SK_VM_REGEX, 0, "", "", true),
     M(SK_VM_REGEX, 0, "(?<x>a)(?<y>b)", "ab", true), // named groups with a one-pair ovector
+    // Groups referred to by number capture (unnamed groups otherwise do not).
+    M(SK_VM_REGEX, 0, "(\\w)\\1{3}", "x-aaaa-y", true),
+    M(SK_VM_REGEX, 0, "(\\w)\\1{3}", "abababab", false),
+    M(SK_VM_REGEX, 0, "(a)(?<x>b)\\1", "aba", true), // \1 is (a), not the first named group
+    M(SK_VM_REGEX, 0, "(a)(?<x>b)\\1", "abb", false),
+    M(SK_VM_REGEX, 0, "(a|b)\\g{-1}", "xbb", true),
+    M(SK_VM_REGEX, 0, "(a|b)\\g1", "ab", false),
+    M(SK_VM_REGEX, 0, "(ab)(?1)", "abab", true),
+    M(SK_VM_REGEX, 0, "^(a)?(?(1)b|c)$", "c", true),
+    M(SK_VM_REGEX, 0, "(?<c>\\w)\\k<c>", "xyyz", true),
+    M(SK_VM_REGEX, 0, "(a)\\\\1", "a\\1", true), // an escaped backslash, then a 1
     M(SK_VM_REGEX, 0, "\\d{3}", "abc123", true),
     M(SK_VM_REGEX, 0, "\\d{3}", "abc12", false),
     MN(SK_VM_REGEX, 0, "a\\x00b", -1, "a\0b", 3, true),
