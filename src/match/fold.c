@@ -5,7 +5,7 @@
 #include "value.h"
 
 #define FOLD_BEGIN 0x80u
-#define FOLD_END   0x530u
+#define FOLD_END   0x557u
 
 // clang-format off
 const uint8_t sk_fold_ascii[256] = {
@@ -20,9 +20,9 @@ const uint8_t sk_fold_ascii[256] = {
 };
 // clang-format on
 
-// Folded code point for U+0080..U+052F, 0 when the character folds to itself. Generated from
+// Folded code point for U+0080..U+0556, 0 when the character folds to itself. Generated from
 // Python 3.11 (Unicode 14) str.casefold(), keeping one-character results of the same UTF-8 length:
-//   for cp in range(0x80, 0x530): f = chr(cp).casefold()
+//   for cp in range(0x80, 0x557): f = chr(cp).casefold()
 //       keep when f != chr(cp) and len(f) == 1 and len(f.encode()) == 2
 // clang-format off
 static const uint16_t fold_2b[FOLD_END - FOLD_BEGIN] = {
@@ -122,6 +122,11 @@ static const uint16_t fold_2b[FOLD_END - FOLD_BEGIN] = {
     [0x518 - FOLD_BEGIN] = 0x519, 0x000, 0x51B, 0x000, 0x51D, 0x000, 0x51F, 0x000,
     [0x520 - FOLD_BEGIN] = 0x521, 0x000, 0x523, 0x000, 0x525, 0x000, 0x527, 0x000,
     [0x528 - FOLD_BEGIN] = 0x529, 0x000, 0x52B, 0x000, 0x52D, 0x000, 0x52F, 0x000,
+    [0x530 - FOLD_BEGIN] = 0x000, 0x561, 0x562, 0x563, 0x564, 0x565, 0x566, 0x567,
+    [0x538 - FOLD_BEGIN] = 0x568, 0x569, 0x56A, 0x56B, 0x56C, 0x56D, 0x56E, 0x56F,
+    [0x540 - FOLD_BEGIN] = 0x570, 0x571, 0x572, 0x573, 0x574, 0x575, 0x576, 0x577,
+    [0x548 - FOLD_BEGIN] = 0x578, 0x579, 0x57A, 0x57B, 0x57C, 0x57D, 0x57E, 0x57F,
+    [0x550 - FOLD_BEGIN] = 0x580, 0x581, 0x582, 0x583, 0x584, 0x585, 0x586,
 };
 // clang-format on
 
@@ -150,7 +155,7 @@ void sk_fold_utf8(uint8_t *dst, const uint8_t *src, size_t n)
             i++;
             continue;
         }
-        if (b >= 0xC2 && b <= 0xD4 && i + 1 < n && (src[i + 1] & 0xC0) == 0x80) {
+        if (b >= 0xC2 && b <= 0xD5 && i + 1 < n && (src[i + 1] & 0xC0) == 0x80) {
             uint32_t cp = ((uint32_t)(b & 0x1F) << 6) | (src[i + 1] & 0x3Fu);
             uint16_t f = cp < FOLD_END ? fold_2b[cp - FOLD_BEGIN] : 0;
             if (f) {
@@ -171,7 +176,7 @@ void sk_fold_utf8(uint8_t *dst, const uint8_t *src, size_t n)
 bool sk_fold_needs_utf8(const uint8_t *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (s[i] >= 0x80 && s[i] <= 0xD4)
+        if (s[i] >= 0x80 && s[i] <= 0xD5)
             return true;
     return false;
 }

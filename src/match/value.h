@@ -50,10 +50,11 @@ void sk_vm_free(sk_vm *vm);
 // match (and the scratch counts it, see sk_vm_scratch_limit_hits). Always pass a scratch (regexes,
 // globs and non-ASCII case-insensitive patterns use it); it keeps no state between calls.
 // Semantics: '?' is one UTF-8 code point (an invalid byte counts as one); case-insensitive means
-// ASCII plus simple case folding of U+0080..U+052F (Latin-1, Latin Extended-A/B, Greek,
-// Cyrillic), see fold_int.h; regexes run in UTF mode and search values that are not valid UTF-8
-// too; cidr takes the exact address text (an IPv6 zone is ignored, IPv4-mapped IPv6 addresses
-// match IPv4 networks); numbers are decimal integers, floats or 0x hex, compared numerically.
+// ASCII plus simple case folding of U+0080..U+0556 (Latin-1, Latin Extended-A/B, Greek,
+// Cyrillic, Armenian), see fold_int.h; regexes run in UTF mode and search values that are not
+// valid UTF-8 too; cidr takes the exact address text (an IPv6 zone is ignored, IPv4-mapped IPv6
+// addresses match IPv4 networks); numbers are decimal integers, floats or 0x hex, compared
+// numerically.
 bool sk_vm_match(const sk_vm *vm, const char *value, size_t n, sk_vm_scratch *s);
 // a[0..n) and b[0..n) are equal under the case-insensitive comparison above (the same folding), for
 // matchers outside the value predicates (EQL's ~ functions).

@@ -253,7 +253,16 @@ static struct mcase cases[] = {
       "b",
       "\xC4\x81"
       "B",
-      true),                                    // Ā ā
+      true), // Ā ā
+    M(SK_VM_CONTAINS,
+      0,
+      "\xD4\xB1\xD5\x80\xD5\x84\xD4\xB5\xD5\x96",
+      "x\xD5\xA1\xD5\xB0\xD5\xB4\xD5\xA5\xD6\x86",
+      true), // Armenian: ԱՀՄԵՖ in ահմեֆ, U+0531 to U+0556
+    M(SK_VM_EQUALS, 0, "\xD5\xA1\xD5\x96", "\xD4\xB1\xD6\x86", true), // աՖ Աֆ
+    M(SK_VM_EQUALS, 0, "\xD5\x86", "\xD5\xB6", true),                 // Ն ն: lead byte 0xD5
+    M(SK_VM_EQUALS, 0, "\xD6\x87", "\xD5\xA5\xD6\x82", false), // ligature եւ: no simple fold
+    M(SK_VM_EQUALS, C, "\xD4\xB1", "\xD5\xA1", false),
     M(SK_VM_EQUALS, 0, "\xC5\xBF", "s", false), // long s: not folded (length)
     M(SK_VM_EQUALS, 0, "\xC4\xB0", "i", false), // dotted I: no simple folding
     M(SK_VM_EQUALS,
