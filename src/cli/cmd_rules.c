@@ -290,7 +290,7 @@ int sk_cmd_rules(int argc, char **argv)
         }
         sk_cli_usage(SK_CMD_RULES,
                      "rules",
-                     "check|list [options] [PATH...] | explain ID|FILE",
+                     "check|list [options] [PATH...] | explain ID|FILE [PATH...]",
                      "check    load the rules and report each one: loaded, or skipped with the\n"
                      "         located reason; totals by reason. Exit 0 all loaded, 1 some\n"
                      "         skipped, 2 none loaded.\n"
@@ -306,6 +306,20 @@ int sk_cmd_rules(int argc, char **argv)
          explain = strcmp(verb, "explain") == 0;
     if (!check && !list && !explain) {
         fprintf(stderr, "saker rules: unknown action '%s' (use check, list or explain)\n", verb);
+        rc = SK_EXIT_FAILURE;
+        goto done;
+    }
+    // The rule filters select what list prints, and --json is for check and list: elsewhere
+    // they would be taken and do nothing.
+    const char *unused = !list && o.min_level ? "--min-level"
+                         : !list && o.nstatuses ? "--status"
+                         : !list && o.ntags     ? "--tag"
+                         : !list && o.nrule_ids ? "--rule-id"
+                         : explain && o.json    ? "--json"
+                                                : NULL;
+    if (unused) {
+        fprintf(stderr, "saker rules %s: %s is for %s\n", verb, unused,
+                strcmp(unused, "--json") == 0 ? "check and list" : "rules list (and hunt)");
         rc = SK_EXIT_FAILURE;
         goto done;
     }
