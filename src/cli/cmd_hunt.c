@@ -184,9 +184,9 @@ int sk_cmd_hunt(int argc, char **argv)
         sk_cli_usage(SK_CMD_HUNT,
                      "hunt",
                      "[options] PATH...",
-                     "Run detection rules (Sigma) over every event of the inputs and print the\n"
-                     "hits. PATH may be an evtx or NDJSON file (format detected from content),\n"
-                     "a folder (walked recursively), or - for standard input.\n"
+                     "Run detection rules (Sigma, Elastic EQL) over every event of the inputs and\n"
+                     "print the hits. PATH may be an evtx or NDJSON file (format detected from\n"
+                     "content), a folder (walked recursively), or - for standard input.\n"
                      "Exit status: 0 no hits, 1 hits, 2 failure; 4 is added when input was "
                      "skipped.");
         rc = 0;
