@@ -41,6 +41,11 @@ typedef struct cdiag {
     size_t file_off, msg_off, where_off, src_off, code_off; // offsets into text (SIZE_MAX: NULL)
 } cdiag;
 
+// Split files held open at once: the walk runs up to PENDING_TASKS tasks ahead, and each held
+// file keeps a descriptor that the inputs after it may need. Past this many, parts open their
+// file by name, as they would without /proc.
+#define HOLDS_MAX 16u
+
 // A file split into parts, held open from the split on: each part opens it again through
 // /proc/self/fd, so that all of them read the file that was split, even if its name is removed
 // or given to another file (log rotation) meanwhile. Freed with the last of its parts.
@@ -107,6 +112,7 @@ typedef struct scan_rt {
     int stopping;     // read without the lock through __atomic loads
     size_t stop_task; // the head task when the scan stopped: its output was being written
     unsigned long records_since_progress;
+    unsigned holds; // files held open for their parts (file_hold), at most HOLDS_MAX
 } scan_rt;
 
 struct sk_scan_out {
@@ -329,11 +335,13 @@ static void emit_task(scan_rt *rt, task *t)
     release(rt, t);
 }
 
-static void hold_release(file_hold *h)
+// Drops a part's reference to its file (lock held).
+static void hold_release(scan_rt *rt, file_hold *h)
 {
     if (h && --h->refs == 0) {
         close(h->fd);
         free(h);
+        rt->holds--;
     }
 }
 
@@ -411,7 +419,7 @@ static void advance(scan_rt *rt)
         }
         __atomic_sub_fetch(&rt->buffered, t->held, __ATOMIC_RELAXED); // left when stopping
         t->held = 0;
-        hold_release(t->hold);
+        hold_release(rt, t->hold);
         t->hold = NULL;
         free(t->path);
         t->path = NULL;
@@ -834,8 +842,15 @@ static sk_status add_task(void *ctx, const char *path, const struct stat *sb, bo
     uint64_t nparts = ndsize                  ? (ndsize + ND_PART_BYTES - 1) / ND_PART_BYTES
                       : nchunks > PART_CHUNKS ? (nchunks + PART_CHUNKS - 1) / PART_CHUNKS
                                               : 1;
-    file_hold *hold = nparts > 1 ? hold_file(path, sb) : NULL;
     pthread_mutex_lock(&rt->mu);
+    bool may_hold = nparts > 1 && rt->holds < HOLDS_MAX;
+    if (may_hold)
+        rt->holds++; // taken now: the walk is the only thread that adds holds
+    pthread_mutex_unlock(&rt->mu);
+    file_hold *hold = may_hold ? hold_file(path, sb) : NULL;
+    pthread_mutex_lock(&rt->mu);
+    if (may_hold && !hold)
+        rt->holds--;
     for (uint64_t part = 0; part < nparts; part++) {
         if (!room(rt))
             break;
@@ -871,7 +886,7 @@ static sk_status add_task(void *ctx, const char *path, const struct stat *sb, bo
     sk_status st = rt->stopping ? SK_DONE : SK_OK;
     if (hold && hold->refs == 0) { // no part was added (the scan stopped)
         hold->refs = 1;
-        hold_release(hold);
+        hold_release(rt, hold);
     }
     pthread_mutex_unlock(&rt->mu);
     return st;
