@@ -381,26 +381,41 @@ typedef struct path_memo {
 
 // What sk_fieldmap_apply emitted for one shape of document, to emit again for the next document
 // of that shape without classifying its leaves: a Winlogbeat dump has a few dozen shapes (one per
-// kind of event), each repeated thousands of times. The shape is the sequence of the leaves'
-// interned paths and flags; what the mapping makes of a document depends on nothing else, except
-// where it reads values (the ECS processing of Elastic's Sysmon module, the element names of
-// UserData, "#text" names), and such documents are not planned. TimeCreated's conversion reads
-// its value, so an op keeps it to make again.
+// kind of event), each repeated thousands of times. The shape is the set of the leaves' interned
+// paths with their flags, in any order (a dump that went through Elasticsearch has its keys in
+// another order in each document); what the mapping makes of a document depends on nothing else,
+// except the order of the fields it emits in document order, which a plan follows, and where it
+// reads values (the ECS processing of Elastic's Sysmon module, the element names of UserData,
+// "#text" names) or where the order would decide (a path twice, two system keys of one rank, two
+// Data items of one number), and such documents are not planned. TimeCreated's conversion reads
+// its value, so its op keeps it to make again.
+enum {
+    SEC_SYS,    // system fields, in evtx order
+    SEC_DATA_A, // event data, in document order
+    SEC_DATA_B, // then the top-level keys of flat exports, in document order
+    SEC_PARAM,  // Data items, in their number's order
+    SEC_REST    // every leaf under its path, in document order
+};
+
 typedef struct plan_op {
     const char *name; // interned path text or static: lives as long as the fieldmap
     uint32_t nlen;
-    uint32_t leaf;  // the leaf whose value it is
+    uint32_t slot;  // the leaf whose value it is, by its place in the plan's first document
     uint32_t flags; // SK_FIELD_*
+    uint8_t sec;    // SEC_*
     bool time;      // TimeCreated: converted as the system loop does
 } plan_op;
 
 typedef struct plan {
     uint32_t shape; // shape_of() of its documents; 0: an empty slot
     uint32_t n;
-    const char **paths; // [n] the leaves' interned paths
+    const char **paths; // [n] the leaves' interned paths, by slot
+    uint32_t *ids;      // [n] and their path ids
     uint32_t *lflags;   // [n] and their SK_LEAF_* flags
-    plan_op *ops;
+    plan_op *ops;       // in the order of the mapping's loops: SEC_SYS first, ...
     uint32_t nops;
+    uint32_t nsys, param_first, param_end; // ops [0, nsys) are SEC_SYS; SEC_PARAM a range too
+    int32_t *data_op, *rest_op; // [n] by slot: its SEC_DATA_A/B op, its SEC_REST op; -1: none
 } plan;
 
 #define PLAN_SLOTS      64u  // direct-mapped by shape
@@ -425,6 +440,11 @@ struct sk_fieldmap {
     plan_op *rec;
     size_t nrec, rec_cap;
     bool rec_ok;
+    // The current document's leaves by path id (pos_gen[id] == pos_stamp: leaf pos_leaf[id]), and
+    // a plan's slots bound to them: slot s is leaf perm[s], leaf i is slot inv[i].
+    uint32_t *pos_gen, *pos_leaf; // [SK_MAX_INTERNED_PATHS]
+    uint32_t pos_stamp;
+    uint32_t *perm, *inv; // [PLAN_MAX_LEAVES]
     uint32_t plan_misses; // documents in a row that found no plan
     uint32_t plan_pause;  // documents still to map without planning
     uint32_t plan_backoff;
@@ -533,10 +553,17 @@ void sk_fieldmap_free(sk_fieldmap *fm)
     free(fm->params);
     for (size_t i = 0; i < PLAN_SLOTS; i++) {
         free(fm->plans[i].paths);
+        free(fm->plans[i].ids);
         free(fm->plans[i].lflags);
         free(fm->plans[i].ops);
+        free(fm->plans[i].data_op);
+        free(fm->plans[i].rest_op);
     }
     free(fm->rec);
+    free(fm->pos_gen);
+    free(fm->pos_leaf);
+    free(fm->perm);
+    free(fm->inv);
     free(fm);
 }
 
@@ -673,6 +700,8 @@ static void candidate(sk_fieldmap *fm, size_t i, const char *path)
         if (I->prio < s->best_sys) {
             s->best_sys = I->prio;
             s->sys_leaf = (int32_t)i;
+        } else if (I->prio == s->best_sys) {
+            fm->rec_ok = false; // the first in the document wins: not a plan (see plan)
         }
     } else if (I->prio < s->best_data) {
         s->best_data = I->prio;
@@ -757,9 +786,10 @@ emit(sk_event *ev, const char *name, size_t nlen, const char *value, size_t vlen
 }
 
 // emit() for sk_fieldmap_apply: the value of leaf `leaf` (converted when `time`), recorded as an
-// op of the document's plan while it may become one.
+// op of section `sec` of the document's plan while it may become one.
 static bool emit_op(sk_fieldmap *fm,
                     sk_event *ev,
+                    uint8_t sec,
                     const char *name,
                     size_t nlen,
                     uint32_t leaf,
@@ -775,37 +805,61 @@ static bool emit_op(sk_fieldmap *fm,
     if (fm->rec_ok) {
         if (fm->nrec == fm->rec_cap)
             sk_xgrow((void **)&fm->rec, &fm->rec_cap, fm->nrec + 1, sizeof(plan_op));
-        fm->rec[fm->nrec++] = (plan_op){ name, (uint32_t)nlen, leaf, flags, time };
+        fm->rec[fm->nrec++] = (plan_op){ name, (uint32_t)nlen, leaf, flags, sec, time };
     }
     return true;
 }
 
 // The shape of a document (nonzero), or 0 when it is not one to plan: a leaf whose path is not
-// interned, or too many leaves.
-static uint32_t shape_of(const sk_json_leaf *leaves, size_t n)
+// interned, a path twice, or too many leaves. Leaves fm's table of the document's paths.
+static uint32_t shape_of(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t n)
 {
     if (n == 0 || n > PLAN_MAX_LEAVES)
         return 0;
+    if (!fm->pos_gen) {
+        fm->pos_gen = sk_xcalloc(SK_MAX_INTERNED_PATHS, sizeof(uint32_t));
+        fm->pos_leaf = sk_xmalloc(SK_MAX_INTERNED_PATHS * sizeof(uint32_t));
+        fm->perm = sk_xmalloc(PLAN_MAX_LEAVES * sizeof(uint32_t));
+        fm->inv = sk_xmalloc(PLAN_MAX_LEAVES * sizeof(uint32_t));
+    }
+    if (++fm->pos_stamp == 0) {
+        memset(fm->pos_gen, 0, SK_MAX_INTERNED_PATHS * sizeof(uint32_t));
+        fm->pos_stamp = 1;
+    }
     uint64_t h = n;
     for (size_t i = 0; i < n; i++) {
-        if (!(leaves[i].flags & SK_LEAF_INTERNED))
+        uint32_t id = leaves[i].path_id;
+        if (!(leaves[i].flags & SK_LEAF_INTERNED) || id >= SK_MAX_INTERNED_PATHS ||
+            fm->pos_gen[id] == fm->pos_stamp)
             return 0;
-        h = (h ^ ((uint64_t)leaves[i].path_id << 4 | leaves[i].flags)) * 0xFF51AFD7ED558CCDull;
-        h ^= h >> 32;
+        fm->pos_gen[id] = fm->pos_stamp;
+        fm->pos_leaf[id] = (uint32_t)i;
+        // A sum: the same for the same paths in any order.
+        uint64_t x = ((uint64_t)id << 4 | leaves[i].flags) * 0x9E3779B97F4A7C15ull;
+        h += x ^ (x >> 29);
     }
+    h ^= h >> 32;
     return (uint32_t)h | 1u;
 }
 
-// The plan made for documents of this shape, or NULL.
-static const plan *plan_find(const sk_fieldmap *fm, uint32_t shape, const sk_json_leaf *leaves,
-                             size_t n)
+// The plan made for documents of this shape with its slots bound to this document's leaves
+// (fm->perm, fm->inv), or NULL.
+static const plan *plan_find(sk_fieldmap *fm, uint32_t shape, const sk_json_leaf *leaves, size_t n)
 {
     const plan *p = &fm->plans[shape % PLAN_SLOTS];
     if (p->shape != shape || p->n != n)
         return NULL;
-    for (size_t i = 0; i < n; i++)
-        if (p->paths[i] != leaves[i].path || p->lflags[i] != leaves[i].flags)
+    // n paths, each once, all of them the plan's: the same set.
+    for (uint32_t s = 0; s < n; s++) {
+        uint32_t id = p->ids[s];
+        if (fm->pos_gen[id] != fm->pos_stamp)
             return NULL;
+        uint32_t i = fm->pos_leaf[id];
+        if (leaves[i].path != p->paths[s] || leaves[i].flags != p->lflags[s])
+            return NULL;
+        fm->perm[s] = i;
+        fm->inv[i] = s;
+    }
     return p;
 }
 
@@ -814,17 +868,37 @@ static void plan_store(sk_fieldmap *fm, uint32_t shape, const sk_json_leaf *leav
     plan *p = &fm->plans[shape % PLAN_SLOTS];
     if (p->n < n || !p->paths) {
         p->paths = sk_xrealloc(p->paths, n * sizeof(*p->paths));
+        p->ids = sk_xrealloc(p->ids, n * sizeof(*p->ids));
         p->lflags = sk_xrealloc(p->lflags, n * sizeof(*p->lflags));
+        p->data_op = sk_xrealloc(p->data_op, n * sizeof(*p->data_op));
+        p->rest_op = sk_xrealloc(p->rest_op, n * sizeof(*p->rest_op));
     }
     if (p->nops < fm->nrec || !p->ops)
         p->ops = sk_xrealloc(p->ops, (fm->nrec ? fm->nrec : 1) * sizeof(plan_op));
     for (size_t i = 0; i < n; i++) {
         p->paths[i] = leaves[i].path;
+        p->ids[i] = leaves[i].path_id;
         p->lflags[i] = leaves[i].flags;
+        p->data_op[i] = p->rest_op[i] = -1;
     }
     if (fm->nrec)
         memcpy(p->ops, fm->rec, fm->nrec * sizeof(plan_op));
     p->nops = (uint32_t)fm->nrec;
+    p->nsys = p->param_first = p->param_end = 0;
+    for (uint32_t k = 0; k < p->nops; k++) {
+        const plan_op *o = &p->ops[k];
+        if (o->sec == SEC_SYS)
+            p->nsys = k + 1;
+        else if (o->sec == SEC_DATA_A || o->sec == SEC_DATA_B)
+            p->data_op[o->slot] = (int32_t)k;
+        else if (o->sec == SEC_REST)
+            p->rest_op[o->slot] = (int32_t)k;
+        else { // SEC_PARAM: one run of ops
+            if (p->param_end == 0)
+                p->param_first = k;
+            p->param_end = k + 1;
+        }
+    }
     p->n = (uint32_t)n;
     p->shape = shape;
 }
@@ -906,23 +980,39 @@ static void time_created(sk_event *ev, const char **v, size_t *vlen)
     }
 }
 
-// The fields of a document of a planned shape: the ops again, with this document's values.
-static sk_status plan_apply(const plan *p, const sk_json_leaf *leaves, sk_event *ev)
+static bool plan_emit(sk_event *ev, const plan_op *o, const sk_json_leaf *L)
 {
-    sk_status rc = SK_OK;
-    for (uint32_t k = 0; k < p->nops; k++) {
-        const plan_op *o = &p->ops[k];
-        const char *v = leaves[o->leaf].value;
-        size_t vlen = leaves[o->leaf].value_len;
-        if (o->time)
-            time_created(ev, &v, &vlen);
-        if (!emit(ev, o->name, o->nlen, v, vlen, o->flags)) {
-            rc = SK_ERR_LIMIT;
-            break;
+    const char *v = L->value;
+    size_t vlen = L->value_len;
+    if (o->time)
+        time_created(ev, &v, &vlen);
+    return emit(ev, o->name, o->nlen, v, vlen, o->flags);
+}
+
+// The fields of a document of a planned shape (its slots bound by plan_find): the ops again, with
+// this document's values, in its order where the mapping follows the document.
+static sk_status
+plan_apply(const sk_fieldmap *fm, const plan *p, const sk_json_leaf *leaves, sk_event *ev)
+{
+    const uint32_t n = p->n;
+    bool ok = true;
+    for (uint32_t k = 0; ok && k < p->nsys; k++)
+        ok = plan_emit(ev, &p->ops[k], &leaves[fm->perm[p->ops[k].slot]]);
+    for (uint8_t sec = SEC_DATA_A; sec <= SEC_DATA_B; sec++)
+        for (uint32_t i = 0; ok && i < n; i++) {
+            int32_t k = p->data_op[fm->inv[i]];
+            if (k >= 0 && p->ops[k].sec == sec)
+                ok = plan_emit(ev, &p->ops[k], &leaves[i]);
         }
+    for (uint32_t k = p->param_first; ok && k < p->param_end; k++)
+        ok = plan_emit(ev, &p->ops[k], &leaves[fm->perm[p->ops[k].slot]]);
+    for (uint32_t i = 0; ok && i < n; i++) {
+        int32_t k = p->rest_op[fm->inv[i]];
+        if (k >= 0)
+            ok = plan_emit(ev, &p->ops[k], &leaves[i]);
     }
     sk_event_finish(ev);
-    return rc;
+    return ok ? SK_OK : SK_ERR_LIMIT;
 }
 
 static bool slot_has_data(const sk_fieldmap *fm, uint32_t h, const char *name, uint32_t len)
@@ -1269,7 +1359,7 @@ map_leaves(sk_fieldmap *fm, uint32_t shape, const sk_json_leaf *leaves, size_t n
             I->role |= ROLE_USED;
             I->ename = name;
             I->ename_len = (uint32_t)nlen;
-            if (!emit_op(fm, ev, name, nlen, (uint32_t)i, v, vlen, SK_FIELD_SYSTEM,
+            if (!emit_op(fm, ev, SEC_SYS, name, nlen, (uint32_t)i, v, vlen, SK_FIELD_SYSTEM,
                          k == SYS_TIMECREATED)) {
                 rc = SK_ERR_LIMIT;
                 goto out;
@@ -1293,7 +1383,8 @@ map_leaves(sk_fieldmap *fm, uint32_t shape, const sk_json_leaf *leaves, size_t n
             sk_xgrow((void **)&fm->params, &fm->params_cap, nparams + 1, sizeof(param_item));
             fm->params[nparams++] = (param_item){ pn, (uint32_t)i };
         }
-        if (!emit_op(fm, ev, I->cname, I->cname_len, (uint32_t)i, L->value, L->value_len, 0,
+        if (!emit_op(fm, ev, k < n ? SEC_DATA_A : SEC_DATA_B, I->cname, I->cname_len, (uint32_t)i,
+                     L->value, L->value_len, 0,
                      false)) {
             rc = SK_ERR_LIMIT;
             goto out;
@@ -1311,9 +1402,12 @@ map_leaves(sk_fieldmap *fm, uint32_t shape, const sk_json_leaf *leaves, size_t n
 
     // param1..N also answer to Data, in N order, like unnamed <Data> items in evtx.
     sort_params(fm->params, nparams);
+    for (size_t k = 1; k < nparams; k++)
+        if (fm->params[k].n == fm->params[k - 1].n)
+            fm->rec_ok = false; // in document order: not a plan (see plan)
     for (size_t k = 0; k < nparams; k++) {
         const sk_json_leaf *L = &leaves[fm->params[k].leaf];
-        if (!emit_op(fm, ev, "Data", 4, fm->params[k].leaf, L->value, L->value_len,
+        if (!emit_op(fm, ev, SEC_PARAM, "Data", 4, fm->params[k].leaf, L->value, L->value_len,
                      SK_FIELD_HIDDEN, false)) {
             rc = SK_ERR_LIMIT;
             goto out;
@@ -1342,7 +1436,8 @@ map_leaves(sk_fieldmap *fm, uint32_t shape, const sk_json_leaf *leaves, size_t n
         } else if (name_find(fm, L->path, L->path_len, path_hash(fm, leaves, i)) >= 0) {
             continue; // shadowed: its path is a canonical name another source filled
         }
-        if (!emit_op(fm, ev, L->path, L->path_len, (uint32_t)i, L->value, L->value_len, flags,
+        if (!emit_op(fm, ev, SEC_REST, L->path, L->path_len, (uint32_t)i, L->value, L->value_len,
+                     flags,
                      false)) {
             rc = SK_ERR_LIMIT;
             goto out;
@@ -1362,7 +1457,7 @@ out:
 static sk_status plan_verify(
         sk_fieldmap *fm, const plan *p, const sk_json_leaf *leaves, size_t n, sk_event *ev)
 {
-    sk_status rc = plan_apply(p, leaves, ev);
+    sk_status rc = plan_apply(fm, p, leaves, ev);
     size_t nf = ev->nfields;
     sk_field *got = sk_xmalloc((nf ? nf : 1) * sizeof(sk_field));
     memcpy(got, ev->fields, nf * sizeof(sk_field));
@@ -1394,7 +1489,7 @@ sk_status sk_fieldmap_apply(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t 
         fm->plan_pause--;
         return map_leaves(fm, 0, leaves, n, ev);
     }
-    const uint32_t shape = shape_of(leaves, n);
+    const uint32_t shape = shape_of(fm, leaves, n);
     const plan *p = shape ? plan_find(fm, shape, leaves, n) : NULL;
     if (p) {
         fm->plan_misses = 0;
@@ -1402,7 +1497,7 @@ sk_status sk_fieldmap_apply(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t 
 #ifdef SK_PLAN_VERIFY
         return plan_verify(fm, p, leaves, n, ev);
 #endif
-        return plan_apply(p, leaves, ev);
+        return plan_apply(fm, p, leaves, ev);
     }
     if (shape && ++fm->plan_misses >= PLAN_MISS_LIMIT) {
         fm->plan_misses = 0;

@@ -559,6 +559,17 @@ Test(ndjson, documents_of_one_shape_map_as_they_do_alone)
     // Values longer than the names an earlier document made: they would overwrite those names.
 #define LONG "0123456789012345678901234567890123456789012345678901234567890123456789"
     static const char *const pairs[][2] = {
+        // The same paths in another order (as a dump through Elasticsearch has them).
+        { "{\"event_id\":4688,\"log_name\":\"Security\",\"event_data\":{\"param2\":\"two\","
+          "\"NewProcessName\":\"x\",\"param1\":\"one\"},\"Zed\":\"z\"}",
+          "{\"Zed\":\"y\",\"event_data\":{\"param1\":\"p\",\"NewProcessName\":\"" LONG "\","
+          "\"param2\":\"q\"},\"log_name\":\"S2\",\"event_id\":1}" },
+        { "{\"EventID\":1,\"Image\":\"a\",\"Channel\":\"c\",\"Zed\":\"z\",\"Computer\":\"w\"}",
+          "{\"Zed\":\"y\",\"Computer\":\"v\",\"Channel\":\"d\",\"Image\":\"b\",\"EventID\":2}" },
+        // Where the order decides: two system keys of one rank, two Data items of one number.
+        { "{\"EVENTID\":1,\"eventid\":2,\"X\":\"a\"}", "{\"eventid\":3,\"EVENTID\":4,\"X\":\"b\"}" },
+        { "{\"event_data\":{\"param1\":\"a\",\"param01\":\"b\"}}",
+          "{\"event_data\":{\"param01\":\"c\",\"param1\":\"d\"}}" },
         { "{\"event_id\":4688,\"log_name\":\"Security\",\"@timestamp\":\"2019-05-18T20:36:46.254Z\","
           "\"event_data\":{\"param2\":\"two\",\"NewProcessName\":\"C:\\\\x.exe\",\"param1\":"
           "\"one\"},\"user\":{\"name\":\"SYSTEM\"}}",
