@@ -28,11 +28,36 @@ sk_status sk_out_open(sk_out *o, const char *path)
     struct stat sb;
     if (fstat(o->fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
         o->regular = true;
-        o->committed = lseek(o->fd, 0, SEEK_CUR);
+        // An O_APPEND descriptor (`saker ... >> results.jsonl`) writes at the end of the file
+        // whatever its offset, which stays 0 until the first write: the offset would make
+        // cut_back() empty the results of earlier runs. Our lines go after the file's end.
+        int fl = fcntl(o->fd, F_GETFL);
+        if (fl >= 0 && (fl & O_APPEND))
+            o->committed = sb.st_size;
+        else
+            o->committed = lseek(o->fd, 0, SEEK_CUR);
         if (o->committed < 0)
             o->committed = 0;
     }
     return SK_OK;
+}
+
+// After a write of a batch failed part-way, having written its first `partial` bytes at
+// o->committed: cuts the file back to the last whole line before the batch, so readers never see
+// half a JSON line. Only when the file ends exactly at the end of those bytes, i.e. every byte
+// from o->committed on is one saker wrote. The file is the user's, and data after our lines must
+// never be destroyed: a file opened with `1<>` (written over from its start) has its old tail
+// there, and one shared with another process (`>>` from two runs) may have its lines there. The
+// half line then stays, the lesser harm. (Another writer could still append between fstat and
+// ftruncate; on a disk that just refused our write that is unlikely, and no call closes that
+// window.)
+static void cut_back(sk_out *o, size_t partial)
+{
+    struct stat sb;
+    if (fstat(o->fd, &sb) != 0 || sb.st_size != o->committed + (off_t)partial)
+        return;
+    if (ftruncate(o->fd, o->committed) == 0)
+        (void)lseek(o->fd, o->committed, SEEK_SET);
 }
 
 // Writes p[0..n), whole lines, and empties pending (which p may be).
@@ -52,9 +77,8 @@ static sk_status write_out(sk_out *o, const char *p, size_t n)
                 return SK_DONE;
             }
             o->error = errno;
-            // Cut a regular file back to the last whole line written before this batch.
-            if (o->regular && off > 0 && ftruncate(o->fd, o->committed) == 0)
-                (void)lseek(o->fd, o->committed, SEEK_SET);
+            if (o->regular && off > 0)
+                cut_back(o, off);
             sk_buf_reset(&o->pending);
             return SK_ERR_IO;
         }

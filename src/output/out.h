@@ -1,7 +1,8 @@
 // The output stream behind every sink. Lines are collected in a buffer and written with write(2)
 // in whole lines only; when a write fails part-way on a regular file (disk full), the file is cut
-// back to the last whole line, so readers never see half a JSON line. A closed pipe (EPIPE) is
-// reported as SK_DONE so the run can end quietly, as `saker hunt ... | head` expects.
+// back to the last whole line, so readers never see half a JSON line (unless data that saker did
+// not write follows it: that is never touched). A closed pipe (EPIPE) is reported as SK_DONE so
+// the run can end quietly, as `saker hunt ... | head` expects.
 #ifndef SK_OUTPUT_OUT_H
 #define SK_OUTPUT_OUT_H
 
@@ -19,7 +20,8 @@ typedef struct sk_out {
     bool line_buffered;  // write after every line (jsonl hits, terminals)
     bool pipe_closed;    // EPIPE seen: everything later is dropped
     int error;           // errno of the first write error, 0 when none
-    off_t committed;     // bytes of whole lines known to be in the file
+    off_t committed;     // where saker's last whole line ends in the file (for O_APPEND, counted
+                         // from the file's size at open)
     const char *name;    // for messages: the -o path or "standard output"
     sk_buf pending;
     // Called before each write(2), when set: a progress line on the same terminal is erased
