@@ -189,6 +189,36 @@ int sk_cli_check_inputs(const char *cmd, const char *const *paths, size_t npaths
     return 0;
 }
 
+// Whether the output file ob (a regular file) is one of the inputs: a path names it, '-' reads
+// it as standard input, or (walked) a folder given holds it under a name the walk opens (out_real
+// is its real path; NULL skips that check). Returns the input that matched as a note for the
+// message ("" for a path, " (standard input)", " (in a folder given)"), or NULL.
+static const char *output_input(const struct stat *ob,
+                                const char *out_real,
+                                bool walked,
+                                const char *const *paths,
+                                size_t npaths)
+{
+    struct stat pb;
+    for (size_t i = 0; i < npaths; i++) {
+        bool is_stdin = strcmp(paths[i], "-") == 0;
+        if (is_stdin ? fstat(STDIN_FILENO, &pb) != 0 : stat(paths[i], &pb) != 0)
+            continue;
+        if (pb.st_dev == ob->st_dev && pb.st_ino == ob->st_ino)
+            return is_stdin ? " (standard input)" : "";
+        if (!is_stdin && S_ISDIR(pb.st_mode) && walked && out_real) {
+            char *dir_real = realpath(paths[i], NULL);
+            size_t n = dir_real ? strlen(dir_real) : 0;
+            bool in_dir = dir_real && strncmp(out_real, dir_real, n) == 0 &&
+                          (out_real[n] == '/' || (n == 1 && dir_real[0] == '/'));
+            free(dir_real);
+            if (in_dir)
+                return " (in a folder given)";
+        }
+    }
+    return NULL;
+}
+
 int sk_cli_open_output(sk_out *out,
                        const char *cmd,
                        const char *output,
@@ -196,34 +226,49 @@ int sk_cli_open_output(sk_out *out,
                        size_t npaths,
                        sk_scan *scan)
 {
-    struct stat ob, pb;
-    if (output && strcmp(output, "-") != 0 && stat(output, &ob) == 0 && S_ISREG(ob.st_mode)) {
-        // An existing file that a path names, or that a folder walk would open.
+    struct stat ob;
+    bool to_stdout = !output || strcmp(output, "-") == 0;
+    if (!to_stdout && stat(output, &ob) == 0 && S_ISREG(ob.st_mode)) {
+        // An existing file that a path names, that standard input is, or that a folder walk
+        // would open: opening it (O_TRUNC) would empty the evidence before it is read.
         char *out_real = realpath(output, NULL);
         const char *base = strrchr(output, '/') ? strrchr(output, '/') + 1 : output;
-        bool walked_name = sk_walk_opens_name(&scan->walk_opts, base);
-        for (size_t i = 0; i < npaths; i++) {
-            if (strcmp(paths[i], "-") == 0 || stat(paths[i], &pb) != 0)
-                continue;
-            bool same = pb.st_dev == ob.st_dev && pb.st_ino == ob.st_ino;
-            if (!same && S_ISDIR(pb.st_mode) && walked_name && out_real) {
-                char *dir_real = realpath(paths[i], NULL);
-                size_t n = dir_real ? strlen(dir_real) : 0;
-                same = dir_real && strncmp(out_real, dir_real, n) == 0 &&
-                       (out_real[n] == '/' || (n == 1 && dir_real[0] == '/'));
-                free(dir_real);
-            }
-            if (same) {
-                fprintf(stderr,
-                        "saker %s: the output file '%s' is also an input%s; not overwriting it\n",
-                        cmd,
-                        output,
-                        S_ISDIR(pb.st_mode) ? " (in a folder given)" : "");
-                free(out_real);
-                return SK_EXIT_FAILURE;
-            }
-        }
+        const char *why = output_input(
+                &ob, out_real, sk_walk_opens_name(&scan->walk_opts, base), paths, npaths);
         free(out_real);
+        if (why) {
+            fprintf(stderr,
+                    "saker %s: the output file '%s' is also an input%s; not overwriting it\n",
+                    cmd,
+                    output,
+                    why);
+            return SK_EXIT_FAILURE;
+        }
+    } else if (to_stdout && fstat(STDOUT_FILENO, &ob) == 0 && S_ISREG(ob.st_mode)) {
+        // Standard output redirected to a file (only a regular file: /dev/null, a pipe or a
+        // terminal can be stdin and stdout at once harmlessly). The shell opened it already, so
+        // `> FILE` has emptied it, but `>> FILE` has not: writing to an input would add our
+        // lines to the evidence and, read back, make dump never end and hunt count its own
+        // hits. An empty file in a walked folder is a new one (as for -o): the walk passes over
+        // it; a non-empty one is refused, as -o refuses an existing one, since the walk would
+        // otherwise pass over evidence and write into it.
+        // Its path, for the folder check, comes from Linux's /proc (elsewhere the walk only
+        // passes over it).
+        char *out_real = ob.st_size > 0 ? realpath("/proc/self/fd/1", NULL) : NULL;
+        const char *base = out_real && strrchr(out_real, '/') ? strrchr(out_real, '/') + 1 : "";
+        const char *why = output_input(&ob,
+                                       out_real,
+                                       out_real && sk_walk_opens_name(&scan->walk_opts, base),
+                                       paths,
+                                       npaths);
+        free(out_real);
+        if (why) {
+            fprintf(stderr,
+                    "saker %s: standard output is also an input%s; not writing to it\n",
+                    cmd,
+                    why);
+            return SK_EXIT_FAILURE;
+        }
     }
     if (sk_out_open(out, output) != SK_OK) {
         fprintf(stderr, "saker %s: cannot write '%s': %s\n", cmd, output, strerror(out->error));

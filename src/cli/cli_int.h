@@ -94,8 +94,10 @@ void sk_cli_scan_setup(struct sk_scan *scan,
 
 struct sk_out;
 // Opens the output of cmd ("hunt", "dump"): -o FILE, or standard output. Refuses a FILE that is
-// also one of the input paths (opening it would empty it before it is read), and makes the
-// scan's folder walks pass over it. 0, or SK_EXIT_FAILURE with the message printed.
+// also one of the inputs, a path or '-' (opening it would empty it before it is read), and
+// standard output when it is a regular file that is an input (it would be written into and read
+// back), and makes the scan's folder walks pass over the output. 0, or SK_EXIT_FAILURE with the
+// message printed.
 int sk_cli_open_output(struct sk_out *out,
                        const char *cmd,
                        const char *output,
