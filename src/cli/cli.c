@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -477,11 +478,35 @@ void sk_cli_stdout(const char *p, size_t n)
         stdout_errno = errno ? errno : EIO;
 }
 
+// Descriptors 0, 1 and 2 must be in use before anything opens a file: open(2) returns the lowest
+// free number, so with stderr closed (`2>&-`) the -o file would be descriptor 2 and get the
+// warnings, and with stdin closed an input file would be descriptor 0 and '-' would read it. A
+// closed one gets /dev/null, opened the other way round (write-only for stdin, read-only for
+// stdout and stderr), as gnulib's stdopen does: a read of '-' or a write of results then fails
+// with EBADF as it did on the closed descriptor, rather than silently reading nothing or
+// discarding the results with exit status 0. false (errno set) when /dev/null cannot be opened.
+static bool reserve_std_fds(void)
+{
+    for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+            continue;
+        // open(2) gives fd itself: it is the lowest free number, as the ones below are in use.
+        if (open("/dev/null", fd == STDIN_FILENO ? O_WRONLY : O_RDONLY) < 0)
+            return false;
+    }
+    return true;
+}
+
 // What went to standard output through stdio (help, rules list/check/explain, test, completion;
 // hunt and dump write through sk_out and report their own errors) must have been written: a full
 // disk is exit status 2, a closed pipe is quiet and keeps the status.
 int sk_cli_main(int argc, char **argv)
 {
+    if (!reserve_std_fds()) {
+        // Harmless when it is descriptor 2 that is closed: the write fails.
+        fprintf(stderr, "saker: cannot open /dev/null: %s\n", strerror(errno));
+        return SK_EXIT_FAILURE;
+    }
     // Writes to a closed pipe must come back as EPIPE (handled quietly), not kill the process.
     signal(SIGPIPE, SIG_IGN);
     int rc = dispatch(argc, argv);

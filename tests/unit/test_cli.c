@@ -1,10 +1,15 @@
 // Unit tests for src/cli: the option table, its parser, and that the man page documents it.
-#include <criterion/criterion.h>
-#include <criterion/redirect.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
 #include "cli/options.h"
 #include "helpers.h"
 
@@ -113,4 +118,36 @@ Test(cli, parser_rejects_unknown_and_misused_options, .init = cr_redirect_stderr
             "saker hunt: --min-level: unknown level\n"
             "saker dump: option '-o' given more than once\n"
             "saker dump: unknown option '--min-level' (see 'saker dump --help')\n");
+}
+
+// Descriptors 0 and 2 closed by the caller (`<&- 2>&-`) are taken before saker opens anything, so
+// that a file it opens later never gets their numbers ('-' would read an input file, warnings
+// would go into the -o file), and reading stdin or writing stderr still fails as when closed.
+Test(cli, closed_standard_descriptors_are_reserved, .init = cr_redirect_stdout)
+{
+    int in = dup(STDIN_FILENO), err = dup(STDERR_FILENO);
+    cr_assert(in >= 0 && err >= 0);
+    close(STDIN_FILENO);
+    close(STDERR_FILENO);
+    char *argv[] = { "saker", "--version", NULL };
+    int rc = sk_cli_main(2, argv);
+    int fd = open("/dev/null", O_RDONLY);
+    char c;
+    errno = 0;
+    ssize_t r = read(STDIN_FILENO, &c, 1);
+    int read_errno = errno;
+    errno = 0;
+    ssize_t w = write(STDERR_FILENO, "x", 1);
+    int write_errno = errno;
+    // Restored before any assertion, so that Criterion can report a failure.
+    dup2(in, STDIN_FILENO);
+    dup2(err, STDERR_FILENO);
+    close(in);
+    close(err);
+    if (fd >= 0)
+        close(fd);
+    cr_assert_eq(rc, 0);
+    cr_assert_geq(fd, 3, "a file opened after sk_cli_main got descriptor %d", fd);
+    cr_assert(r == -1 && read_errno == EBADF, "read(0): %zd, %s", r, strerror(read_errno));
+    cr_assert(w == -1 && write_errno == EBADF, "write(2): %zd, %s", w, strerror(write_errno));
 }
