@@ -2,8 +2,10 @@
 #include "out.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
+
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -60,6 +62,12 @@ static void cut_back(sk_out *o, size_t partial)
         (void)lseek(o->fd, o->committed, SEEK_SET);
 }
 
+static bool would_block(int e)
+{
+    // The same value on Linux; distinct on some systems, where both can be returned.
+    return e == EAGAIN || e == EWOULDBLOCK;
+}
+
 // Writes p[0..n), whole lines, and empties pending (which p may be).
 static sk_status write_out(sk_out *o, const char *p, size_t n)
 {
@@ -71,6 +79,15 @@ static sk_status write_out(sk_out *o, const char *p, size_t n)
         if (w < 0) {
             if (errno == EINTR)
                 continue;
+            if (would_block(errno)) {
+                // Standard output may be a non-blocking pipe or socket (O_NONBLOCK is a flag of
+                // the open file, set by whoever shares it, e.g. a Node.js parent): the reader is
+                // only slower than we are. Wait until it makes room; a reader that went away
+                // makes poll(2) return too, and the next write(2) then says EPIPE.
+                struct pollfd pfd = { .fd = o->fd, .events = POLLOUT };
+                if (poll(&pfd, 1, -1) >= 0 || errno == EINTR)
+                    continue;
+            }
             if (errno == EPIPE) {
                 o->pipe_closed = true;
                 sk_buf_reset(&o->pending);
