@@ -14,6 +14,9 @@
 #include <unistd.h>
 
 #include "core/mem.h"
+#include "input/evtx_native.h"
+
+#define EVTX_HEADER_BYTES 4096u // the file header's block, before the first chunk
 
 // Output (records and diagnostics) that the tasks behind the head of the input order may hold,
 // per job up to a total that keeps the peak RSS well under 64 MiB on a machine with many cores,
@@ -58,7 +61,7 @@ typedef struct file_hold {
 typedef struct task {
     char *path;                        // NULL for a note
     file_hold *hold;                   // parts of a split file: the file they read; else NULL
-    uint64_t split_size;               // parts of a split file: its size at the split
+    uint64_t part_first, part_end;     // parts of a split file: their bytes (part_end 0: whole)
     bool note;                         // only diagnostics of the walk, done when added
     uint64_t chunk_first, chunk_count; // a part of a large evtx file (native reader); 0, 0: all
     unsigned part;                     // 0 for a whole file or its first part
@@ -109,6 +112,7 @@ typedef struct scan_rt {
     size_t budget;   // a worker waits while buffered is at least this, unless it is the head
     unsigned jobs;
     bool damaged_acc; // damage seen in the parts of the file being accounted
+    bool opened_acc;  // its first part was opened
     int stopping;     // read without the lock through __atomic loads
     size_t stop_task; // the head task when the scan stopped: its output was being written
     unsigned long records_since_progress;
@@ -355,6 +359,7 @@ static file_hold *hold_file(const char *path, const struct stat *sb)
         return NULL;
     file_hold *h = sk_xcalloc(1, sizeof *h);
     h->fd = fd;
+    h->refs = 1; // the walk's, while it adds the parts (room() may let them finish meanwhile)
     snprintf(h->reopen, sizeof h->reopen, "/proc/self/fd/%d", fd);
     int probe = open(h->reopen, O_RDONLY | O_CLOEXEC);
     // The file held must be the one the walk saw (and split by its size).
@@ -374,10 +379,13 @@ static file_hold *hold_file(const char *path, const struct stat *sb)
 static void account(scan_rt *rt, task *t)
 {
     sk_scan_stats *st = &rt->s->stats;
+    if (t->part == 0)
+        rt->opened_acc = t->opened;
     if (t->failed && t->part == 0)
         st->files_failed++;
-    // A file split into parts is one file: damaged once if any part was, or could not be read.
-    rt->damaged_acc = rt->damaged_acc || t->damaged;
+    // A file split into parts is one file: damaged once if any part was, or if a part could not
+    // be read after its first part was (a first part that could not is the file skipped).
+    rt->damaged_acc = rt->damaged_acc || t->damaged || (t->failed && rt->opened_acc);
     if (t->last_part) {
         if (rt->damaged_acc)
             st->files_damaged++;
@@ -584,7 +592,8 @@ static void run_task(scan_rt *rt, size_t ti, void *w)
     ro.chunk_first = t->chunk_first;
     ro.chunk_count = t->chunk_count;
     ro.reopen = t->hold ? t->hold->reopen : NULL;
-    ro.expect_size = t->split_size;
+    ro.part_first = t->part_first;
+    ro.part_end = t->part_end;
     if (t->nd_part && !nd_part_lines(rt, ti, &ro, &dl)) {
         if (!is_stopping(rt))
             t->failed = t->damaged = true; // the part before reported why
@@ -593,7 +602,6 @@ static void run_task(scan_rt *rt, size_t ti, void *w)
     sk_status st = sk_input_open(&r, t->path, &ro, &dl);
     if (st != SK_OK) {
         t->failed = true;
-        t->damaged = t->part > 0; // the file was read in part (its first part opened)
         return;
     }
     t->opened = true;
@@ -806,7 +814,7 @@ static uint64_t splittable_chunks(const unsigned char *head, size_t n, uint64_t 
 {
     if (n < 8 || memcmp(head, "ElfFile\0", 8) != 0)
         return 0;
-    return (size - 4096 + 65535) / 65536;
+    return (size - EVTX_HEADER_BYTES + SK_EVTX_CHUNK_BYTES - 1) / SK_EVTX_CHUNK_BYTES;
 }
 
 static sk_status add_task(void *ctx, const char *path, const struct stat *sb, bool named)
@@ -857,12 +865,9 @@ static sk_status add_task(void *ctx, const char *path, const struct stat *sb, bo
         task *t = new_task(rt, path);
         t->part = (unsigned)part;
         t->last_part = part + 1 == nparts;
-        if (nparts > 1) {
-            t->split_size = (uint64_t)sb->st_size;
-            if (hold) {
-                t->hold = hold;
-                hold->refs++;
-            }
+        if (hold) {
+            t->hold = hold;
+            hold->refs++;
         }
         if (ndsize) {
             t->nd_part = true;
@@ -870,10 +875,16 @@ static sk_status add_task(void *ctx, const char *path, const struct stat *sb, bo
             // The last part reads to the end of the file, whatever it holds by then.
             t->nd_end = t->last_part ? 0 : t->nd_first + ND_PART_BYTES;
             t->part_bytes = (t->nd_end ? t->nd_end : ndsize) - t->nd_first;
+            t->part_first = t->nd_first;
+            t->part_end = t->nd_end ? t->nd_end : ndsize;
         } else if (nparts > 1) {
             t->chunk_first = part * PART_CHUNKS;
             // The last part reads to the end of the file, whatever lies past the counted slots.
             t->chunk_count = t->last_part ? 0 : PART_CHUNKS;
+            t->part_first = EVTX_HEADER_BYTES + t->chunk_first * SK_EVTX_CHUNK_BYTES;
+            t->part_end = t->last_part
+                                  ? (uint64_t)sb->st_size
+                                  : t->part_first + (uint64_t)PART_CHUNKS * SK_EVTX_CHUNK_BYTES;
         }
         if (part == 0) {
             w->nfiles++;
@@ -884,10 +895,7 @@ static sk_status add_task(void *ctx, const char *path, const struct stat *sb, bo
         publish(w);
     }
     sk_status st = rt->stopping ? SK_DONE : SK_OK;
-    if (hold && hold->refs == 0) { // no part was added (the scan stopped)
-        hold->refs = 1;
-        hold_release(rt, hold);
-    }
+    hold_release(rt, hold); // the walk's reference
     pthread_mutex_unlock(&rt->mu);
     return st;
 }

@@ -47,10 +47,11 @@ typedef struct sk_reader_opts {
     // sk_input_open only. reopen: the name to open in place of its path, which stays the name in
     // diagnostics and events (a part of a split file opens the file the scan holds open, as
     // /proc/self/fd/N, so that every part reads the same file whatever happens to the path).
-    // expect_size: the size the file had when the scan split it (0: none); a file that is now
-    // smaller is refused (its parts were planned on the old size).
+    // part_first, part_end: a part of a file the scan split, bytes [part_first, part_end) of it
+    // as it was then (part_end 0: none); a file that is now shorter than part_end is refused,
+    // as what the part stands for is no longer there.
     const char *reopen;
-    uint64_t expect_size;
+    uint64_t part_first, part_end;
 } sk_reader_opts;
 
 typedef struct sk_reader_stats {

@@ -371,17 +371,13 @@ sk_status sk_input_open(sk_reader **out,
                           "is a directory");
             return SK_ERR_IO;
         }
-        if (opts && opts->expect_size && (uint64_t)sb.st_size < opts->expect_size) {
-            // A part planned on the old size: what it would read now is not what it stands for.
-            uint64_t at = opts->ndjson_first ? opts->ndjson_first
-                          : opts->chunk_first ? 4096 + opts->chunk_first * 65536
-                                              : 0;
+        if (opts && opts->part_end && (uint64_t)sb.st_size < opts->part_end) {
             close(fd);
             sk_diag_emitf(diags, SK_SEV_ERROR, path, 0, 0, NULL, "file-changed",
-                          "shrank from %llu to %llu bytes while it was read; its part from byte "
-                          "%llu is not read",
-                          (unsigned long long)opts->expect_size, (unsigned long long)sb.st_size,
-                          (unsigned long long)at);
+                          "is now %llu bytes, shorter than when it was split for reading; its "
+                          "part from byte %llu to %llu is not read",
+                          (unsigned long long)sb.st_size, (unsigned long long)opts->part_first,
+                          (unsigned long long)opts->part_end);
             return SK_ERR_IO;
         }
         seekable = S_ISREG(sb.st_mode);

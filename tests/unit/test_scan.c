@@ -431,7 +431,11 @@ typedef struct split_run {
     const char *path;    // the file read
     const char *other;   // what is renamed onto its name at its first event (NULL: none)
     off_t truncate_to;   // else the size it is cut to then (0: none)
+    const char *cut;     // the file truncated (NULL: path)
+    const char *second;  // a second file scanned after path (NULL: none)
+    size_t pending;      // sk_scan.pending_tasks (0: default)
     unsigned long seen;  // events (atomic)
+    bool fired;          // the change was made (atomic)
 } split_run;
 
 static split_run *the_split;
@@ -442,13 +446,15 @@ static sk_status split_event(void *w, const sk_event *ev, sk_scan_out *out)
     (void)out;
     split_run *r = the_split;
     __atomic_fetch_add(&r->seen, 1, __ATOMIC_SEQ_CST);
-    if (ev->line == 1) {
-        // The first event of part 0: the second worker is counting or reading part 1 (which
-        // waited for part 0's count of its newlines), and no later part has been opened yet.
+    if (strcmp(ev->file, r->path) == 0 &&
+        !__atomic_exchange_n(&r->fired, true, __ATOMIC_SEQ_CST)) {
+        // The first event of the file, of part 0 or part 1: both workers are on those two parts
+        // until one of them is done, so no later part (and no part of a second file) has been
+        // opened yet.
         if (r->other)
             cr_assert_eq(rename(r->other, r->path), 0);
-        else
-            cr_assert_eq(truncate(r->path, r->truncate_to), 0);
+        else if (r->truncate_to || r->cut)
+            cr_assert_eq(truncate(r->cut ? r->cut : r->path, r->truncate_to), 0);
     }
     return SK_OK;
 }
@@ -462,16 +468,23 @@ static sk_status split_put(void *ctx, const sk_sort_key *key, const char *data, 
     return SK_OK;
 }
 
-static void split_scan(split_run *r, sk_scan *s, sk_report *rep)
+static void write_split_file(const char *path)
 {
     char pad[1001];
     memset(pad, 'x', sizeof pad - 1);
     pad[sizeof pad - 1] = '\0';
-    FILE *fp = fopen(r->path, "w");
+    FILE *fp = fopen(path, "w");
     cr_assert_not_null(fp);
     for (int i = 0; i < SPLIT_LINES; i++)
         fprintf(fp, "{\"event_id\":1,\"i\":%d,\"pad\":\"%s\"}\n", i, pad);
     fclose(fp);
+}
+
+static void split_scan(split_run *r, sk_scan *s, sk_report *rep)
+{
+    write_split_file(r->path);
+    if (r->second)
+        write_split_file(r->second);
     sk_report_init(rep, true, false);
     rep->fp = fopen("/dev/null", "w");
     cr_assert_not_null(rep->fp);
@@ -480,9 +493,10 @@ static void split_scan(split_run *r, sk_scan *s, sk_report *rep)
     s->jobs = 2;
     s->hooks.on_event = split_event;
     s->hooks.put = split_put;
+    s->pending_tasks = r->pending;
     the_split = r;
-    const char *paths[] = { r->path };
-    cr_assert_eq(sk_scan_run(s, paths, 1), SK_OK);
+    const char *paths[] = { r->path, r->second };
+    cr_assert_eq(sk_scan_run(s, paths, r->second ? 2 : 1), SK_OK);
 }
 
 Test(scan, a_split_file_renamed_over_is_read_whole)
@@ -530,6 +544,54 @@ Test(scan, a_split_file_cut_short_while_read_is_reported_damaged)
     fclose(rep.fp);
     sk_report_fini(&rep);
     unlink(path);
+    rmdir(dir);
+    SK_ASSERT_NO_LEAKS();
+}
+
+Test(scan, a_split_file_added_part_by_part_is_held_to_its_last_part)
+{
+    // One task pending at a time: the walk adds part k + 1 only when part k is done, so every
+    // part added so far can finish while the walk waits. The file must stay held (and open)
+    // until the walk has added the last part.
+    char dir[] = "/tmp/sk-split-XXXXXX", path[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/big.ndjson", dir);
+    split_run r = { .path = path, .pending = 1 };
+    sk_scan s;
+    sk_report rep;
+    split_scan(&r, &s, &rep);
+    cr_expect_eq(s.stats.events, SPLIT_LINES);
+    cr_expect_eq(s.stats.files_damaged, 0);
+    cr_expect_eq(rep.nreasons, 0);
+    fclose(rep.fp);
+    sk_report_fini(&rep);
+    unlink(path);
+    rmdir(dir);
+    SK_ASSERT_NO_LEAKS();
+}
+
+Test(scan, a_split_file_emptied_before_it_is_read_is_skipped_not_damaged)
+{
+    // The second file is emptied (copytruncate) while the first is read: none of its parts can
+    // be read, so it is one file skipped, not a damaged one as well.
+    char dir[] = "/tmp/sk-split-XXXXXX", path[64], second[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/a.ndjson", dir);
+    snprintf(second, sizeof second, "%s/b.ndjson", dir);
+    split_run r = { .path = path, .second = second, .cut = second, .truncate_to = 0 };
+    sk_scan s;
+    sk_report rep;
+    split_scan(&r, &s, &rep);
+    cr_expect_eq(s.stats.events, SPLIT_LINES);
+    cr_expect_eq(s.stats.files_read, 1);
+    cr_expect_eq(s.stats.files_failed, 1);
+    cr_expect_eq(s.stats.files_damaged, 0);
+    cr_expect_eq(rep.nreasons, 1);
+    cr_expect_str_eq(rep.reasons[0].code, "file-changed");
+    fclose(rep.fp);
+    sk_report_fini(&rep);
+    unlink(path);
+    unlink(second);
     rmdir(dir);
     SK_ASSERT_NO_LEAKS();
 }
