@@ -181,12 +181,17 @@ static sk_status visit(walker *w, const char *path, const char *name)
     const sk_walk_opts *o = w->opts;
     if (stat(path, &sb) != 0) {
         int e = errno;
-        // A dangling symlink or a file gone since readdir: reported, unless its name is one the
-        // walk would pass over anyway (triage collections are full of dangling junctions such as
-        // "Application Data").
-        if (!sk_walk_opens_name(o, name) ||
-            (o && o->nexclude && glob_any(w, o->exclude, o->nexclude, path, name, false)) ||
-            (o && o->ninclude && !glob_any(w, o->include, o->ninclude, path, name, false))) {
+        struct stat lb;
+        // A dangling symlink or a file gone since readdir: reported, unless it is a dangling
+        // symlink whose name the walk would pass over anyway (triage collections are full of
+        // dangling junctions such as "Application Data"). Anything else that cannot be read (a
+        // folder without permission, an I/O error) is reported whatever its name.
+        bool dangling =
+                (e == ENOENT || e == ENOTDIR) && lstat(path, &lb) == 0 && S_ISLNK(lb.st_mode);
+        if (dangling &&
+            (!sk_walk_opens_name(o, name) ||
+             (o && o->nexclude && glob_any(w, o->exclude, o->nexclude, path, name, false)) ||
+             (o && o->ninclude && !glob_any(w, o->include, o->ninclude, path, name, false)))) {
             w->stats->passed_over++;
             return SK_OK;
         }
