@@ -12,8 +12,9 @@ A case is a folder tests/e2e/cases/NAME/ holding:
   stderr   expected standard error (exact, after masking figures that vary: times, rates)
   exit     expected exit status
   needs    optional: 'corpus' (skip with exit 77 when ../shared/corpus is absent);
-           'no-valgrind' (skip in the valgrind job, SAKER_E2E_VALGRIND set: valgrind keeps its
-           own files in TMPDIR, so a case that points TMPDIR at a missing folder stops it)
+           'no-valgrind' (skip in the valgrind job, SAKER_E2E_VALGRIND set, a case valgrind
+           itself cannot run: it keeps its own files in TMPDIR, so a case that points TMPDIR at
+           a missing folder stops it, and it needs its standard error)
   setup    optional: a shell snippet run first (cwd = @TMP@), e.g. to make a FIFO
   env      optional: KEY=VALUE lines added to the environment (COLUMNS=160, TZ=UTC and no
            NO_COLOR/CI by default)
