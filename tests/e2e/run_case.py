@@ -58,7 +58,7 @@ def main():
         print(f"SKIP {name}: ../shared/corpus is absent ({corpus})")
         return 77
     if "no-valgrind" in needs and os.environ.get("SAKER_E2E_VALGRIND"):
-        print(f"SKIP {name}: valgrind cannot run with this case's TMPDIR")
+        print(f"SKIP {name}: valgrind cannot run this case (see 'needs')")
         return 77
     with tempfile.TemporaryDirectory(prefix="saker-e2e-") as tmp:
         subst = lambda s: s.replace("@SRC@", src).replace("@TMP@", tmp).replace("@CORPUS@", corpus)
