@@ -499,11 +499,31 @@ static void split_scan(split_run *r, sk_scan *s, sk_report *rep)
     cr_assert_eq(sk_scan_run(s, paths, r->second ? 2 : 1), SK_OK);
 }
 
+// A temporary folder for a split test, and path = dir/name in it.
+static void split_dir(char *dir, char *path, size_t n, const char *name)
+{
+    strcpy(dir, "/tmp/sk-split-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, n, "%s/%s", dir, name);
+}
+
+static void split_done(sk_report *rep, const char *dir, const split_run *r)
+{
+    fclose(rep->fp);
+    sk_report_fini(rep);
+    unlink(r->path);
+    if (r->second)
+        unlink(r->second);
+    if (r->other)
+        unlink(r->other); // renamed over path already, unless the test failed before
+    rmdir(dir);
+    SK_ASSERT_NO_LEAKS();
+}
+
 Test(scan, a_split_file_renamed_over_is_read_whole)
 {
-    char dir[] = "/tmp/sk-split-XXXXXX", path[64], other[64];
-    cr_assert_not_null(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/big.ndjson", dir);
+    char dir[32], path[64], other[64];
+    split_dir(dir, path, sizeof path, "big.ndjson");
     snprintf(other, sizeof other, "%s/new.ndjson", dir);
     FILE *fo = fopen(other, "w");
     cr_assert_not_null(fo);
@@ -518,18 +538,13 @@ Test(scan, a_split_file_renamed_over_is_read_whole)
     cr_expect_eq(s.stats.files_read, 1);
     cr_expect_eq(s.stats.files_damaged, 0);
     cr_expect_eq(rep.nreasons, 0);
-    fclose(rep.fp);
-    sk_report_fini(&rep);
-    unlink(path);
-    rmdir(dir);
-    SK_ASSERT_NO_LEAKS();
+    split_done(&rep, dir, &r);
 }
 
 Test(scan, a_split_file_cut_short_while_read_is_reported_damaged)
 {
-    char dir[] = "/tmp/sk-split-XXXXXX", path[64];
-    cr_assert_not_null(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/big.ndjson", dir);
+    char dir[32], path[64];
+    split_dir(dir, path, sizeof path, "big.ndjson");
     split_run r = { .path = path, .truncate_to = 20 << 20 };
     sk_scan s;
     sk_report rep;
@@ -541,11 +556,7 @@ Test(scan, a_split_file_cut_short_while_read_is_reported_damaged)
     for (size_t i = 0; i < rep.nreasons; i++)
         changed = changed || strcmp(rep.reasons[i].code, "file-changed") == 0;
     cr_expect(changed, "no file-changed error");
-    fclose(rep.fp);
-    sk_report_fini(&rep);
-    unlink(path);
-    rmdir(dir);
-    SK_ASSERT_NO_LEAKS();
+    split_done(&rep, dir, &r);
 }
 
 Test(scan, a_split_file_added_part_by_part_is_held_to_its_last_part)
@@ -553,9 +564,8 @@ Test(scan, a_split_file_added_part_by_part_is_held_to_its_last_part)
     // One task pending at a time: the walk adds part k + 1 only when part k is done, so every
     // part added so far can finish while the walk waits. The file must stay held (and open)
     // until the walk has added the last part.
-    char dir[] = "/tmp/sk-split-XXXXXX", path[64];
-    cr_assert_not_null(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/big.ndjson", dir);
+    char dir[32], path[64];
+    split_dir(dir, path, sizeof path, "big.ndjson");
     split_run r = { .path = path, .pending = 1 };
     sk_scan s;
     sk_report rep;
@@ -563,20 +573,15 @@ Test(scan, a_split_file_added_part_by_part_is_held_to_its_last_part)
     cr_expect_eq(s.stats.events, SPLIT_LINES);
     cr_expect_eq(s.stats.files_damaged, 0);
     cr_expect_eq(rep.nreasons, 0);
-    fclose(rep.fp);
-    sk_report_fini(&rep);
-    unlink(path);
-    rmdir(dir);
-    SK_ASSERT_NO_LEAKS();
+    split_done(&rep, dir, &r);
 }
 
 Test(scan, a_split_file_emptied_before_it_is_read_is_skipped_not_damaged)
 {
     // The second file is emptied (copytruncate) while the first is read: none of its parts can
     // be read, so it is one file skipped, not a damaged one as well.
-    char dir[] = "/tmp/sk-split-XXXXXX", path[64], second[64];
-    cr_assert_not_null(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/a.ndjson", dir);
+    char dir[32], path[64], second[64];
+    split_dir(dir, path, sizeof path, "a.ndjson");
     snprintf(second, sizeof second, "%s/b.ndjson", dir);
     split_run r = { .path = path, .second = second, .cut = second, .truncate_to = 0 };
     sk_scan s;
@@ -588,10 +593,5 @@ Test(scan, a_split_file_emptied_before_it_is_read_is_skipped_not_damaged)
     cr_expect_eq(s.stats.files_damaged, 0);
     cr_expect_eq(rep.nreasons, 1);
     cr_expect_str_eq(rep.reasons[0].code, "file-changed");
-    fclose(rep.fp);
-    sk_report_fini(&rep);
-    unlink(path);
-    unlink(second);
-    rmdir(dir);
-    SK_ASSERT_NO_LEAKS();
+    split_done(&rep, dir, &r);
 }
