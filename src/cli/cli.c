@@ -190,11 +190,7 @@ int sk_cli_check_inputs(const char *cmd, const char *const *paths, size_t npaths
     return 0;
 }
 
-// Whether the output file ob (a regular file) is one of the inputs: a path names it, '-' reads
-// it as standard input, or (walked) a folder given holds it under a name the walk opens (out_real
-// is its real path; NULL skips that check). Returns the input that matched as a note for the
-// message ("" for a path, " (standard input)", " (in a folder given)"), or NULL.
-static const char *output_input(const struct stat *ob,
+const char *sk_cli_output_input(const struct stat *ob,
                                 const char *out_real,
                                 bool walked,
                                 const char *const *paths,
@@ -234,7 +230,7 @@ int sk_cli_open_output(sk_out *out,
         // would open: opening it (O_TRUNC) would empty the evidence before it is read.
         char *out_real = realpath(output, NULL);
         const char *base = strrchr(output, '/') ? strrchr(output, '/') + 1 : output;
-        const char *why = output_input(
+        const char *why = sk_cli_output_input(
                 &ob, out_real, sk_walk_opens_name(&scan->walk_opts, base), paths, npaths);
         free(out_real);
         if (why) {
@@ -257,7 +253,7 @@ int sk_cli_open_output(sk_out *out,
         // passes over it).
         char *out_real = ob.st_size > 0 ? realpath("/proc/self/fd/1", NULL) : NULL;
         const char *base = out_real && strrchr(out_real, '/') ? strrchr(out_real, '/') + 1 : "";
-        const char *why = output_input(&ob,
+        const char *why = sk_cli_output_input(&ob,
                                        out_real,
                                        out_real && sk_walk_opens_name(&scan->walk_opts, base),
                                        paths,

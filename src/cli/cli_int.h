@@ -92,6 +92,17 @@ void sk_cli_scan_setup(struct sk_scan *scan,
                        struct sk_report *rep,
                        const struct sk_event_filter *filter);
 
+struct stat;
+// Whether the output file ob (a regular file) is one of the inputs: a path names it, '-' reads
+// it as standard input, or (walked) a folder given holds it under a name the walk opens (out_real
+// is its real path; NULL skips that check). Returns the input that matched as a note for the
+// message ("" for a path, " (standard input)", " (in a folder given)"), or NULL.
+const char *sk_cli_output_input(const struct stat *ob,
+                                const char *out_real,
+                                bool walked,
+                                const char *const *paths,
+                                size_t npaths);
+
 struct sk_out;
 // Opens the output of cmd ("hunt", "dump"): -o FILE, or standard output. Refuses a FILE that is
 // also one of the inputs, a path or '-' (opening it would empty it before it is read), and

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <yaml.h>
 
@@ -777,6 +778,26 @@ static void junit_suites(FILE *fp, const trun *t)
     free(all);
 }
 
+// Why an existing --junit FILE must not be written, or NULL: it is written at the end, so a FILE
+// the run reads would be replaced by the report of its own run. A FILE named like a test or a
+// rule (.yml, .yaml, .toml) is refused wherever it is (a test file's rule is read beside it,
+// without being named), and any other that a test or rule path names.
+static const char *junit_refused(const char *file, const char *const *paths, size_t npaths,
+                                 const sk_cli_opts *o)
+{
+    struct stat ob;
+    if (stat(file, &ob) != 0 || !S_ISREG(ob.st_mode))
+        return NULL;
+    const char *dot = strrchr(file, '.');
+    if (dot && (strcasecmp(dot, ".yml") == 0 || strcasecmp(dot, ".yaml") == 0 ||
+                strcasecmp(dot, ".toml") == 0))
+        return "has the name of a test or rule file";
+    if (sk_cli_output_input(&ob, NULL, false, paths, npaths) ||
+        sk_cli_output_input(&ob, NULL, false, o->rules, o->nrules))
+        return "is also an input";
+    return NULL;
+}
+
 static bool write_junit(const trun *t, const char *file)
 {
     FILE *fp = fopen(file, "w");
@@ -813,6 +834,12 @@ int sk_cmd_test(int argc, char **argv)
     }
     if (npaths == 0) {
         fputs("saker test: no test file or folder given (see 'saker test --help')\n", stderr);
+        rc = SK_EXIT_FAILURE;
+        goto done_opts;
+    }
+    const char *why = o.junit ? junit_refused(o.junit, paths, npaths, &o) : NULL;
+    if (why) {
+        fprintf(stderr, "saker test: the JUnit file '%s' %s; not overwriting it\n", o.junit, why);
         rc = SK_EXIT_FAILURE;
         goto done_opts;
     }
