@@ -5,10 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void oom(void)
+void sk_xoom(void)
 {
     fputs("saker: out of memory\n", stderr);
     abort();
+}
+
+static void oom(void)
+{
+    sk_xoom();
 }
 
 void *sk_xmalloc(size_t n)

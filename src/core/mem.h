@@ -6,6 +6,8 @@
 #include <stddef.h>
 
 void *sk_xmalloc(size_t n);
+// Reports that memory is exhausted and aborts (for allocations made without these helpers).
+_Noreturn void sk_xoom(void);
 void *sk_xcalloc(size_t count, size_t size);
 void *sk_xrealloc(void *p, size_t n);
 char *sk_xstrdup(const char *s);

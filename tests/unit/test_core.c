@@ -1,11 +1,14 @@
 // Unit tests for src/core: bounded buffer, arena, diagnostics rendering, UTF-16/UTF-8, time.
 #include <criterion/criterion.h>
 #include <stdint.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/diag.h"
+#include "core/image.h"
 #include "core/timefmt.h"
 #include "core/utf.h"
 #include "helpers.h"
@@ -207,4 +210,97 @@ Test(core, time_formats_windows_style_and_parses_iso_forms)
                                         "2016-12-31T23:59:60Z", "2024-05-01T10:00-14:00" };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         cr_assert(sk_time_parse(good[i], strlen(good[i]), &t), "%s was refused", good[i]);
+}
+
+// ---- images (core/image.h): the compiled-rule cache's object copies
+
+typedef struct img_node {
+    const char *name;
+    struct img_node *next;
+    uint32_t *vals;
+    uint32_t nvals;
+} img_node;
+
+// Writes a list of two nodes sharing one array, then relocates the image in a block of its own.
+Test(core, image_round_trip_keeps_shared_objects_and_texts_once)
+{
+    uint32_t shared[3] = { 7, 8, 9 };
+    char name_a[] = "same", name_b[] = "same"; // equal texts at two addresses
+    img_node b = { .name = name_b, .next = NULL, .vals = shared, .nvals = 3 };
+    img_node a = { .name = name_a, .next = &b, .vals = shared, .nvals = 3 };
+    sk_img_w w;
+    sk_img_w_init(&w);
+    sk_img_off arr = sk_img_put_shared(&w, shared, sizeof shared);
+    cr_assert_eq(sk_img_put_shared(&w, shared, sizeof shared), arr); // once per address
+    sk_img_off ob = sk_img_put(&w, &b, sizeof b);
+    SK_IMG_LINK(&w, ob, img_node, name, sk_img_str(&w, b.name));
+    SK_IMG_LINK(&w, ob, img_node, next, 0);
+    SK_IMG_LINK(&w, ob, img_node, vals, sk_img_ref(&w, b.vals));
+    sk_img_off oa = sk_img_put(&w, &a, sizeof a);
+    SK_IMG_LINK(&w, oa, img_node, name, sk_img_str(&w, a.name));
+    SK_IMG_LINK(&w, oa, img_node, next, ob);
+    SK_IMG_LINK(&w, oa, img_node, vals, sk_img_ref(&w, a.vals));
+    cr_assert_not(w.failed);
+    cr_assert_eq(oa % 8, 1, "objects are 8-byte aligned (positions are offset + 1)");
+    cr_assert_eq(w.nrelocs, 6);
+
+    size_t size = w.len;
+    unsigned char *block = aligned_alloc(16, (size + 15) & ~(size_t)15);
+    memcpy(block, w.buf, size);
+    size_t nmap = sk_img_map_words(size);
+    uint64_t *map = malloc(nmap * sizeof(uint64_t));
+    memcpy(map, sk_img_map(&w), nmap * sizeof(uint64_t));
+    sk_img_w_fini(&w);
+    cr_assert(sk_img_relocate(block, size, map));
+    const img_node *ra = (const img_node *)(block + oa - 1);
+    cr_assert_str_eq(ra->name, "same");
+    cr_assert_eq(ra->next->name, ra->name, "equal texts are stored once");
+    cr_assert_null(ra->next->next);
+    cr_assert_eq(ra->vals, ra->next->vals, "a shared object stays one object");
+    cr_assert_eq(ra->vals[2], 9);
+    cr_assert((unsigned char *)ra->vals >= block && (unsigned char *)ra->vals < block + size);
+    free(map);
+    free(block);
+}
+
+Test(core, image_refuses_pointers_outside_its_block)
+{
+    sk_img_w w;
+    sk_img_w_init(&w);
+    img_node n = { .name = "x" };
+    sk_img_off o = sk_img_put(&w, &n, sizeof n);
+    SK_IMG_LINK(&w, o, img_node, name, sk_img_str(&w, n.name));
+    cr_assert_eq(sk_img_ref(&w, &n + 1), 0);
+    cr_assert(w.failed, "a reference to an object never written fails the image");
+    size_t size = w.len;
+    unsigned char *block = aligned_alloc(16, (size + 15) & ~(size_t)15);
+    memcpy(block, w.buf, size);
+    uint64_t map[1];
+    memcpy(map, sk_img_map(&w), sizeof map);
+    sk_img_w_fini(&w);
+    uint64_t far = size + 1; // a target past the end
+    memcpy(block + o - 1 + offsetof(img_node, name), &far, sizeof far);
+    cr_assert_not(sk_img_relocate(block, size, map));
+    uint64_t bits = 1ull << 63; // a field past the end
+    cr_assert_not(sk_img_relocate(block, 16, &bits));
+    free(block);
+}
+
+Test(core, image_hash_sees_one_changed_byte_and_swapped_words)
+{
+    unsigned char a[100];
+    for (size_t i = 0; i < sizeof a; i++)
+        a[i] = (unsigned char)i;
+    uint64_t h = sk_img_hash(a, sizeof a, 1);
+    for (size_t i = 0; i < sizeof a; i++) {
+        a[i] ^= 0x10;
+        cr_assert_neq(sk_img_hash(a, sizeof a, 1), h, "byte %zu", i);
+        a[i] ^= 0x10;
+    }
+    cr_assert_neq(sk_img_hash(a, sizeof a, 2), h, "the seed counts");
+    unsigned char t[8];
+    memcpy(t, a, 8); // the words of lanes 0 and 1 swapped
+    memcpy(a, a + 8, 8);
+    memcpy(a + 8, t, 8);
+    cr_assert_neq(sk_img_hash(a, sizeof a, 1), h);
 }
