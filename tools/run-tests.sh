@@ -7,6 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
 jobs=$(nproc 2>/dev/null || echo 2)
+# The compiled-rule cache of every saker run below (meson's test setup sets its own): not $HOME.
+SAKER_CACHE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/saker-test-cache.XXXXXX")
+export SAKER_CACHE_DIR
+trap 'rm -rf "$SAKER_CACHE_DIR"' EXIT
 
 total_pass=0 total_fail=0 total_skip=0
 count() { # reads meson's testlog.json: adds this run's pass/fail/skip counts to the totals

@@ -293,6 +293,9 @@ static const char *apply(void *ctx, sk_opt_id id, const char *v)
     case OPT_BUILTIN:
         o->builtin = true;
         break;
+    case OPT_NO_CACHE:
+        o->no_cache = true;
+        break;
     case OPT_PLACEHOLDERS:
         o->placeholders = v;
         break;

@@ -21,6 +21,7 @@ typedef struct sk_cli_opts {
     size_t nrules;
     bool builtin;
     const char *placeholders;
+    bool no_cache; // --no-cache
     const char *format;
     const char *output;
     const char *min_level;

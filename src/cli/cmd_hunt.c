@@ -126,8 +126,9 @@ static void print_summary(const sk_scan *scan, const sk_ruleset *rs, const hunt_
 {
     sk_scan_print_stats(scan, fp);
     fprintf(fp,
-            "saker: rules: %zu loaded, %zu skipped, %zu selected\n",
+            "saker: rules: %zu loaded%s, %zu skipped, %zu selected\n",
             sk_ruleset_loaded_count(rs),
+            sk_ruleset_cached(rs) ? " (cached)" : "",
             sk_ruleset_skipped_count(rs),
             sk_ruleset_enabled_count(rs));
     size_t nrules = sk_ruleset_count(rs), with_hits = 0;

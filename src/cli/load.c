@@ -4,24 +4,48 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rules/rule_cache.h"
 #include "scan.h"
 
-sk_ruleset *sk_cli_load_rules(const sk_cli_opts *o, sk_report *rep, bool *io_error)
+// Loads the rules from their files; with c, recording the load for the cache and keeping it when
+// it read everything.
+static sk_ruleset *load_cold(const sk_cli_opts *o, sk_report *rep, sk_rule_cache *c, bool *io_error)
 {
     sk_load_opts lo = { .placeholder_file = o->placeholders,
                         .strict = o->strict,
-                        .jobs = o->jobs ? o->jobs : sk_scan_default_jobs() };
+                        .jobs = o->jobs ? o->jobs : sk_scan_default_jobs(),
+                        .sources = c ? sk_rule_cache_sources(c) : NULL };
+    sk_diags *d = c ? sk_rule_cache_recorder(c, &rep->dl) : &rep->dl;
     sk_rule_loader *l = NULL;
     *io_error = false;
-    if (sk_rule_loader_new(&l, &lo, &rep->dl) != SK_OK)
+    if (sk_rule_loader_new(&l, &lo, d) != SK_OK)
         return NULL;
-    if (o->nrules == 0 || o->builtin)
-        if (sk_rule_loader_add_builtin(l, &rep->dl) != SK_OK)
-            *io_error = true;
+    bool builtin = o->nrules == 0 || o->builtin;
+    if (builtin && sk_rule_loader_add_builtin(l, d) != SK_OK)
+        *io_error = true;
     for (size_t i = 0; i < o->nrules; i++)
-        if (sk_rule_loader_add_path(l, o->rules[i], &rep->dl) != SK_OK)
+        if (sk_rule_loader_add_path(l, o->rules[i], d) != SK_OK)
             *io_error = true;
-    return sk_rule_loader_finish(l);
+    sk_ruleset *rs = sk_rule_loader_finish(l);
+    if (c && !*io_error)
+        sk_rule_cache_put(c, rs);
+    return rs;
+}
+
+sk_ruleset *sk_cli_load_rules(const sk_cli_opts *o, sk_report *rep, bool *io_error)
+{
+    sk_rule_cache *c = o->no_cache ? NULL
+                                   : sk_rule_cache_new(NULL,
+                                                       o->rules,
+                                                       o->nrules,
+                                                       o->nrules == 0 || o->builtin,
+                                                       o->placeholders);
+    *io_error = false;
+    sk_ruleset *rs = sk_rule_cache_get(c, &rep->dl);
+    if (!rs)
+        rs = load_cold(o, rep, c, io_error);
+    sk_rule_cache_free(c);
+    return rs;
 }
 
 void sk_cli_load_summary(const sk_ruleset *rs, sk_report *rep)

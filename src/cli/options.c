@@ -22,6 +22,8 @@ const sk_opt_def sk_opt_table[] = {
       "also load the built-in rule pack next to -r rules" },
     { OPT_PLACEHOLDERS, 0, "placeholders", "FILE", LOAD, false,
       "YAML map of placeholder name to values, for the Sigma |expand modifier" },
+    { OPT_NO_CACHE, 0, "no-cache", NULL, LOAD, false,
+      "neither read nor write the compiled-rule cache (see saker(1), FILES)" },
     { OPT_FORMAT, 'f', "format", "FMT", SK_CMD_HUNT, false,
       "output format: table, jsonl, json or csv (default: table on a terminal, else jsonl)" },
     { OPT_SORT, 0, "sort", "KEY", SK_CMD_HUNT, false,

@@ -45,6 +45,7 @@ typedef enum sk_opt_id {
     OPT_EVENT_ID,
     OPT_JOBS,
     OPT_EVTX_READER,
+    OPT_NO_CACHE,
 } sk_opt_id;
 
 typedef struct sk_opt_def {

@@ -1381,3 +1381,66 @@ unsigned long sk_vm_scratch_limit_hits(const sk_vm_scratch *s)
 {
     return s->limit_hits;
 }
+
+// ---------------------------------------------------------------------------------------------
+// images (the compiled-rule cache)
+
+sk_img_off sk_vm_image_put(sk_img_w *w, const sk_vm *vm)
+{
+    sk_img_off o = sk_img_put_shared(w, vm, sizeof *vm);
+    SK_IMG_LINK(w, o, sk_vm, src, sk_img_text(w, vm->src, vm->src_n));
+    switch (vm->mode) {
+    case M_LIT:
+        SK_IMG_LINK(w, o, sk_vm, u.lit.p, sk_img_bytes(w, vm->u.lit.p, vm->u.lit.n));
+        // the search table is made again at the first search
+        SK_IMG_LINK(w, o, sk_vm, u.lit.shift, 0);
+        break;
+    case M_GLOB: {
+        const seg *last = &vm->u.glob.segs[vm->u.glob.nseg - 1];
+        size_t ntok = last->first + last->ntok;
+        SK_IMG_LINK(w, o, sk_vm, u.glob.bytes, sk_img_bytes(w, vm->u.glob.bytes, vm->src_n + 1));
+        SK_IMG_LINK(w, o, sk_vm, u.glob.toks, sk_img_put(w, vm->u.glob.toks, ntok * sizeof(tok)));
+        SK_IMG_LINK(w,
+                    o,
+                    sk_vm,
+                    u.glob.segs,
+                    sk_img_put(w, vm->u.glob.segs, vm->u.glob.nseg * sizeof(seg)));
+        break;
+    }
+    case M_REGEX:
+        // PCRE2 code is compiled again when the image is read (sk_vm_image_fix), and the chain
+        // with it.
+        SK_IMG_LINK(w, o, sk_vm, u.re.code, 0);
+        SK_IMG_LINK(w, o, sk_vm, u.re.chain_text, 0);
+        SK_IMG_LINK(w, o, sk_vm, u.re.chain_len, 0);
+        ((sk_vm *)sk_img_at(w, o))->u.re.nchain = 0;
+        break;
+    case M_CIDR:
+    case M_NUM:
+        break;
+    }
+    return o;
+}
+
+bool sk_vm_image_fix(sk_vm *vm)
+{
+    if (vm->mode != M_REGEX)
+        return true;
+    return compile_regex(vm, vm->src, vm->src_n, NULL, NULL) == SK_OK;
+}
+
+void sk_vm_image_release(sk_vm *vm)
+{
+    switch (vm->mode) {
+    case M_LIT:
+        free(vm->u.lit.shift);
+        break;
+    case M_REGEX:
+        pcre2_code_free(vm->u.re.code);
+        free(vm->u.re.chain_text);
+        free(vm->u.re.chain_len);
+        break;
+    default:
+        break;
+    }
+}

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "core/buf.h"
+#include "core/image.h"
 #include "core/status.h"
 
 typedef enum sk_vm_kind {
@@ -65,6 +66,12 @@ bool sk_text_eq_ci(const char *a, const char *b, size_t n);
 const char *sk_vm_ci_substring(const sk_vm *vm, size_t *n);
 // Appends a one-line human description ("contains (ci) 'foo'", "re 'a.*b'") for `rules explain`.
 void sk_vm_describe(const sk_vm *vm, sk_buf *out);
+// The compiled-rule cache (rules/rule_cache.c): writes vm into an image and returns its position;
+// makes a vm read back from an image usable (compiles its regex again: PCRE2 code is not copied;
+// false when that fails); frees what such a vm holds outside the image (not the vm itself).
+sk_img_off sk_vm_image_put(sk_img_w *w, const sk_vm *vm);
+bool sk_vm_image_fix(sk_vm *vm);
+void sk_vm_image_release(sk_vm *vm);
 
 sk_vm_scratch *sk_vm_scratch_new(void);
 void sk_vm_scratch_free(sk_vm_scratch *s);

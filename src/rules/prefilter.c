@@ -1629,3 +1629,102 @@ void pf_scan(pf_scratch *s,
     }
     s->done = true;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Images (the compiled-rule cache, rule_cache.c)
+
+static sk_img_off set_image_put(sk_img_w *w, const pf_set *set)
+{
+    if (!set)
+        return 0;
+    sk_img_off o = sk_img_put_shared(w, set, sizeof *set);
+    if (set->bits) {
+        // Every group has one slot; keys and gstart are read for groups only.
+        uint32_t ngroups = 0;
+        for (uint32_t i = 0; i <= set->mask; i++)
+            ngroups += set->slots[i] != 0;
+        size_t nbits = ((size_t)1 << (32 - set->shift)) / 64;
+        SK_IMG_LINK(w, o, pf_set, bits, sk_img_put(w, set->bits, nbits * sizeof(uint64_t)));
+        SK_IMG_LINK(w,
+                    o,
+                    pf_set,
+                    slots,
+                    sk_img_put(w, set->slots, ((size_t)set->mask + 1) * sizeof(uint32_t)));
+        SK_IMG_LINK(w, o, pf_set, keys, sk_img_put(w, set->keys, ngroups * sizeof(uint32_t)));
+        SK_IMG_LINK(w,
+                    o,
+                    pf_set,
+                    gstart,
+                    sk_img_put(w, set->gstart, ((size_t)ngroups + 1) * sizeof(uint32_t)));
+    } else {
+        SK_IMG_LINK(w, o, pf_set, bits, 0);
+        SK_IMG_LINK(w, o, pf_set, slots, 0);
+        SK_IMG_LINK(w, o, pf_set, keys, 0);
+        SK_IMG_LINK(w, o, pf_set, gstart, 0);
+    }
+    return o;
+}
+
+sk_img_off pf_image_put(sk_img_w *w, const pf_index *ix)
+{
+    if (!ix)
+        return 0;
+    sk_img_off o = sk_img_put(w, ix, sizeof *ix);
+    sk_img_off sets = sk_img_put(w, ix->sets, ((size_t)ix->nci + 1) * sizeof(pf_set *));
+    SK_IMG_LINK(w, o, pf_index, sets, sets);
+    for (size_t c = 0; c <= ix->nci; c++)
+        sk_img_link(w, sets, c * sizeof(pf_set *), set_image_put(w, ix->sets[c]));
+    size_t nrefs = 0;
+    sk_img_off ents = sk_img_put(w, ix->entries, ix->nentries * sizeof(pf_entry));
+    SK_IMG_LINK(w, o, pf_index, entries, ents);
+    for (size_t e = 0; e < ix->nentries; e++) {
+        const pf_entry *en = &ix->entries[e];
+        SK_IMG_LINK_AT(w, ents, pf_entry, e, s, sk_img_bytes(w, en->s, en->len));
+        if ((size_t)en->rfirst + en->nrules > nrefs)
+            nrefs = (size_t)en->rfirst + en->nrules;
+    }
+    SK_IMG_LINK(w, o, pf_index, rules, sk_img_put(w, ix->rules, nrefs * sizeof(uint32_t)));
+    SK_IMG_LINK(w,
+                o,
+                pf_index,
+                rule_filtered,
+                sk_img_put(w, ix->rule_filtered, (ix->nrules + 1) * sizeof(bool)));
+    // The candidate lists are the ruleset index's own (written before): the matcher finds a
+    // list's entry by its address.
+    sk_img_off lkeys = sk_img_put(w, ix->lkeys, ix->nlists * sizeof(uint32_t *));
+    SK_IMG_LINK(w, o, pf_index, lkeys, lkeys);
+    sk_img_off lkw = sk_img_put(w, ix->lkw, ix->nlists * sizeof(pf_set *));
+    SK_IMG_LINK(w, o, pf_index, lkw, lkw);
+    for (size_t l = 0; l < ix->nlists; l++) {
+        sk_img_link(w, lkeys, l * sizeof(uint32_t *), sk_img_ref(w, ix->lkeys[l]));
+        sk_img_link(w, lkw, l * sizeof(pf_set *), set_image_put(w, ix->lkw[l]));
+    }
+    SK_IMG_LINK(w,
+                o,
+                pf_index,
+                lslots,
+                sk_img_put(w, ix->lslots, ((size_t)ix->lmask + 1) * sizeof(uint32_t)));
+    SK_IMG_LINK(w,
+                o,
+                pf_index,
+                lbits,
+                sk_img_put(w, ix->lbits, ix->nlists * ix->nwords * sizeof(uint64_t)));
+    SK_IMG_LINK(w, o, pf_index, all, sk_img_put(w, ix->all, ix->nwords * sizeof(uint64_t)));
+    return o;
+}
+
+void pf_image_fix(pf_index *ix)
+{
+    if (!ix)
+        return;
+    // The list slots hash list addresses, which are new.
+    memset(ix->lslots, 0, ((size_t)ix->lmask + 1) * sizeof(uint32_t));
+    for (size_t l = 0; l < ix->nlists; l++) {
+        if (!ix->lkeys[l])
+            continue;
+        uint32_t i = list_slot(ix, ix->lkeys[l]);
+        while (ix->lslots[i])
+            i = (i + 1) & ix->lmask;
+        ix->lslots[i] = (uint32_t)l + 1;
+    }
+}

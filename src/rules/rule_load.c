@@ -35,6 +35,7 @@ typedef struct pending_file {
     bool parsed; // yf holds data's documents
     bool done;   // read (and parsed): the compiler may take it
     yfile yf;
+    struct stat sb; // the file when opened (st_mode 0: unknown)
 } pending_file;
 
 typedef struct file_id {
@@ -58,7 +59,40 @@ struct sk_rule_loader {
     // files given by name.
     file_id *dirs, *files;
     size_t ndirs, capdirs, nfiles, capfiles;
+    sk_rule_sources *sources; // sk_load_opts.sources
 };
+
+void sk_rule_sources_fini(sk_rule_sources *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i].path);
+    free(s->v);
+    memset(s, 0, sizeof(*s));
+}
+
+// Records what the load read at path (sb from fstat of what was read; st_mode 0: fstat failed).
+static void note_source(sk_rule_loader *l, const char *path, const struct stat *sb)
+{
+    sk_rule_sources *s = l->sources;
+    if (!s)
+        return;
+    if (!sb->st_mode) {
+        s->unknown = true;
+        return;
+    }
+    sk_xgrow((void **)&s->v, &s->cap, s->n + 1, sizeof(sk_rule_source));
+    s->v[s->n++] = (sk_rule_source){
+        .path = sk_xstrdup(path),
+        .dir = S_ISDIR(sb->st_mode),
+        .dev = (unsigned long long)sb->st_dev,
+        .ino = (unsigned long long)sb->st_ino,
+        .size = S_ISDIR(sb->st_mode) ? 0 : (unsigned long long)sb->st_size,
+        .mtime_s = (long long)sb->st_mtim.tv_sec,
+        .mtime_ns = (long long)sb->st_mtim.tv_nsec,
+        .ctime_s = (long long)sb->st_ctim.tv_sec,
+        .ctime_ns = (long long)sb->st_ctim.tv_nsec,
+    };
+}
 
 static bool id_in(const file_id *ids, size_t n, const struct stat *st)
 {
@@ -525,9 +559,13 @@ load_buffer(sk_rule_loader *l, const char *name, const char *data, size_t n, sk_
 // ---------------------------------------------------------------------------------------------
 // Files and folders
 
-static sk_status read_file(const char *path, char **out, size_t *outn, bool *too_big)
+// *sb: the file as opened (before it is read: a change while it is read shows on the next check);
+// st_mode 0 when that is not known.
+static sk_status
+read_file(const char *path, char **out, size_t *outn, bool *too_big, struct stat *sb_out)
 {
     *too_big = false;
+    sb_out->st_mode = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return SK_ERR_IO;
@@ -538,10 +576,13 @@ static sk_status read_file(const char *path, char **out, size_t *outn, bool *too
     struct stat sb;
     size_t cap = 4096, n = 0;
     bool regular = false;
-    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 0 &&
-        (unsigned long long)sb.st_size < SK_MAX_RULE_FILE_BYTES) {
-        cap = (size_t)sb.st_size + 1;
-        regular = true;
+    if (fstat(fd, &sb) == 0) {
+        *sb_out = sb;
+        if (S_ISREG(sb.st_mode) && sb.st_size >= 0 &&
+            (unsigned long long)sb.st_size < SK_MAX_RULE_FILE_BYTES) {
+            cap = (size_t)sb.st_size + 1;
+            regular = true;
+        }
     }
     char *buf = sk_xmalloc(cap);
     sk_status st = SK_OK;
@@ -592,6 +633,7 @@ static void io_failed(sk_rule_loader *l, const char *path, const char *what, int
 // documents or NULL); frees data.
 static sk_status load_read_file(sk_rule_loader *l,
                                 const char *path,
+                                const struct stat *sb,
                                 sk_status st,
                                 int err,
                                 char *data,
@@ -600,6 +642,8 @@ static sk_status load_read_file(sk_rule_loader *l,
                                 yfile *yf,
                                 sk_diags *d)
 {
+    if (st == SK_OK || too_big)
+        note_source(l, path, sb);
     if (too_big) {
         load_buffer(l, path, NULL, (size_t)SK_MAX_RULE_FILE_BYTES + 1, d);
         return SK_OK;
@@ -618,8 +662,9 @@ static sk_status add_file(sk_rule_loader *l, const char *path, sk_diags *d)
     char *data = NULL;
     size_t n = 0;
     bool too_big = false;
-    sk_status st = read_file(path, &data, &n, &too_big);
-    return load_read_file(l, path, st, errno, data, n, too_big, NULL, d);
+    struct stat sb;
+    sk_status st = read_file(path, &data, &n, &too_big, &sb);
+    return load_read_file(l, path, &sb, st, errno, data, n, too_big, NULL, d);
 }
 
 // ---- read-ahead: rule files of folder walks are read and parsed on several threads
@@ -638,7 +683,7 @@ typedef struct read_ahead {
 
 static void read_one(pending_file *p)
 {
-    sk_status st = read_file(p->path, &p->data, &p->n, &p->too_big);
+    sk_status st = read_file(p->path, &p->data, &p->n, &p->too_big, &p->sb);
     p->err = st == SK_OK ? 0 : (errno ? errno : EIO);
     if (st == SK_OK && !p->too_big && p->n <= SK_MAX_RULE_FILE_BYTES && !is_toml_name(p->path)) {
         yfile_init(&p->yf);
@@ -701,6 +746,7 @@ static sk_status flush_pending(sk_rule_loader *l, sk_diags *d)
         pthread_mutex_unlock(&ra.mu);
         sk_status st = load_read_file(l,
                                       p->path,
+                                      &p->sb,
                                       p->err ? SK_ERR_IO : SK_OK,
                                       p->err,
                                       p->data,
@@ -780,6 +826,9 @@ static sk_status add_dir(sk_rule_loader *l, const char *path, sk_diags *d, unsig
             return SK_OK;
         }
         id_add(&l->dirs, &l->ndirs, &l->capdirs, &ds);
+        note_source(l, path, &ds);
+    } else if (dir && l->sources) {
+        l->sources->unknown = true;
     }
     if (!dir) {
         (void)flush_pending(l, d);
@@ -865,7 +914,10 @@ static sk_status load_placeholders(sk_rule_loader *l, const char *path, sk_diags
     char *data = NULL;
     size_t n = 0;
     bool too_big = false;
-    sk_status st = read_file(path, &data, &n, &too_big);
+    struct stat sb;
+    sk_status st = read_file(path, &data, &n, &too_big, &sb);
+    if (st == SK_OK && !too_big)
+        note_source(l, path, &sb);
     if (st != SK_OK || too_big) {
         sk_diag_emitf(d,
                       SK_SEV_ERROR,
@@ -986,6 +1038,7 @@ sk_status sk_rule_loader_new(sk_rule_loader **out, const sk_load_opts *opts, sk_
     if (opts) {
         l->strict = opts->strict;
         l->jobs = opts->jobs;
+        l->sources = opts->sources;
         if (opts->placeholder_file) {
             sk_status st = load_placeholders(l, opts->placeholder_file, d);
             if (st != SK_OK) {

@@ -10,6 +10,7 @@
 #include "core/arena.h"
 #include "core/buf.h"
 #include "core/diag.h"
+#include "core/image.h"
 #include "match/value.h"
 #include "ruleset.h"
 
@@ -357,6 +358,9 @@ struct sk_ruleset {
     struct pf_index *pf;    // built at finish; NULL before
     size_t pf_nrules_atoms; // rules with atoms
     eql_tab *eql;           // [EQL dispatch] ECS view slots of the EQL rules; NULL when none
+    // Read from the compiled-rule cache (rule_cache.c): the block that holds this ruleset and
+    // everything it points to (freed as one); NULL for a ruleset built by the loader.
+    void *image;
 };
 
 sk_ruleset *rs_new(void);
@@ -388,6 +392,10 @@ void pf_rule_atoms(sk_ruleset *rs, sk_rule *r);
 // Builds the prefilter over every rule (at finish; the ruleset is complete) and frees it.
 void pf_build(sk_ruleset *rs);
 void pf_free(sk_ruleset *rs);
+// The compiled-rule cache: writes the prefilter into an image (the ruleset index's candidate
+// lists must be in it already), and makes one read back from an image usable.
+sk_img_off pf_image_put(sk_img_w *w, const struct pf_index *ix);
+void pf_image_fix(struct pf_index *ix);
 // The literals that the sets keep in their short parts (tests: that a set was split).
 size_t pf_short_literals(const sk_ruleset *rs);
 // Per-matcher marks (prefilter_int.h).

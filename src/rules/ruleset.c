@@ -469,6 +469,14 @@ void sk_ruleset_free(sk_ruleset *rs)
 {
     if (!rs)
         return;
+    if (rs->image) { // everything is in one block, but what the predicates made since
+        void *image = rs->image;
+        for (size_t i = 0; i < rs->nvms; i++)
+            sk_vm_image_release(rs->vms[i]);
+        sk_arena_fini(&rs->arena);
+        free(image); // rs with it
+        return;
+    }
     for (size_t i = 0; i < rs->nvms; i++)
         sk_vm_free(rs->vms[i]);
     free(rs->vms);
@@ -499,6 +507,11 @@ size_t sk_ruleset_report_count(const sk_ruleset *rs)
 const sk_load_entry *sk_ruleset_report_at(const sk_ruleset *rs, size_t i)
 {
     return i < rs->nreport ? &rs->report[i] : NULL;
+}
+
+bool sk_ruleset_cached(const sk_ruleset *rs)
+{
+    return rs->image != NULL;
 }
 
 size_t sk_ruleset_loaded_count(const sk_ruleset *rs)

@@ -97,6 +97,21 @@ static inline sk_level sk_level_rank(sk_level lv)
     return lv == SK_LEVEL_UNKNOWN ? SK_LEVEL_INFORMATIONAL : lv;
 }
 
+// A file or folder a load read, as it was then (the compiled-rule cache checks them again).
+typedef struct sk_rule_source {
+    char *path;
+    bool dir;
+    unsigned long long dev, ino, size;
+    long long mtime_s, mtime_ns, ctime_s, ctime_ns;
+} sk_rule_source;
+
+typedef struct sk_rule_sources {
+    sk_rule_source *v;
+    size_t n, cap;
+    bool unknown; // something was read whose state could not be taken (fstat failed)
+} sk_rule_sources;
+void sk_rule_sources_fini(sk_rule_sources *s);
+
 typedef struct sk_load_opts {
     // YAML file mapping placeholder names to lists of values, for the `expand` modifier:
     //   admin_users: ['Administrator', 'admin*']
@@ -111,6 +126,8 @@ typedef struct sk_load_opts {
     // Threads that read and parse rule files ahead of the compiler (folder walks); 0 or 1: none.
     // Rules are compiled, reported and numbered in the same order whatever the count.
     unsigned jobs;
+    // When not NULL, every rule file, folder and placeholder file read is added to it.
+    sk_rule_sources *sources;
 } sk_load_opts;
 
 // Creates a loader. opts may be NULL (defaults). When the placeholder file cannot be read or
@@ -150,6 +167,8 @@ typedef struct sk_load_entry {
 size_t sk_ruleset_report_count(const sk_ruleset *rs);
 const sk_load_entry *sk_ruleset_report_at(const sk_ruleset *rs, size_t i);
 size_t sk_ruleset_loaded_count(const sk_ruleset *rs); // == sk_ruleset_count
+// True when the ruleset was read from the compiled-rule cache (rule_cache.h).
+bool sk_ruleset_cached(const sk_ruleset *rs);
 size_t sk_ruleset_skipped_count(const sk_ruleset *rs);
 // Skips grouped by reason code, sorted by count (descending) then code.
 size_t sk_ruleset_reason_count(const sk_ruleset *rs);

@@ -18,6 +18,10 @@ A case is a folder tests/e2e/cases/NAME/ holding:
   setup    optional: a shell snippet run first (cwd = @TMP@), e.g. to make a FIFO
   env      optional: KEY=VALUE lines added to the environment (COLUMNS=160, TZ=UTC and no
            NO_COLOR/CI by default)
+The compiled-rule cache (SAKER_CACHE_DIR) is a fresh folder per case. When the run left a cache
+file there, the case runs a second time (fresh @TMP@, setup again) with that cache, and both
+runs must give the same output but for the summary's "(cached)": every case that loads rules checks that a cached load behaves
+as the cold one. (Not under valgrind: too slow; the valgrind job runs cached cases of its own.)
 Usage: run_case.py SAKER SRCROOT CORPUS CASE_DIR [--update]
 """
 import os
@@ -60,38 +64,54 @@ def main():
     if "no-valgrind" in needs and os.environ.get("SAKER_E2E_VALGRIND"):
         print(f"SKIP {name}: valgrind cannot run this case (see 'needs')")
         return 77
-    with tempfile.TemporaryDirectory(prefix="saker-e2e-") as tmp:
-        subst = lambda s: s.replace("@SRC@", src).replace("@TMP@", tmp).replace("@CORPUS@", corpus)
-        setup = read("setup")
-        if setup:
-            subprocess.run(["sh", "-c", subst(setup.decode())], cwd=tmp, check=True)
-        shell = read("shell")
-        if shell is not None:
-            cmd = ["bash", "-c", subst(shell.decode()).replace("@SAKER@", shlex.quote(saker))]
-        else:
-            cmd = [saker] + [subst(a) for a in shlex.split(read("args").decode())]
-        stdin = read("stdin")
-        spath = read("stdin.path")
-        if spath is not None:
-            with open(os.path.join(src, spath.decode().strip()), "rb") as f:
-                stdin = f.read()
-        env = dict(os.environ)
-        env.pop("NO_COLOR", None)
-        env.pop("CI", None)
-        env["COLUMNS"] = "160"
-        env["TZ"] = "UTC"
-        for line in (read("env", b"") or b"").decode().splitlines():
-            if "=" in line:
-                k, v = line.split("=", 1)
-                env[k] = subst(v)
-        env["LC_ALL"] = "C.UTF-8"
-        p = subprocess.run(cmd, cwd=src, input=stdin if stdin is not None else b"",
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=300)
-        def norm(b):
-            return b.decode("utf-8", "replace").replace(tmp, "@TMP@").replace(corpus, "@CORPUS@")
-        out = norm(p.stdout)
-        err = mask(norm(p.stderr))
-        got = {"stdout": out, "stderr": err, "exit": f"{p.returncode}\n"}
+    def run_once(cache):
+        with tempfile.TemporaryDirectory(prefix="saker-e2e-") as tmp:
+            subst = lambda s: (s.replace("@SRC@", src).replace("@TMP@", tmp)
+                               .replace("@CORPUS@", corpus))
+            setup = read("setup")
+            if setup:
+                subprocess.run(["sh", "-c", subst(setup.decode())], cwd=tmp, check=True)
+            shell = read("shell")
+            if shell is not None:
+                cmd = ["bash", "-c", subst(shell.decode()).replace("@SAKER@", shlex.quote(saker))]
+            else:
+                cmd = [saker] + [subst(a) for a in shlex.split(read("args").decode())]
+            stdin = read("stdin")
+            spath = read("stdin.path")
+            if spath is not None:
+                with open(os.path.join(src, spath.decode().strip()), "rb") as f:
+                    stdin = f.read()
+            env = dict(os.environ)
+            env.pop("NO_COLOR", None)
+            env.pop("CI", None)
+            env["COLUMNS"] = "160"
+            env["TZ"] = "UTC"
+            env["SAKER_CACHE_DIR"] = cache
+            for line in (read("env", b"") or b"").decode().splitlines():
+                if "=" in line:
+                    k, v = line.split("=", 1)
+                    env[k] = subst(v)
+            env["LC_ALL"] = "C.UTF-8"
+            p = subprocess.run(cmd, cwd=src, input=stdin if stdin is not None else b"",
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                               timeout=300)
+            def norm(b):
+                return (b.decode("utf-8", "replace").replace(tmp, "@TMP@")
+                        .replace(corpus, "@CORPUS@"))
+            return {"stdout": norm(p.stdout), "stderr": mask(norm(p.stderr)),
+                    "exit": f"{p.returncode}\n"}
+
+    with tempfile.TemporaryDirectory(prefix="saker-e2e-cache-") as cache:
+        got = run_once(cache)
+        if not update and os.listdir(cache) and not os.environ.get("SAKER_E2E_VALGRIND"):
+            again = run_once(cache)
+            for k in got:
+                # The summary says where the rules came from: the only difference allowed.
+                if again[k].replace(" (cached)", "") != got[k].replace(" (cached)", ""):
+                    print(f"--- {name}: {k} differs when the rules come from the cache")
+                    print("cold load:\n" + got[k])
+                    print("cached load:\n" + again[k])
+                    return 1
         if update:
             for k, v in got.items():
                 with open(os.path.join(case, k), "w", encoding="utf-8") as f:
