@@ -4,9 +4,10 @@
 // with an escape every line, and every path separator escaped), so the string loop looks at 16
 // bytes at a time (SSE2; 8 elsewhere) for the bytes that need attention: the closing quote, a
 // backslash, a control character (invalid in JSON: give up) and a byte >= 0x80 (UTF-8, validated
-// once the string's end is known). A string without escapes is passed to the callback in place;
-// one with escapes is decoded into the scratch buffer, each run copied as it is scanned. Containers
-// are tracked with a bit stack, so nesting costs no recursion.
+// once the string's end is known); past the first block, 32 at a time on CPUs with AVX2. A string
+// without escapes is passed to the callback in place; one with escapes is decoded into the scratch
+// buffer, each run copied as it is scanned. Containers are tracked with a bit stack, so nesting
+// costs no recursion.
 #include "json_scan.h"
 
 #include <stdint.h>
@@ -106,21 +107,144 @@ static size_t yajl_utf8_error_at(const char *s, size_t n)
     return n;
 }
 
-// A string whose opening quote is at *pp. On success *pp is past the closing quote and *out,
+// AVX2 for the long runs (script blocks, messages): x86-64 builds carry both paths and pick one
+// per string with the CPU's answer (a load and a test). SK_JSON_SCAN_NO_AVX2 leaves it out, as one
+// unit test builds the scanner, so that the SSE2 blocks are tested on AVX2 machines too.
+#if SK_JSON_BLOCK == 16 && defined(__x86_64__) && defined(__GNUC__) && \
+        !defined(SK_JSON_SCAN_NO_AVX2)
+#define WIDE 32
+#include <immintrin.h>
+
+static inline bool wide_ok(void)
+{
+    return __builtin_cpu_supports("avx2");
+}
+
+// The mask of the special bytes of the 32 in x. '"' ^ 2 is ' ', and a control character ^ 2 is
+// another one, so a signed "less than 0x21" after the xor finds the quote, the control characters
+// and the bytes >= 0x80 with one compare.
+__attribute__((target("avx2"))) static inline unsigned special32(__m256i x)
+{
+    __m256i lt =
+            _mm256_cmpgt_epi8(_mm256_set1_epi8(0x21), _mm256_xor_si256(x, _mm256_set1_epi8(2)));
+    return (unsigned)_mm256_movemask_epi8(
+            _mm256_or_si256(lt, _mm256_cmpeq_epi8(x, _mm256_set1_epi8('\\'))));
+}
+
+static inline __attribute__((target("avx2"))) __m256i load32(const char *p)
+{
+    return _mm256_loadu_si256((const __m256i *)(const void *)p);
+}
+
+// The first special byte in [p, end), or end.
+__attribute__((target("avx2"))) static const char *find_special_wide(const char *p, const char *end)
+{
+    if (end - p >= WIDE) {
+        for (const char *last = end - WIDE; p <= last; p += WIDE) {
+            unsigned bits = special32(load32(p));
+            if (bits)
+                return p + __builtin_ctz(bits);
+        }
+    }
+    return sk_json_find_special(p, end);
+}
+
+// Copies the plain bytes at p to d, 32 at a time (each block stored before it is looked at), up
+// to the first special byte or until fewer than 32 bytes are left; returns where it stopped.
+__attribute__((target("avx2"))) static const char *
+copy_plain_wide(const char *p, const char *end, char *d)
+{
+    if (end - p < WIDE)
+        return p;
+    size_t i = 0, last = (size_t)(end - p) - WIDE;
+    for (; i <= last; i += WIDE) {
+        __m256i x = load32(p + i);
+        _mm256_storeu_si256((__m256i *)(void *)(d + i), x);
+        unsigned bits = special32(x);
+        if (bits)
+            return p + i + __builtin_ctz(bits);
+    }
+    return p + i;
+}
+#else
+#define WIDE 0
+#endif
+
+// Copies the run of plain bytes at *pp to d, up to the next special byte (*pp is left there) or
+// end; returns its length. Blocks are stored before they are looked at: d must have room for the
+// source's bytes up to end (the decoded text never gets ahead of the source, so a store at the
+// decoded position stays inside the scratch).
+static inline size_t copy_run(const char **pp, const char *end, char *d, bool wide)
+{
+    const char *p = *pp;
+    size_t n = 0;
+    (void)wide;
+#if SK_JSON_BLOCK
+    // One block here: most runs between escapes are short (a path's "\\Windows").
+    if (end - p >= SK_JSON_BLOCK) {
+        memcpy(d, p, SK_JSON_BLOCK);
+        unsigned k = sk_json_first_special(p);
+        if (k < SK_JSON_BLOCK) {
+            *pp = p + k;
+            return k;
+        }
+        p += SK_JSON_BLOCK;
+        n = SK_JSON_BLOCK;
+#if WIDE
+        if (wide) {
+            const char *q = copy_plain_wide(p, end, d + n);
+            n += (size_t)(q - p);
+            p = q;
+            if (end - p >= WIDE) { // stopped at a special byte
+                *pp = p;
+                return n;
+            }
+        }
+#endif
+    }
+    while (end - p >= SK_JSON_BLOCK) {
+        memcpy(d + n, p, SK_JSON_BLOCK);
+        unsigned k = sk_json_first_special(p);
+        if (k < SK_JSON_BLOCK) {
+            *pp = p + k;
+            return n + k;
+        }
+        p += SK_JSON_BLOCK;
+        n += SK_JSON_BLOCK;
+    }
+#endif
+    while (p < end && !sk_json_is_special((unsigned char)*p))
+        d[n++] = *p++;
+    *pp = p;
+    return n;
+}
+
+// A string whose opening quote is at *pp, of which the bytes before from are known to be plain
+// (scan_string looked at the first block). On success *pp is past the closing quote and *out,
 // *outn, *clean describe its decoded text (in place or in scratch). On failure *pp is at the
 // byte that is not JSON (end: the text ends inside the string), or NULL when the scanner gives
 // up: invalid UTF-8 that yajl takes, or a scratch that could not grow.
-static bool scan_string(const char **pp,
-                        const char *end,
-                        sk_json_scratch *scratch,
-                        const char **out,
-                        size_t *outn,
-                        bool *clean)
+static bool scan_string_rest(const char **pp,
+                             const char *from,
+                             const char *end,
+                             sk_json_scratch *scratch,
+                             const char **out,
+                             size_t *outn,
+                             bool *clean)
 {
-    const char *start = *pp + 1, *p = start;
+    const char *start = *pp + 1, *p = from;
     bool high = false;
+#if WIDE
+    const bool wide = wide_ok();
+#else
+    const bool wide = false;
+#endif
     for (;;) {
+#if WIDE
+        p = wide ? find_special_wide(p, end) : sk_json_find_special(p, end);
+#else
         p = sk_json_find_special(p, end);
+#endif
         if (p == end)
             goto fail;
         unsigned char c = (unsigned char)*p;
@@ -191,29 +315,11 @@ escaped:;
                 goto fail;
             }
         }
-        // The run up to the next special byte, copied as it is found: eight bytes are stored
-        // before they are looked at (the decoded text never gets ahead of the source, so the
-        // store stays inside the scratch).
-#if SK_JSON_BLOCK
-        while (end - p >= SK_JSON_BLOCK) {
-            memcpy(d + dn, p, SK_JSON_BLOCK);
-            unsigned k = sk_json_first_special(p);
-            if (k < SK_JSON_BLOCK) {
-                p += k;
-                dn += k;
-                goto special;
-            }
-            p += SK_JSON_BLOCK;
-            dn += SK_JSON_BLOCK;
-        }
-#endif
-        while (p < end && !sk_json_is_special((unsigned char)*p))
-            d[dn++] = *p++;
+        // The run up to the next special byte, copied as it is found (the scratch has room for
+        // the rest of the source).
+        dn += copy_run(&p, end, d + dn, wide);
         if (p == end)
             goto fail;
-#if SK_JSON_BLOCK
-    special:;
-#endif
     }
     // Escapes decode to valid UTF-8; raw bytes >= 0x80 still need checking (the first bad one
     // is found again in the source, where escapes are ASCII).
@@ -234,6 +340,32 @@ bad_utf8:; // at the sequence yajl refuses (escapes are ASCII, so the source tel
     size_t bad = yajl_utf8_error_at(start, (size_t)(p - start));
     *pp = bad < (size_t)(p - start) ? start + bad : NULL;
     return false;
+}
+
+// A string whose opening quote is at *pp (see scan_string_rest). Names and short values end in
+// their first block: that one is looked at here, inline, and the call is only for the rest.
+static inline bool scan_string(const char **pp,
+                               const char *end,
+                               sk_json_scratch *scratch,
+                               const char **out,
+                               size_t *outn,
+                               bool *clean)
+{
+    const char *start = *pp + 1, *from = start;
+#if SK_JSON_BLOCK
+    if (end - start >= SK_JSON_BLOCK) {
+        unsigned k = sk_json_first_special(start);
+        if (k < SK_JSON_BLOCK && start[k] == '"') { // plain ASCII up to the quote
+            *out = start;
+            *outn = k;
+            *clean = true;
+            *pp = start + k + 1;
+            return true;
+        }
+        from = start + k;
+    }
+#endif
+    return scan_string_rest(pp, from, end, scratch, out, outn, clean);
 }
 
 // A number at *pp (RFC 8259 grammar, which is yajl's). On success *pp is past it.

@@ -136,6 +136,97 @@ Test(json_scan, long_strings_are_found_eight_bytes_at_a_time)
     }
 }
 
+// The bytes of s[0..n) as the trace shows them.
+static void render(sk_buf *b, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == '|')
+            sk_buf_printf(b, "<%02x>", c);
+        else
+            sk_buf_putc(b, (char)c);
+    }
+}
+
+// Long strings: the block looked at inline, the 32-byte blocks (AVX2 CPUs), the 16-byte blocks
+// (the json_scan_sse2 build, and the rest of a string on AVX2 CPUs) and the bytes at the end
+// all meet each kind of special byte at every offset, in strings with and without escapes before
+// it, and in strings that end at the end of the text.
+Test(json_scan, long_strings_meet_specials_at_every_offset)
+{
+    static const char *const special[][2] = {
+        // as written, as decoded
+        { "", "" },
+        { "\\n", "\n" },
+        { "\\\\", "\\" },
+        { "\\\"", "\"" },
+        { "\\u00e9", "\xc3\xa9" },
+        { "\xc3\xa9", "\xc3\xa9" },
+        { "\\ud83d\\ude00", "\xf0\x9f\x98\x80" },
+    };
+    static const size_t posts[] = { 0, 1, 15, 16, 31, 33, 70 };
+    char doc[512], want[1024], text[256], dec[256];
+    for (size_t pre = 0; pre < 110; pre++) {
+        for (size_t k = 0; k < sizeof special / sizeof special[0]; k++) {
+            for (size_t j = 0; j < sizeof posts / sizeof posts[0]; j++) {
+                for (int lead = 0; lead < 2; lead++) { // a leading escape: the runs are copied
+                    size_t post = posts[j];
+                    snprintf(text,
+                             sizeof text,
+                             "%s%.*s%s%.*s",
+                             lead ? "\\t" : "",
+                             (int)pre,
+                             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefg"
+                             "hijk"
+                             "lmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+                             special[k][0],
+                             (int)post,
+                             "0123456789.,;:-_=+*&^%$#@!~`'?<>(){}[]0123456789.,;:-_=+*&^%$#@!~`'?<"
+                             ">");
+                    snprintf(dec,
+                             sizeof dec,
+                             "%s%.*s%s%.*s",
+                             lead ? "\t" : "",
+                             (int)pre,
+                             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefg"
+                             "hijk"
+                             "lmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+                             special[k][1],
+                             (int)post,
+                             "0123456789.,;:-_=+*&^%$#@!~`'?<>(){}[]0123456789.,;:-_=+*&^%$#@!~`'?<"
+                             ">");
+                    for (int bare = 0; bare < 2; bare++) { // bare: the string ends the text
+                        snprintf(doc, sizeof doc, bare ? "\"%s\"" : "[\"%s\",1]", text);
+                        sk_buf b;
+                        sk_buf_init(&b, sizeof want);
+                        sk_buf_puts(&b, bare ? "s:" : "[ s:");
+                        render(&b, dec, strlen(dec));
+                        sk_buf_puts(&b, bare ? "|" : "|#1|] ");
+                        snprintf(want, sizeof want, "%s", sk_buf_str(&b));
+                        sk_buf_fini(&b);
+                        const char *got;
+                        cr_assert(scan(doc, strlen(doc), &got), "%s", doc);
+                        cr_assert_str_eq(got, want, "%s", doc);
+                        // A control character, or a cut text, stops the scan where it is.
+                        size_t at = strlen(doc) - (bare ? 1 : 4);
+                        doc[at] = '\x01';
+                        trace t = { .refuse_at = -1 };
+                        sk_buf_init(&t.out, 1u << 20);
+                        sk_json_scratch scratch = { 0 };
+                        size_t stop = 0;
+                        cr_assert_not(sk_json_scan(&cbs, &t, doc, strlen(doc), &scratch, &stop));
+                        cr_assert_eq(stop, at, "%s", doc);
+                        cr_assert_not(sk_json_scan(&cbs, &t, doc, at, &scratch, &stop));
+                        cr_assert_eq(stop, at, "%s", doc);
+                        sk_buf_fini(&t.out);
+                        sk_json_scratch_free(&scratch);
+                    }
+                }
+            }
+        }
+    }
+}
+
 Test(json_scan, escapes)
 {
     ACCEPTS("[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"]", "[ s:\"\\/<08><0c><0a><0d><09>|] ");
@@ -199,10 +290,10 @@ Test(json_scan, defers)
     DEFERS("{\"a\":1,}");
     DEFERS("{\"a\" 1}");
     DEFERS("{1:2}");
-    DEFERS("{\"a\":\"\x01\"}");           // control character in a string
-    DEFERS("{\"a\":\"abc");               // unterminated
-    DEFERS("{\"a\":\"\\x\"}");            // unknown escape
-    DEFERS("{\"a\":\"\\u12\"}");          // short \u
+    DEFERS("{\"a\":\"\x01\"}");         // control character in a string
+    DEFERS("{\"a\":\"abc");             // unterminated
+    DEFERS("{\"a\":\"\\x\"}");          // unknown escape
+    DEFERS("{\"a\":\"\\u12\"}");        // short \u
     DEFERS("{\"a\":\"\xc0\xaf\"}");     // overlong UTF-8
     DEFERS("{\"a\":\"\xed\xa0\x80\"}"); // encoded surrogate
     DEFERS("{\"a\":\"\xe2\x82\"}");     // cut sequence
