@@ -120,15 +120,19 @@ static inline bool wide_ok(void)
     return __builtin_cpu_supports("avx2");
 }
 
-// The mask of the special bytes of the 32 in x. '"' ^ 2 is ' ', and a control character ^ 2 is
+// The special bytes of the 32 in x (0xFF each). '"' ^ 2 is ' ', and a control character ^ 2 is
 // another one, so a signed "less than 0x21" after the xor finds the quote, the control characters
 // and the bytes >= 0x80 with one compare.
-__attribute__((target("avx2"))) static inline unsigned special32(__m256i x)
+__attribute__((target("avx2"))) static inline __m256i special_mask(__m256i x)
 {
     __m256i lt =
             _mm256_cmpgt_epi8(_mm256_set1_epi8(0x21), _mm256_xor_si256(x, _mm256_set1_epi8(2)));
-    return (unsigned)_mm256_movemask_epi8(
-            _mm256_or_si256(lt, _mm256_cmpeq_epi8(x, _mm256_set1_epi8('\\'))));
+    return _mm256_or_si256(lt, _mm256_cmpeq_epi8(x, _mm256_set1_epi8('\\')));
+}
+
+__attribute__((target("avx2"))) static inline unsigned special32(__m256i x)
+{
+    return (unsigned)_mm256_movemask_epi8(special_mask(x));
 }
 
 static inline __attribute__((target("avx2"))) __m256i load32(const char *p)
@@ -154,15 +158,26 @@ __attribute__((target("avx2"))) static const char *find_special_wide(const char 
 __attribute__((target("avx2"))) static const char *
 copy_plain_wide(const char *p, const char *end, char *d)
 {
-    if (end - p < WIDE)
-        return p;
-    size_t i = 0, last = (size_t)(end - p) - WIDE;
-    for (; i <= last; i += WIDE) {
+    size_t i = 0, n = (size_t)(end - p);
+    for (; n - i >= 2 * WIDE; i += 2 * WIDE) { // two blocks a turn: one test for both
+        __m256i x = load32(p + i), y = load32(p + i + WIDE);
+        _mm256_storeu_si256((__m256i *)(void *)(d + i), x);
+        _mm256_storeu_si256((__m256i *)(void *)(d + i + WIDE), y);
+        __m256i mx = special_mask(x), my = special_mask(y);
+        if (!_mm256_testz_si256(_mm256_or_si256(mx, my), _mm256_or_si256(mx, my))) {
+            unsigned bx = (unsigned)_mm256_movemask_epi8(mx);
+            return p + i +
+                   (bx ? __builtin_ctz(bx)
+                       : WIDE + __builtin_ctz((unsigned)_mm256_movemask_epi8(my)));
+        }
+    }
+    if (n - i >= WIDE) {
         __m256i x = load32(p + i);
         _mm256_storeu_si256((__m256i *)(void *)(d + i), x);
-        unsigned bits = special32(x);
+        unsigned bits = (unsigned)_mm256_movemask_epi8(special_mask(x));
         if (bits)
             return p + i + __builtin_ctz(bits);
+        i += WIDE;
     }
     return p + i;
 }
