@@ -292,15 +292,7 @@ escaped:;
     bool nul = false;
     for (;;) {
         unsigned char c = (unsigned char)*p;
-        if (c == '"')
-            break;
-        if (c < 0x20)
-            goto fail;
-        if (c >= 0x80) {
-            high = true;
-            d[dn++] = (char)c;
-            p++;
-        } else { // a backslash
+        if (c == '\\') { // the most common special byte here, so the first test
             if (end - p < 2) {
                 p = end;
                 goto fail;
@@ -329,6 +321,18 @@ escaped:;
                 p--; // the character after the backslash
                 goto fail;
             }
+            // A quarter of the escapes of a Winlogbeat dump follow another ("\\r\\n"): the
+            // next one needs no look for a run.
+            if (p < end && *p == '\\')
+                continue;
+        } else if (c >= 0x80) {
+            high = true;
+            d[dn++] = (char)c;
+            p++;
+        } else if (c == '"') {
+            break;
+        } else {
+            goto fail; // a control character
         }
         // The run up to the next special byte, copied as it is found (the scratch has room for
         // the rest of the source).
