@@ -254,6 +254,56 @@ static const char *utf8_fix(struct ndjson_reader *r, const char *s, size_t *n, b
     return utf8_repair(&r->fix, s, n, nul_ok);
 }
 
+// Field names and paths are short (a dozen or two bytes): these two copy and compare them with a
+// few word moves instead of a call to memcpy or memcmp, which showed for every name of every
+// document. They read only s[0..n).
+static inline uint64_t load8(const char *s)
+{
+    uint64_t w;
+    memcpy(&w, s, 8);
+    return w;
+}
+
+static inline uint32_t load4(const char *s)
+{
+    uint32_t w;
+    memcpy(&w, s, 4);
+    return w;
+}
+
+static inline void copy_name(char *d, const char *s, size_t n)
+{
+    if (n >= 8) {
+        size_t i = 0;
+        for (; i + 8 < n; i += 8)
+            memcpy(d + i, s + i, 8);
+        memcpy(d + n - 8, s + n - 8, 8); // the last eight, overlapping the ones before
+    } else if (n >= 4) {
+        uint32_t a = load4(s), b = load4(s + n - 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &b, 4);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            d[i] = s[i];
+    }
+}
+
+static inline bool same_name(const char *a, const char *b, size_t n)
+{
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8)
+            if (load8(a + i) != load8(b + i))
+                return false;
+        return load8(a + n - 8) == load8(b + n - 8);
+    }
+    if (n >= 4)
+        return load4(a) == load4(b) && load4(a + n - 4) == load4(b + n - 4);
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
+
 // clean: key is known to be valid UTF-8 without NUL (json_scan.h).
 static int map_key(parse_state *ps, const char *key, size_t n, bool clean)
 {
@@ -274,7 +324,7 @@ static int map_key(parse_state *ps, const char *key, size_t n, bool clean)
     char *p = ps->path + base;
     if (base)
         *p++ = '.';
-    memcpy(p, key, n);
+    copy_name(p, key, n);
     ps->path_len = (uint32_t)need;
     path_changed(ps);
     return 1;
@@ -290,7 +340,7 @@ static uint32_t *path_slot(ndjson_reader *r, const char *p, uint32_t n, uint32_t
     size_t mask = r->slots_cap - 1, i = h & mask;
     for (; r->path_slots[i] != NO_PATH; i = (i + 1) & mask) {
         const path_ref *e = &r->paths[r->path_slots[i]];
-        if (e->hash == h && e->len == n && memcmp(e->path, p, n) == 0)
+        if (e->hash == h && e->len == n && same_name(e->path, p, n))
             break;
     }
     return &r->path_slots[i];
@@ -302,7 +352,7 @@ static uint32_t *path_slot(ndjson_reader *r, const char *p, uint32_t n, uint32_t
 static uint32_t intern_path(ndjson_reader *r, const char *p, uint32_t n, uint32_t prev)
 {
     uint32_t guess = prev == NO_PATH ? r->first_path : r->paths[prev].next;
-    if (guess != NO_PATH && r->paths[guess].len == n && memcmp(r->paths[guess].path, p, n) == 0)
+    if (guess != NO_PATH && r->paths[guess].len == n && same_name(r->paths[guess].path, p, n))
         return guess;
     uint32_t h = sk_fieldmap_hash(p, n);
     uint32_t *slot = r->slots_cap ? path_slot(r, p, n, h) : NULL;

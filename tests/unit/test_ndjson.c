@@ -1327,6 +1327,50 @@ Test(ndjson, events_do_not_depend_on_the_documents_before_them)
     SK_ASSERT_NO_LEAKS();
 }
 
+// Names of every length up to 40, at the top and one level down, each followed by the same
+// name with one byte changed: the reader copies names and compares interned paths with word
+// moves of its own (the path that followed the same one last time has the same length and differs
+// in one byte only), and every name must come out whole and as written.
+Test(ndjson, names_of_every_length_are_copied_whole_and_told_apart)
+{
+    sk_buf data, want;
+    sk_buf_init(&data, 1u << 24);
+    sk_buf_init(&want, 1u << 24);
+    unsigned long line = 0;
+    char name[48], other[48];
+    for (size_t len = 1; len <= 40; len++) {
+        for (size_t i = 0; i < len; i++)
+            name[i] = (char)('a' + i % 26);
+        name[len] = '\0';
+        for (size_t at = 0; at < len; at++) {
+            memcpy(other, name, len + 1);
+            other[at] = 'Z';
+            const char *const names[2] = { name, other };
+            for (int k = 0; k < 2; k++) {
+                cr_assert(sk_buf_addf(&data,
+                                      "{\"p\":0,\"%s\":%d,\"o\":{\"%s\":\"v\"}}\n",
+                                      names[k],
+                                      k,
+                                      names[k]) == SK_OK);
+                cr_assert(sk_buf_addf(&want,
+                                      "@%lu\np=0\n%s=%d\no.%s=v\n",
+                                      ++line,
+                                      names[k],
+                                      k,
+                                      names[k]) == SK_OK);
+            }
+        }
+    }
+    result res;
+    run(&res, sk_buf_str(&data), data.n, 4096, 0);
+    cr_assert_str_eq(res.td.text, "");
+    cr_assert_str_eq(sk_buf_str(&res.dump), sk_buf_str(&want));
+    result_fini(&res);
+    sk_buf_fini(&data);
+    sk_buf_fini(&want);
+    SK_ASSERT_NO_LEAKS();
+}
+
 Test(ndjson, invalid_json_is_located_at_the_byte_that_is_not_json)
 {
     // The column is the token or byte where the text stops being JSON, whatever the error:
