@@ -270,17 +270,25 @@ const uint64_t *sk_img_map(sk_img_w *w)
 bool sk_img_relocate(unsigned char *block, size_t size, const uint64_t *map)
 {
     size_t nwords = sk_img_map_words(size);
+    // Only the last map word can mark a field past the end: checked once, not per field.
+    if (nwords && map[nwords - 1]) {
+        uint64_t last = map[nwords - 1];
+        size_t pos = ((nwords - 1) * 64 + 63 - (size_t)__builtin_clzll(last)) * 8;
+        if (pos > size || size - pos < 8)
+            return false;
+    }
+    // A field holds a position (offset + 1, at most size) or 0: an address is block - 1 + it.
+    const uintptr_t base = (uintptr_t)block - 1;
     for (size_t k = 0; k < nwords; k++) {
+        unsigned char *words = block + k * 64 * 8;
         for (uint64_t bits = map[k]; bits; bits &= bits - 1) {
-            size_t pos = (k * 64 + (size_t)__builtin_ctzll(bits)) * 8;
+            unsigned char *f = words + (size_t)__builtin_ctzll(bits) * 8;
             uint64_t v;
-            if (size - pos < sizeof v || pos > size)
-                return false;
-            memcpy(&v, block + pos, sizeof v);
+            memcpy(&v, f, sizeof v);
             if (v > size)
                 return false;
-            void *p = v ? block + v - 1 : NULL;
-            memcpy(block + pos, &p, sizeof p);
+            uintptr_t a = v ? base + (uintptr_t)v : 0;
+            memcpy(f, &a, sizeof a);
         }
     }
     return true;
