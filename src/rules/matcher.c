@@ -62,13 +62,60 @@ typedef struct name_memo {
     uint32_t id, ci;
 } name_memo;
 
+#define NAME_MEMO_LOG2 11u
+_Static_assert(NAME_MEMO == 1u << NAME_MEMO_LOG2, "NAME_MEMO is 2^NAME_MEMO_LOG2");
+
+// The slot: the top bits of the products, which depend on every byte of the first and last
+// eight (lower bits would miss the last byte: "param1", "param2" and "param3" shared a slot).
 static inline uint32_t memo_slot(const char *s, size_t n)
 {
     uint64_t a = 0, b = 0;
-    memcpy(&a, s, n < 8 ? n : 8);
-    memcpy(&b, s + (n > 8 ? n - 8 : 0), n < 8 ? n : 8);
-    uint64_t h = (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full) ^ n;
-    return (uint32_t)(h >> 40) & (NAME_MEMO - 1);
+    if (n >= 8) {
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+    } else if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, s, 4);
+        memcpy(&y, s + n - 4, 4);
+        a = x;
+        b = y;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            a |= (uint64_t)(unsigned char)s[i] << (8 * i);
+    }
+    uint64_t h =
+            (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full) ^ (n * 0xFF51AFD7ED558CCDull);
+    return (uint32_t)(h >> (64 - NAME_MEMO_LOG2));
+}
+
+// a[0..n) == b[0..n) for a name of the memo (1 <= n <= NAME_MEMO_MAX): in words, the last one
+// overlapping (memcmp's call cost more than the comparison of such short names).
+static inline bool memo_eq(const char *a, const char *b, size_t n)
+{
+    uint64_t x, y;
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8) {
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            if (x != y)
+                return false;
+        }
+        memcpy(&x, a + n - 8, 8);
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    if (n >= 4) {
+        uint32_t p, q, r, t;
+        memcpy(&p, a, 4);
+        memcpy(&q, b, 4);
+        memcpy(&r, a + n - 4, 4);
+        memcpy(&t, b + n - 4, 4);
+        return p == q && r == t;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
 }
 
 sk_matcher *sk_matcher_new(const sk_ruleset *rs)
@@ -151,7 +198,7 @@ static void index_event(sk_matcher *m, const sk_event *ev)
         name_memo *mm = NULL;
         if (f->name_len > 0 && f->name_len <= NAME_MEMO_MAX) {
             mm = &m->memo[memo_slot(f->name, f->name_len)];
-            if (mm->len != f->name_len || memcmp(mm->name, f->name, f->name_len) != 0) {
+            if (mm->len != f->name_len || !memo_eq(mm->name, f->name, f->name_len)) {
                 uint64_t h = rs_hash_ci(f->name, f->name_len); // keys both tables (ruleset.c)
                 mm->id = rs_find_name(rs, f->name, f->name_len, h);
                 mm->ci = mm->id != NONE ? rs->name_ci[mm->id]
