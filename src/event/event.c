@@ -114,7 +114,11 @@ static const struct {
     { "Channel", 7 }, { "Computer", 8 },       { "Provider_Name", 13 },
 };
 
-// The system fields in one pass over the event (it took twelve: one per name and spelling).
+// The first letters of the names above and of "System.": C E P S T, as bits of c - 'C'.
+#define SYS_FIRST (1u << 0 | 1u << 2 | 1u << 13 | 1u << 16 | 1u << 17)
+
+// The system fields in one pass over the event (it took twelve: one per name and spelling). Most
+// names of an event are none of them, and most of those fail on their length or first letter.
 static void sysfields(const sk_event *ev, const sk_field *out[SF_N])
 {
     const sk_field *bare[SF_N] = { 0 }, *prefixed[SF_N] = { 0 };
@@ -122,6 +126,9 @@ static void sysfields(const sk_event *ev, const sk_field *out[SF_N])
         const sk_field *f = &ev->fields[i];
         const char *name = f->name;
         size_t len = f->name_len;
+        unsigned c = (unsigned)(unsigned char)name[0] - 'C';
+        if (len < 7 || len > 7 + 13 || c > 'T' - 'C' || !(SYS_FIRST >> c & 1))
+            continue;
         const sk_field **slot = bare;
         if (len > 7 && memcmp(name, "System.", 7) == 0) {
             name += 7;
