@@ -1379,18 +1379,20 @@ static inline void found(pf_scratch *s, const pf_index *ix, uint32_t e)
         s->rule_gen[ix->rules[en->rfirst + k]] = gen;
 }
 
-// A gram hit at v[i]: verifies the literals filed under gram g and marks those present.
-static void
-probe(pf_scratch *s, const pf_set *set, uint32_t g, const uint8_t *v, size_t n, size_t i)
+// The group of gram g + 1, or 0 when no literal is filed under it (a bitmap collision).
+static inline uint32_t gram_group(const pf_set *set, uint32_t g)
 {
-    uint32_t sl;
     for (uint32_t k = slot_of(g, set->mask);; k = (k + 1) & set->mask) {
-        sl = set->slots[k];
-        if (!sl)
-            return; // a bitmap collision
-        if (set->keys[sl - 1] == g)
-            break;
+        uint32_t sl = set->slots[k];
+        if (!sl || set->keys[sl - 1] == g)
+            return sl;
     }
+}
+
+// Verifies the literals of group sl - 1 (gram hit at v[i]) and marks those present.
+static void
+verify(pf_scratch *s, const pf_set *set, uint32_t sl, const uint8_t *v, size_t n, size_t i)
+{
     const pf_index *ix = s->ix;
     const uint32_t gen = s->gen;
     for (uint32_t e = set->gstart[sl - 1]; e < set->gstart[sl]; e++) {
@@ -1400,6 +1402,17 @@ probe(pf_scratch *s, const pf_set *set, uint32_t g, const uint8_t *v, size_t n, 
             continue;
         found(s, ix, e);
     }
+}
+
+// A gram hit at v[i]: verifies the literals filed under gram g and marks those present. Most
+// hits are bitmap collisions (99% in the keyword set of SigmaHQ's product-wide rules, over
+// Winlogbeat documents): those cost the slot look-up, inline, and no call.
+static inline void
+probe(pf_scratch *s, const pf_set *set, uint32_t g, const uint8_t *v, size_t n, size_t i)
+{
+    uint32_t sl = gram_group(set, g);
+    if (sl)
+        verify(s, set, sl, v, n, i);
 }
 
 // A hit of the short part at v[i]: bucket bits m; verifies their literals there.
@@ -1428,6 +1441,35 @@ static inline bool bit_at(const uint64_t *bits, uint32_t g, uint32_t shift)
 #define PF_AVX2 1
 #include <immintrin.h>
 
+// The shuffle control of scan_avx2 for a step (1 to PF_STEP_MAX): per 128-bit lane, the 4 bytes
+// at positions 0, step, 2 * step (and 3 * step for steps up to 4); 0x80 gives a zero byte.
+#define PF_CTL_POS(step, d, b) ((d) < ((step) <= 4 ? 4 : 3) ? (int8_t)((d) * (step) + (b)) : -128)
+#define PF_CTL_D(step, d) \
+    PF_CTL_POS(step, d, 0), PF_CTL_POS(step, d, 1), PF_CTL_POS(step, d, 2), PF_CTL_POS(step, d, 3)
+#define PF_CTL_LANE(step) PF_CTL_D(step, 0), PF_CTL_D(step, 1), PF_CTL_D(step, 2), PF_CTL_D(step, 3)
+#define PF_CTL(step)                         \
+    {                                        \
+        PF_CTL_LANE(step), PF_CTL_LANE(step) \
+    }
+
+// The positions of a scan_avx2 block at v[i] whose bitmap bits are set (mask m): probed in
+// order. Out of line: a block has one about one time in ten, and the loop keeps its registers.
+__attribute__((noinline)) static void probe_block(pf_scratch *s,
+                                                  const pf_set *set,
+                                                  const uint8_t *v,
+                                                  size_t n,
+                                                  size_t i,
+                                                  unsigned m,
+                                                  size_t lane)
+{
+    const size_t step = set->step;
+    for (; m; m &= m - 1) {
+        unsigned d = (unsigned)__builtin_ctz(m);
+        size_t at = i + (d < 4 ? d * step : lane + (d - 4) * step);
+        probe(s, set, gram4(v + at), v, n, at);
+    }
+}
+
 // The scan of a set without 3-byte literals, eight (steps 1-4) or six (steps 5-6) positions at a
 // time with AVX2: two 16-byte loads, per 128-bit lane a shuffle that takes the 4 bytes at each of
 // the lane's positions (4 per lane, or 3: positions 0, step, 2*step, 3*step must lie within the
@@ -1438,33 +1480,30 @@ static inline bool bit_at(const uint64_t *bits, uint32_t g, uint32_t shift)
 __attribute__((target("avx2"))) static size_t
 scan_avx2(pf_scratch *s, const pf_set *set, const uint8_t *v, size_t n)
 {
+    static const int8_t ctl[6][32] = { PF_CTL(1), PF_CTL(2), PF_CTL(3),
+                                       PF_CTL(4), PF_CTL(5), PF_CTL(6) };
+    _Static_assert(PF_STEP_MAX <= 6, "three positions of a longer step overrun a lane");
     const size_t step = set->step, per = step <= 4 ? 4 : 3, lane = per * step;
-    int8_t ctl[32];
-    for (size_t d = 0; d < 4; d++)
-        for (size_t b = 0; b < 4; b++) {
-            int8_t c = d < per ? (int8_t)(d * step + b) : (int8_t)0x80; // 0x80: a zero byte
-            ctl[d * 4 + b] = ctl[16 + d * 4 + b] = c;
-        }
-    const __m256i shuf = _mm256_loadu_si256((const __m256i *)ctl);
+    const __m256i shuf = _mm256_loadu_si256((const __m256i *)ctl[step - 1]);
     const __m256i fold = _mm256_set1_epi32(0x20202020), k = _mm256_set1_epi32((int)GRAM_K);
-    const __m256i one = _mm256_set1_epi32(1), low5 = _mm256_set1_epi32(31);
+    const __m256i low5 = _mm256_set1_epi32(31);
     const __m128i sh = _mm_cvtsi32_si128((int)set->shift);
     const int *words = (const int *)set->bits; // the bitmap as 32-bit words (little endian)
     const unsigned valid = per == 4 ? 0xFFu : 0x77u;
     size_t i = 0;
-    for (; i + lane + 16 <= n; i += 2 * lane) {
+    if (n < lane + 16)
+        return 0;
+    for (const size_t last = n - lane - 16; i <= last; i += 2 * lane) {
         __m256i b = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)(v + i + lane)),
                                      _mm_loadu_si128((const __m128i *)(v + i)));
         __m256i g = _mm256_or_si256(_mm256_shuffle_epi8(b, shuf), fold);
         __m256i h = _mm256_srl_epi32(_mm256_mullo_epi32(g, k), sh);
         __m256i w = _mm256_i32gather_epi32(words, _mm256_srli_epi32(h, 5), 4);
-        __m256i t = _mm256_and_si256(_mm256_srlv_epi32(w, _mm256_and_si256(h, low5)), one);
-        unsigned m = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_slli_epi32(t, 31)));
-        for (m &= valid; m; m &= m - 1) {
-            unsigned d = (unsigned)__builtin_ctz(m);
-            size_t at = i + (d < 4 ? d * step : lane + (d - 4) * step);
-            probe(s, set, gram4(v + at), v, n, at);
-        }
+        // Bit h % 32 of each word to the top (shifted left by 31 - h % 32, i.e. ~h & 31).
+        __m256i t = _mm256_sllv_epi32(w, _mm256_andnot_si256(h, low5));
+        unsigned m = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(t));
+        if (m & valid)
+            probe_block(s, set, v, n, i, m & valid, lane);
     }
     return i;
 }
