@@ -19,6 +19,8 @@
 #include "prefilter_int.h"
 #include "rules_int.h"
 
+#define CHAN_MEMO_MAX 64u
+
 struct sk_matcher {
     const sk_ruleset *rs;
     sk_vm_scratch *scratch;
@@ -45,6 +47,10 @@ struct sk_matcher {
     size_t nitems, cap_items;
     eql_scratch *eql; // [EQL dispatch] EQL evaluation state; NULL when the ruleset has no EQL rule
     struct name_memo *memo; // [NAME_MEMO] recent field names and their ids
+    // The last channel name looked up (chan_len > CHAN_MEMO_MAX: none) and its id.
+    char chan_name[CHAN_MEMO_MAX];
+    size_t chan_len;
+    uint32_t chan_id;
 };
 
 #define NONE UINT32_MAX
@@ -88,8 +94,8 @@ static inline uint32_t memo_slot(const char *s, size_t n)
     return (uint32_t)(h >> (64 - NAME_MEMO_LOG2));
 }
 
-// a[0..n) == b[0..n) for a name of the memo (1 <= n <= NAME_MEMO_MAX): in words, the last one
-// overlapping (memcmp's call cost more than the comparison of such short names).
+// a[0..n) == b[0..n) for a short name: in words, the last one overlapping (memcmp's call cost
+// more than the comparison of such names).
 static inline bool memo_eq(const char *a, const char *b, size_t n)
 {
     uint64_t x, y;
@@ -137,6 +143,7 @@ sk_matcher *sk_matcher_new(const sk_ruleset *rs)
     if (rs->eql) // [EQL dispatch]
         m->eql = eql_scratch_new(rs);
     m->memo = sk_xcalloc(NAME_MEMO, sizeof(name_memo));
+    m->chan_len = SIZE_MAX;
     return m;
 }
 
@@ -710,11 +717,22 @@ static bool run_rule(sk_matcher *m, const sk_rule *r, uint32_t chan, sk_hit_fn f
 // [prefilter] The scan reads only the fields the candidates need: worth it for any candidate.
 #define PF_MIN_CANDIDATES 1
 
-static uint32_t event_chan(const sk_matcher *m, const sk_event *ev)
+// The id of the event's channel. Runs of events share their channel, and a look-up hashes and
+// compares its whole name case-insensitively: the last one is remembered.
+static uint32_t event_chan(sk_matcher *m, const sk_event *ev)
 {
     if (!ev->channel)
         return NONE;
-    return rs_find_chan(m->rs, ev->channel, strlen(ev->channel));
+    size_t n = strlen(ev->channel);
+    if (n == m->chan_len && memo_eq(m->chan_name, ev->channel, n))
+        return m->chan_id;
+    uint32_t id = rs_find_chan(m->rs, ev->channel, n);
+    if (n <= CHAN_MEMO_MAX) {
+        memcpy(m->chan_name, ev->channel, n);
+        m->chan_len = n;
+        m->chan_id = id;
+    }
+    return id;
 }
 
 static const rs_index_eid *find_eid(const rs_chan *c, uint32_t eid)

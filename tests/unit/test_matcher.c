@@ -1,5 +1,6 @@
 // The matcher's per-event work: field names mapped to rule name ids through the name memo (a
-// matcher remembers the ids of the names it met), compared with a fresh matcher that has met none.
+// matcher remembers the ids of the names it met), and the event's channel to its id (a matcher
+// remembers the last one), compared with a fresh matcher that has met none.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,64 @@ Test(matcher, name_memo_tells_names_apart_by_every_byte)
             one_field(&ev, name, value);
             hits(m, rs, &ev); // may be another rule's name: as a fresh matcher says
         }
+    }
+    sk_event_fini(&ev);
+    sk_matcher_free(m);
+    sk_ruleset_free(rs);
+    SK_ASSERT_NO_LEAKS();
+}
+
+// Events of one channel after another, of the same channel in other case (channels compare
+// case-insensitively), empty, and too long to be remembered: the long-lived matcher finds the
+// rules of each event's channel as a fresh one does.
+Test(matcher, channel_memo_follows_the_channel)
+{
+    sk_diags dl;
+    sk_diags_init(&dl, diag_collect, NULL);
+    sk_rule_loader *l = NULL;
+    cr_assert_eq(sk_rule_loader_new(&l, NULL, &dl), SK_OK);
+    const char *rules[] = {
+        "title: Sysmon\nlogsource: {product: windows, service: sysmon}\n"
+        "detection:\n  sel: {Image: x}\n  condition: sel\n",
+        "title: Security\nlogsource: {product: windows, service: security}\n"
+        "detection:\n  sel: {Image: x}\n  condition: sel\n",
+        "title: Any\nlogsource: {product: windows}\n"
+        "detection:\n  sel: {Image: x}\n  condition: sel\n",
+    };
+    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
+        cr_assert_eq(sk_rule_loader_add_buffer(l, "r.yml", rules[i], strlen(rules[i]), &dl), SK_OK);
+    sk_ruleset *rs = sk_rule_loader_finish(l);
+    cr_assert_eq(sk_ruleset_count(rs), 3);
+    static const struct {
+        const char *channel;
+        size_t want;
+    } events[] = {
+        { "Microsoft-Windows-Sysmon/Operational", 2 },
+        { "Microsoft-Windows-Sysmon/Operational", 2 },
+        { "Security", 2 },
+        { "Microsoft-Windows-Sysmon/Operational", 2 },
+        { "microsoft-windows-sysmon/operational", 2 },
+        { "Security", 2 },
+        { "Securitx", 1 },
+        { "Security", 2 },
+        { "", 1 },
+        { "", 1 },
+        { "Microsoft-Windows-Sysmon/Operational-and-a-name-longer-than-the-memo-keeps", 1 },
+        { "Microsoft-Windows-Sysmon/Operational-and-a-name-longer-than-the-memo-keeps", 1 },
+        { "Microsoft-Windows-Sysmon/Operational", 2 },
+        { "Microsoft-Windows-Sysmon/Operationak", 1 },
+        { "Security", 2 },
+    };
+    sk_matcher *m = sk_matcher_new(rs);
+    sk_event ev;
+    sk_event_init(&ev);
+    for (size_t i = 0; i < sizeof events / sizeof events[0]; i++) {
+        const char *c = events[i].channel;
+        sk_event_reset(&ev);
+        cr_assert_eq(sk_event_add(&ev, "Channel", 7, c, strlen(c), SK_FIELD_SYSTEM), SK_OK);
+        cr_assert_eq(sk_event_add(&ev, "Image", 5, "x", 1, 0), SK_OK);
+        sk_event_finish(&ev);
+        cr_expect_eq(hits(m, rs, &ev), events[i].want, "event %zu (%s)", i, c);
     }
     sk_event_fini(&ev);
     sk_matcher_free(m);
