@@ -47,6 +47,10 @@ struct sk_matcher {
     size_t nitems, cap_items;
     eql_scratch *eql; // [EQL dispatch] EQL evaluation state; NULL when the ruleset has no EQL rule
     struct name_memo *memo; // [NAME_MEMO] recent field names and their ids
+    // [prefilter] Per rule: 0 not known yet, 1 the rule has atoms (pf_rule_possible is false
+    // when none was found), 2 it has none (always possible).
+    uint8_t *rule_atoms;
+    uint32_t *run; // [nrules] the candidates of the current event that may match
     // The last channel name looked up (chan_len > CHAN_MEMO_MAX: none) and its id.
     char chan_name[CHAN_MEMO_MAX];
     size_t chan_len;
@@ -144,6 +148,8 @@ sk_matcher *sk_matcher_new(const sk_ruleset *rs)
         m->eql = eql_scratch_new(rs);
     m->memo = sk_xcalloc(NAME_MEMO, sizeof(name_memo));
     m->chan_len = SIZE_MAX;
+    m->rule_atoms = sk_xcalloc(rs->nrules ? rs->nrules : 1, 1);
+    m->run = sk_xcalloc(rs->nrules ? rs->nrules : 1, sizeof(uint32_t));
     return m;
 }
 
@@ -153,6 +159,8 @@ void sk_matcher_free(sk_matcher *m)
         return;
     sk_vm_scratch_free(m->scratch);
     free(m->memo);
+    free(m->rule_atoms);
+    free(m->run);
     free(m->name_gen);
     free(m->name_head);
     free(m->ci_gen);
@@ -714,6 +722,20 @@ static bool run_rule(sk_matcher *m, const sk_rule *r, uint32_t chan, sk_hit_fn f
     return true;
 }
 
+// [prefilter] pf_rule_possible(m->pf, r), mostly without its call: a Sysmon process creation has
+// some 500 candidates, and the call was most of what one cost. Once the event is scanned, a rule
+// none of whose atoms was found is possible exactly when it has no atoms, which the call tells
+// the first time and which stays so for the ruleset.
+static inline bool rule_possible(sk_matcher *m, uint32_t r)
+{
+    const pf_scratch *s = m->pf;
+    if (!s->done || s->rule_gen[r] == s->gen)
+        return true;
+    if (!m->rule_atoms[r])
+        m->rule_atoms[r] = pf_rule_possible(s, r) ? 2 : 1;
+    return m->rule_atoms[r] == 2;
+}
+
 // [prefilter] The scan reads only the fields the candidates need: worth it for any candidate.
 #define PF_MIN_CANDIDATES 1
 
@@ -762,7 +784,7 @@ size_t sk_matcher_run(sk_matcher *m, const sk_event *ev, sk_hit_fn fn, void *ctx
         // No channel at all (flat exports): every rule, its sources checked on event id only.
         pf_scan(m->pf, ev, m->field_ci, NULL, NULL, 0); // [prefilter]
         for (size_t i = 0; i < rs->nrules; i++)
-            if (rs->enabled[i] && pf_rule_possible(m->pf, i) &&
+            if (rs->enabled[i] && rule_possible(m, (uint32_t)i) &&
                 run_rule(m, rs->rules[i], chan, fn, ctx))
                 hits++;
         return hits;
@@ -780,28 +802,42 @@ size_t sk_matcher_run(sk_matcher *m, const sk_event *ev, sk_hit_fn fn, void *ctx
             lens[1] = e->n;
         }
     }
-    uint32_t pos[3] = { 0, 0, 0 };
-    uint32_t last = NONE;
     if ((size_t)lens[0] + lens[1] + lens[2] >= PF_MIN_CANDIDATES) // [prefilter]
         pf_scan(m->pf, ev, m->field_ci, lists, lens, 3);
+    // Merge the lists into the rules that may match, then run those: a Sysmon process creation
+    // has some 500 candidates, nearly all of them in the event id's list, and few left after the
+    // prefilter. So the merge walks that list alone up to the next head of the other two, and
+    // calls nothing on the way. (Running a rule changes neither list nor marks.)
+    const uint32_t *l0 = lists[0], *l1 = lists[1], *l2 = lists[2];
+    uint32_t n0 = lens[0], n1 = lens[1], n2 = lens[2];
+    uint32_t h0 = n0 ? l0[0] : NONE, h1 = n1 ? l1[0] : NONE, h2 = n2 ? l2[0] : NONE;
+    uint32_t last = NONE;
+    size_t nrun = 0;
     for (;;) {
-        uint32_t best = NONE;
-        int bi = -1;
-        for (int l = 0; l < 3; l++)
-            if (pos[l] < lens[l] && (best == NONE || lists[l][pos[l]] < best)) {
-                best = lists[l][pos[l]];
-                bi = l;
+        const uint32_t lim = h0 < h2 ? h0 : h2;
+        for (; h1 < lim; h1 = --n1 ? *++l1 : NONE)
+            if (h1 != last) { // (a list may hold a rule twice)
+                last = h1;
+                if (rs->enabled[h1] && rule_possible(m, h1))
+                    m->run[nrun++] = h1;
             }
-        if (bi < 0)
+        if (lim == NONE)
             break;
-        pos[bi]++;
-        if (best == last)
-            continue;
-        last = best;
-        if (rs->enabled[best] && pf_rule_possible(m->pf, best) &&
-            run_rule(m, rs->rules[best], chan, fn, ctx))
-            hits++;
+        if (h0 == lim)
+            h0 = --n0 ? *++l0 : NONE;
+        if (h2 == lim)
+            h2 = --n2 ? *++l2 : NONE;
+        if (h1 == lim)
+            h1 = --n1 ? *++l1 : NONE;
+        if (lim != last) {
+            last = lim;
+            if (rs->enabled[lim] && rule_possible(m, lim))
+                m->run[nrun++] = lim;
+        }
     }
+    for (size_t i = 0; i < nrun; i++)
+        if (run_rule(m, rs->rules[m->run[i]], chan, fn, ctx))
+            hits++;
     return hits;
 }
 
