@@ -26,14 +26,30 @@
 // Nesting it reads itself (deeper files go to libyaml, which applies SK_MAX_DEPTH).
 #define FAST_MAX_DEPTH 32u
 
+// State shared by every copy of a reader position (parse functions look ahead on copies).
+typedef struct fp_shared {
+    // Nodes, texts and child arrays are carved from chunks of the file's arena here: a call
+    // into the arena for each of them was an eighth of reading a rule file.
+    char *bump;
+    size_t left;
+    // The last plain_key answer: the parse functions ask it twice for most keys (once to see
+    // that a mapping starts, once to read it).
+    size_t pk_at; // SIZE_MAX: none
+    size_t pk_kend, pk_vstart;
+    bool pk_ok;
+} fp_shared;
+
 typedef struct fp {
     yfile *f;
     const char *s;
     size_t n;
     size_t ls;            // current line: start offset
     size_t le;            // its end (the '\n' or n)
+    size_t ind;           // its indentation (spaces before anything else)
     unsigned long lineno; // 1-based
     char *tmp;            // scratch for decoded scalars (n + 1 bytes)
+    bool ascii;           // no byte >= 0x80 in the file: columns are byte offsets
+    fp_shared *sh;
 } fp;
 
 static void set_line(fp *p, size_t start, unsigned long lineno)
@@ -42,6 +58,10 @@ static void set_line(fp *p, size_t start, unsigned long lineno)
     p->lineno = lineno;
     const char *nl = start < p->n ? memchr(p->s + start, '\n', p->n - start) : NULL;
     p->le = nl ? (size_t)(nl - p->s) : p->n;
+    size_t i = start;
+    while (i < p->le && p->s[i] == ' ')
+        i++;
+    p->ind = i - start;
 }
 
 static bool at_eof(const fp *p)
@@ -56,10 +76,7 @@ static void next_line(fp *p)
 
 static size_t indent_of(const fp *p)
 {
-    size_t i = p->ls;
-    while (i < p->le && p->s[i] == ' ')
-        i++;
-    return i - p->ls;
+    return p->ind;
 }
 
 // Blank, or only a comment.
@@ -88,26 +105,64 @@ static bool doc_marker(const fp *p, char c)
 // 1-based character column of byte offset off of the current line (libyaml counts characters).
 static unsigned long col_of(const fp *p, size_t off)
 {
+    if (p->ascii)
+        return (unsigned long)(off - p->ls) + 1;
     unsigned long c = 1;
     for (size_t i = p->ls; i < off; i++)
         c += ((unsigned char)p->s[i] & 0xC0) != 0x80;
     return c;
 }
 
+#define BUMP_ALIGN 8u
+#define BUMP_CHUNK 4096u
+
+// size bytes from the file's arena (aligned for pointers and integers).
+static void *fp_alloc(fp *p, size_t size)
+{
+    fp_shared *sh = p->sh;
+    size = (size + BUMP_ALIGN - 1) & ~(size_t)(BUMP_ALIGN - 1);
+    if (sh->left < size) {
+        size_t chunk = size > BUMP_CHUNK ? size : BUMP_CHUNK;
+        sh->bump = sk_arena_alloc(&p->f->arena, chunk);
+        sh->left = chunk;
+    }
+    void *r = sh->bump;
+    sh->bump += size;
+    sh->left -= size;
+    return r;
+}
+
+// A node with room for extra bytes after it (a scalar's text).
+static yn *new_node_x(fp *p, yn_type t, size_t off, size_t extra)
+{
+    yn *n = fp_alloc(p, sizeof(yn) + extra);
+    *n = (yn){ .type = t, .line = p->lineno, .col = col_of(p, off) };
+    return n;
+}
+
 static yn *new_node(fp *p, yn_type t, size_t off)
 {
-    yn *n = sk_arena_alloc(&p->f->arena, sizeof(yn));
-    memset(n, 0, sizeof(*n));
-    n->type = t;
-    n->line = p->lineno;
-    n->col = col_of(p, off);
-    return n;
+    return new_node_x(p, t, off, 0);
+}
+
+// A copy of text[0..len) with a NUL after it, in the arena.
+static char *fp_strndup(fp *p, const char *text, size_t len)
+{
+    char *d = fp_alloc(p, len + 1);
+    if (len)
+        memcpy(d, text, len);
+    d[len] = '\0';
+    return d;
 }
 
 static yn *scalar(fp *p, size_t off, const char *text, size_t len, bool plain)
 {
-    yn *n = new_node(p, YN_SCALAR, off);
-    n->s = sk_arena_strndup(&p->f->arena, text, len);
+    yn *n = new_node_x(p, YN_SCALAR, off, len + 1);
+    char *d = (char *)(n + 1);
+    if (len)
+        memcpy(d, text, len);
+    d[len] = '\0';
+    n->s = d;
     n->len = len;
     n->plain = plain;
     n->kind = YK_STR;
@@ -128,7 +183,7 @@ static void add_kid(yn *parent, yn *kid)
 
 static void finish(fp *p, yn *n)
 {
-    n->kids = sk_arena_alloc(&p->f->arena, n->count * sizeof(yn *));
+    n->kids = fp_alloc(p, n->count * sizeof(yn *));
     size_t i = 0;
     for (yn *k = n->first; k; k = k->next)
         n->kids[i++] = k;
@@ -144,45 +199,60 @@ static bool rest_empty(const fp *p, size_t i)
     return j == p->le || (p->s[j] == '#' && j > i);
 }
 
+// The first offset in [i, end) holding a or b, or end.
+static size_t find2(const char *s, size_t i, size_t end, char a, char b)
+{
+#ifdef __SSE2__
+    const __m128i va = _mm_set1_epi8(a), vb = _mm_set1_epi8(b);
+    while (end - i >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        unsigned m = (unsigned)_mm_movemask_epi8(
+                _mm_or_si128(_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(x, vb)));
+        if (m)
+            return i + (size_t)__builtin_ctz(m);
+        i += 16;
+    }
+#endif
+    while (i < end && s[i] != a && s[i] != b)
+        i++;
+    return i;
+}
+
 // A quoted scalar starting at i (its quote) and closing on the same line. *end: after the quote.
+// Runs of plain characters are copied whole.
 static bool quoted(fp *p, size_t i, size_t *end, const char **text, size_t *len)
 {
     const char q = p->s[i];
     char *d = p->tmp;
     size_t dn = 0, j = i + 1;
     for (;;) {
+        size_t k = q == '\'' ? find2(p->s, j, p->le, '\'', '\'') : find2(p->s, j, p->le, '"', '\\');
+        memcpy(d + dn, p->s + j, k - j);
+        dn += k - j;
+        j = k;
         if (j >= p->le)
             return false; // continues on the next line
         char c = p->s[j];
         if (q == '\'') {
-            if (c == '\'') {
-                if (j + 1 < p->le && p->s[j + 1] == '\'') {
-                    d[dn++] = '\'';
-                    j += 2;
-                    continue;
-                }
-                break;
+            if (j + 1 < p->le && p->s[j + 1] == '\'') {
+                d[dn++] = '\'';
+                j += 2;
+                continue;
             }
-            d[dn++] = c;
-            j++;
-            continue;
+            break;
         }
         if (c == '"')
             break;
-        if (c != '\\') {
-            d[dn++] = c;
-            j++;
-            continue;
-        }
+        // a backslash
         if (j + 1 >= p->le)
             return false;
         char e = p->s[j + 1];
         j += 2;
         static const char from[] = "\\\"/ntr0abvfe";
         static const char to[] = "\\\"/\n\t\r\0\a\b\v\f\x1b";
-        const char *k = memchr(from, e, sizeof from - 1);
-        if (k) {
-            d[dn++] = to[k - from];
+        const char *x = memchr(from, e, sizeof from - 1);
+        if (x) {
+            d[dn++] = to[x - from];
             continue;
         }
         if (e != 'x' && e != 'u')
@@ -192,11 +262,11 @@ static bool quoted(fp *p, size_t i, size_t *end, const char **text, size_t *len)
             return false;
         uint32_t cp = 0;
         for (size_t h = 0; h < digits; h++) {
-            char x = p->s[j + h];
-            int v = x >= '0' && x <= '9'   ? x - '0'
-                    : x >= 'a' && x <= 'f' ? x - 'a' + 10
-                    : x >= 'A' && x <= 'F' ? x - 'A' + 10
-                                           : -1;
+            char xc = p->s[j + h];
+            int v = xc >= '0' && xc <= '9'   ? xc - '0'
+                    : xc >= 'a' && xc <= 'f' ? xc - 'a' + 10
+                    : xc >= 'A' && xc <= 'F' ? xc - 'A' + 10
+                                             : -1;
             if (v < 0)
                 return false;
             cp = cp << 4 | (uint32_t)v;
@@ -214,7 +284,31 @@ static bool quoted(fp *p, size_t i, size_t *end, const char **text, size_t *len)
 
 static bool indicator(char c)
 {
-    return strchr("-?:,[]{}#&*!|>'\"%@`", c) != NULL;
+    switch (c) {
+    case '-':
+    case '?':
+    case ':':
+    case ',':
+    case '[':
+    case ']':
+    case '{':
+    case '}':
+    case '#':
+    case '&':
+    case '*':
+    case '!':
+    case '|':
+    case '>':
+    case '\'':
+    case '"':
+    case '%':
+    case '@':
+    case '`':
+    case '\0':
+        return true;
+    default:
+        return false;
+    }
 }
 
 // YAML allows an implicit key of at most 1024 characters up to its ':' (libyaml: "could not find
@@ -223,11 +317,14 @@ static bool indicator(char c)
 
 // If a mapping key starts at i: its end (exclusive, trailing spaces dropped) and where its value
 // starts (after ": " or at the end of the line). Plain keys only (quoted keys: the caller).
-static bool plain_key(const fp *p, size_t i, size_t *kend, size_t *vstart)
+static bool plain_key_scan(const fp *p, size_t i, size_t *kend, size_t *vstart)
 {
     if (i >= p->le || indicator(p->s[i]))
         return false;
-    for (size_t j = i; j < p->le; j++) {
+    for (size_t j = i;; j++) {
+        j = find2(p->s, j, p->le, ':', '#');
+        if (j >= p->le)
+            return false;
         char c = p->s[j];
         if (c == '#' && p->s[j - 1] == ' ')
             return false;
@@ -242,7 +339,18 @@ static bool plain_key(const fp *p, size_t i, size_t *kend, size_t *vstart)
             return true;
         }
     }
-    return false;
+}
+
+static bool plain_key(const fp *p, size_t i, size_t *kend, size_t *vstart)
+{
+    fp_shared *sh = p->sh;
+    if (sh->pk_at != i) {
+        sh->pk_at = i;
+        sh->pk_ok = plain_key_scan(p, i, &sh->pk_kend, &sh->pk_vstart);
+    }
+    *kend = sh->pk_kend;
+    *vstart = sh->pk_vstart;
+    return sh->pk_ok;
 }
 
 // A plain scalar value from i to the end of the line (or a comment).
@@ -252,7 +360,10 @@ static bool plain_value(const fp *p, size_t i, size_t *end)
     if (indicator(c) && !(c == '-' && i + 1 < p->le && p->s[i + 1] != ' '))
         return false;
     size_t j = i;
-    for (; j < p->le; j++) {
+    for (;; j++) {
+        j = find2(p->s, j, p->le, ':', '#');
+        if (j >= p->le)
+            break;
         if (p->s[j] == '#' && p->s[j - 1] == ' ')
             break;
         if (p->s[j] == ':' && (j + 1 == p->le || p->s[j + 1] == ' '))
@@ -401,7 +512,7 @@ static yn *block_scalar(fp *p, size_t i, size_t parent)
         return NULL; // trailing blank lines at the very end: libyaml's rules
     if (!strip && (last_nl || blanks))
         d[dn++] = '\n';
-    n->s = sk_arena_strndup(&p->f->arena, d, dn);
+    n->s = fp_strndup(p, d, dn);
     n->len = dn;
     n->kind = YK_STR;
     return n;
@@ -561,7 +672,7 @@ static yn *parse_seq(fp *p, size_t col, unsigned depth)
 
 // Only characters that libyaml reads the same way: printable ASCII, '\n', and valid UTF-8 of
 // printable code points (no C1 controls, no BOM, no U+FFFE/U+FFFF).
-static bool plain_text(const char *s, size_t n)
+static bool plain_text(const char *s, size_t n, bool *ascii)
 {
     bool high = false;
     for (size_t i = 0; i < n; i++) {
@@ -595,14 +706,17 @@ static bool plain_text(const char *s, size_t n)
                 return false;
         }
     }
+    *ascii = !high;
     return !high || sk_utf8_valid(s, n);
 }
 
 bool yfile_parse_fast(yfile *f, const char *data, size_t n)
 {
-    if (n == 0 || !plain_text(data, n))
+    bool ascii = false;
+    if (n == 0 || !plain_text(data, n, &ascii))
         return false;
-    fp p = { .f = f, .s = data, .n = n };
+    fp_shared sh = { .bump = NULL, .left = 0, .pk_at = SIZE_MAX };
+    fp p = { .f = f, .s = data, .n = n, .ascii = ascii, .sh = &sh };
     p.tmp = sk_xmalloc(n + 1);
     set_line(&p, 0, 1);
     bool ok = false;

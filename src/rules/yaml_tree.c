@@ -60,10 +60,11 @@ doc_fail(ydoc *d, const char *code, unsigned long line, unsigned long col, const
     d->err_col = col;
 }
 
-static bool eq_any(const char *s, size_t n, const char *const *words)
+// s[0..n) is one of words[0..count), all of length n.
+static bool eq_any(const char *s, size_t n, const char *const *words, size_t count)
 {
-    for (; *words; words++)
-        if (strlen(*words) == n && memcmp(*words, s, n) == 0)
+    for (size_t i = 0; i < count; i++)
+        if (memcmp(words[i], s, n) == 0)
             return true;
     return false;
 }
@@ -71,23 +72,23 @@ static bool eq_any(const char *s, size_t n, const char *const *words)
 // YAML 1.2 core schema resolution for plain scalars (plus the capitalised forms).
 void yn_resolve_plain(yn *n)
 {
-    static const char *const nulls[] = { "null", "Null", "NULL", "~", NULL };
-    static const char *const trues[] = { "true", "True", "TRUE", NULL };
-    static const char *const falses[] = { "false", "False", "FALSE", NULL };
+    static const char *const nulls[] = { "null", "Null", "NULL" };
+    static const char *const trues[] = { "true", "True", "TRUE" };
+    static const char *const falses[] = { "false", "False", "FALSE" };
     const char *s = n->s;
     size_t len = n->len;
     if (len > 5 && !(s[0] == '-' || s[0] == '+' || s[0] == '.' || (s[0] >= '0' && s[0] <= '9')))
         return; // not a null, boolean or number: a string (most scalars)
-    if (len == 0 || eq_any(s, len, nulls)) {
+    if (len == 0 || (len == 1 && s[0] == '~') || (len == 4 && eq_any(s, len, nulls, 3))) {
         n->kind = YK_NULL;
         return;
     }
-    if (eq_any(s, len, trues)) {
+    if (len == 4 && eq_any(s, len, trues, 3)) {
         n->kind = YK_BOOL;
         n->bval = true;
         return;
     }
-    if (eq_any(s, len, falses)) {
+    if (len == 5 && eq_any(s, len, falses, 3)) {
         n->kind = YK_BOOL;
         n->bval = false;
         return;

@@ -235,3 +235,33 @@ Test(yaml_fast, hand_made_documents)
     }
     SK_ASSERT_NO_LEAKS();
 }
+
+// Plain scalar resolution (yn_resolve_plain, shared by both readers): the core schema's nulls,
+// booleans and numbers in their spellings, and near misses that stay strings.
+Test(yaml_fast, plain_scalar_types)
+{
+    static const struct {
+        const char *s;
+        yn_kind kind;
+        bool bval;
+    } cases[] = {
+        { "", YK_NULL, false },           { "~", YK_NULL, false },     { "null", YK_NULL, false },
+        { "Null", YK_NULL, false },       { "NULL", YK_NULL, false },  { "nULL", YK_STR, false },
+        { "nul", YK_STR, false },         { "nulls", YK_STR, false },  { "~~", YK_STR, false },
+        { "true", YK_BOOL, true },        { "True", YK_BOOL, true },   { "TRUE", YK_BOOL, true },
+        { "tRUE", YK_STR, false },        { "false", YK_BOOL, false }, { "False", YK_BOOL, false },
+        { "FALSE", YK_BOOL, false },      { "fALSE", YK_STR, false },  { "falsey", YK_STR, false },
+        { "yes", YK_STR, false },         { "12", YK_INT, false },     { "-7", YK_INT, false },
+        { "+0012", YK_INT, false },       { "1.5", YK_FLOAT, false },  { "-.5", YK_FLOAT, false },
+        { "1.2.3", YK_STR, false },       { "-", YK_STR, false },      { "4624x", YK_STR, false },
+        { "12345678901", YK_INT, false },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        yn n = { .type = YN_SCALAR, .kind = YK_STR, .plain = true };
+        n.s = cases[i].s;
+        n.len = strlen(cases[i].s);
+        yn_resolve_plain(&n);
+        cr_expect_eq(n.kind, cases[i].kind, "'%s': kind %d", cases[i].s, (int)n.kind);
+        cr_expect_eq(n.bval, cases[i].bval, "'%s': boolean", cases[i].s);
+    }
+}
