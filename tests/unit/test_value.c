@@ -1399,3 +1399,50 @@ Test(value, folded_values_are_remembered_only_when_vouched_for)
     sk_vm_free(cyr);
     SK_ASSERT_NO_LEAKS();
 }
+
+// A pattern whose backslashes escape nothing ('\' before anything but '*', '?', '\') has no
+// wildcard: with SK_VM_WILDCARDS it compiles to the same literal test as without, also with
+// letters that fold beyond ASCII.
+Test(value, lone_backslashes_are_literal_with_wildcards)
+{
+    static const char *const pats[] = {
+        "C:\\Windows\\System32\\",
+        "\\",
+        "x\\",
+        "\\mshta.exe",
+        "\xC3\x84"
+        "Bc\\d",
+        "\xC3\xA4"
+        "bC\\D",
+    };
+    static const char *const vals[] = {
+        "c:\\windows\\system32\\",
+        "C:\\WINDOWS\\SYSTEM32\\",
+        "C:\\Windows\\System32",
+        "\\",
+        "",
+        "X\\",
+        "x",
+        "C:\\x\\MSHTA.EXE",
+        "\xC3\xA4"
+        "bc\\d",
+        "\xC3\x84"
+        "BC\\D",
+        "abc\\d",
+    };
+    for (int k = SK_VM_EQUALS; k <= SK_VM_ENDSWITH; k++)
+        for (size_t p = 0; p < sizeof pats / sizeof pats[0]; p++)
+            for (unsigned f = 0; f <= C; f += C)
+                for (size_t v = 0; v < sizeof vals / sizeof vals[0]; v++) {
+                    bool lit = try_match((sk_vm_kind)k, f, pats[p], -1, vals[v], -1);
+                    bool glob = try_match((sk_vm_kind)k, f | W, pats[p], -1, vals[v], -1);
+                    cr_assert_eq(
+                            lit, glob, "kind %d flags %#x '%s' on '%s'", k, f, pats[p], vals[v]);
+                }
+    // and the escapes still escape
+    cr_assert(try_match(SK_VM_EQUALS, W, "a\\*b", -1, "a*b", -1));
+    cr_assert(!try_match(SK_VM_EQUALS, W, "a\\*b", -1, "axb", -1));
+    cr_assert(try_match(SK_VM_EQUALS, W, "a\\\\b", -1, "a\\b", -1));
+    cr_assert(try_match(SK_VM_EQUALS, W, "a\\?", -1, "A?", -1));
+    SK_ASSERT_NO_LEAKS();
+}
