@@ -236,42 +236,43 @@ typedef enum mod_id {
 
 static const struct {
     const char *name;
+    size_t len; // strlen(name)
     mod_id id;
 } mod_names[] = {
-    { "contains", M_CONTAINS },
-    { "startswith", M_STARTSWITH },
-    { "endswith", M_ENDSWITH },
-    { "all", M_ALL },
-    { "re", M_RE },
-    { "i", M_I },
-    { "ignorecase", M_I },
-    { "m", M_M },
-    { "multiline", M_M },
-    { "s", M_S },
-    { "dotall", M_S },
-    { "cidr", M_CIDR },
-    { "base64", M_BASE64 },
-    { "base64offset", M_BASE64OFFSET },
-    { "wide", M_WIDE },
-    { "utf16le", M_UTF16LE },
-    { "utf16be", M_UTF16BE },
-    { "utf16", M_UTF16 },
-    { "windash", M_WINDASH },
-    { "cased", M_CASED },
-    { "exists", M_EXISTS },
-    { "fieldref", M_FIELDREF },
-    { "expand", M_EXPAND },
-    { "gt", M_GT },
-    { "gte", M_GTE },
-    { "lt", M_LT },
-    { "lte", M_LTE },
-    { "neq", M_NEQ },
-    { "minute", M_MINUTE },
-    { "hour", M_HOUR },
-    { "day", M_DAY },
-    { "week", M_WEEK },
-    { "month", M_MONTH },
-    { "year", M_YEAR },
+    { "contains", 8, M_CONTAINS },
+    { "startswith", 10, M_STARTSWITH },
+    { "endswith", 8, M_ENDSWITH },
+    { "all", 3, M_ALL },
+    { "re", 2, M_RE },
+    { "i", 1, M_I },
+    { "ignorecase", 10, M_I },
+    { "m", 1, M_M },
+    { "multiline", 9, M_M },
+    { "s", 1, M_S },
+    { "dotall", 6, M_S },
+    { "cidr", 4, M_CIDR },
+    { "base64", 6, M_BASE64 },
+    { "base64offset", 12, M_BASE64OFFSET },
+    { "wide", 4, M_WIDE },
+    { "utf16le", 7, M_UTF16LE },
+    { "utf16be", 7, M_UTF16BE },
+    { "utf16", 5, M_UTF16 },
+    { "windash", 7, M_WINDASH },
+    { "cased", 5, M_CASED },
+    { "exists", 6, M_EXISTS },
+    { "fieldref", 8, M_FIELDREF },
+    { "expand", 6, M_EXPAND },
+    { "gt", 2, M_GT },
+    { "gte", 3, M_GTE },
+    { "lt", 2, M_LT },
+    { "lte", 3, M_LTE },
+    { "neq", 3, M_NEQ },
+    { "minute", 6, M_MINUTE },
+    { "hour", 4, M_HOUR },
+    { "day", 3, M_DAY },
+    { "week", 4, M_WEEK },
+    { "month", 5, M_MONTH },
+    { "year", 4, M_YEAR },
 };
 
 #define MAX_MODS 16
@@ -352,7 +353,7 @@ static bool parse_mods(const yn *k, const char **field, size_t *flen, mods *m, l
         size_t n = q ? (size_t)(q - p) : (size_t)(end - p);
         int found = -1;
         for (size_t i = 0; i < sizeof mod_names / sizeof mod_names[0]; i++)
-            if (strlen(mod_names[i].name) == n && memcmp(mod_names[i].name, p, n) == 0)
+            if (mod_names[i].len == n && memcmp(mod_names[i].name, p, n) == 0)
                 found = (int)i;
         if (found < 0) {
             errf(err,
@@ -586,6 +587,39 @@ static void scalar_text(const yn *v, sk_buf *out)
         st = sk_buf_add(out, v->s, v->len);
     }
     (void)st;
+}
+
+// The text scalar_text gives v, when it is a piece of v's own text or a constant (all but a
+// negative integer, whose sign goes before the digits): no copy.
+static bool scalar_text_view(const yn *v, const char **p, size_t *n)
+{
+    if (v->kind == YK_BOOL) {
+        *p = v->bval ? "true" : "false";
+        *n = v->bval ? 4 : 5;
+        return true;
+    }
+    const char *s = v->s ? v->s : "";
+    size_t len = v->len;
+    if (v->kind == YK_INT) {
+        if (len && (*s == '+' || *s == '-')) {
+            bool neg = *s == '-';
+            s++;
+            len--;
+            while (len > 1 && *s == '0') {
+                s++;
+                len--;
+            }
+            if (neg && !(len == 1 && *s == '0'))
+                return false;
+        }
+        while (len > 1 && *s == '0') {
+            s++;
+            len--;
+        }
+    }
+    *p = s;
+    *n = len;
+    return true;
 }
 
 // Working list of value variants: escaped Sigma text (glob) or literal bytes.
@@ -880,39 +914,55 @@ static bool compile_value(compile_ctx *cx,
                           cval *out,
                           load_err *err)
 {
-    sk_buf text;
-    sk_buf_init(&text, SK_MAX_RULE_FILE_BYTES);
-    scalar_text(v, &text);
     variants vs;
     sk_strlist_init(&vs.l);
     vs.glob = mt != MT_RE && mt != MT_CIDR;
-    sk_strlist_add(&vs.l, sk_buf_str(&text), text.n);
-    sk_buf_fini(&text);
     bool ok = true;
-    // re|startswith/endswith/contains pseudo transforms
-    bool re_start = false, re_end = false;
-    for (size_t i = 0; i < m->nxf && ok; i++) {
-        if (mt == MT_RE) {
-            if (m->xf[i] == M_STARTSWITH)
-                re_start = true;
-            else if (m->xf[i] == M_ENDSWITH)
-                re_end = true;
-            continue;
+    // The variants: pats[0..npats). Without transforms, the value's text itself where it can
+    // (most values): four allocations and frees per value were a tenth of compiling SigmaHQ.
+    char *one[1];
+    size_t one_len[1];
+    char *const *pats = one;
+    const size_t *lens = one_len;
+    size_t npats = 1;
+    const char *view;
+    if (m->nxf == 0 && scalar_text_view(v, &view, &one_len[0])) {
+        one[0] = (char *)view; // only read (the list type is shared with the transforms)
+    } else {
+        sk_buf text;
+        sk_buf_init(&text, SK_MAX_RULE_FILE_BYTES);
+        scalar_text(v, &text);
+        sk_strlist_add(&vs.l, sk_buf_str(&text), text.n);
+        sk_buf_fini(&text);
+        // re|startswith/endswith/contains pseudo transforms
+        for (size_t i = 0; i < m->nxf && ok; i++) {
+            if (mt == MT_RE)
+                continue;
+            ok = apply_transform(cx, &vs, m->xf[i], v, key, err);
         }
-        ok = apply_transform(cx, &vs, m->xf[i], v, key, err);
+        if (!ok)
+            goto out;
+        pats = vs.l.s;
+        lens = vs.l.len;
+        npats = vs.l.n;
     }
-    if (!ok)
-        goto out;
+    bool re_start = false, re_end = false;
+    for (size_t i = 0; i < m->nxf && mt == MT_RE; i++) {
+        if (m->xf[i] == M_STARTSWITH)
+            re_start = true;
+        else if (m->xf[i] == M_ENDSWITH)
+            re_end = true;
+    }
     out->eid = -1;
-    if (mt == MT_NONE && m->nxf == 0 && vs.l.n == 1 && vs.l.len[0] > 0 && vs.l.len[0] <= 9) {
+    if (mt == MT_NONE && m->nxf == 0 && npats == 1 && lens[0] > 0 && lens[0] <= 9) {
         int64_t e = 0;
-        for (size_t i = 0; i < vs.l.len[0] && e >= 0; i++) {
-            char ch = vs.l.s[0][i];
+        for (size_t i = 0; i < lens[0] && e >= 0; i++) {
+            char ch = pats[0][i];
             e = ch >= '0' && ch <= '9' ? e * 10 + (ch - '0') : -1;
         }
         out->eid = e;
     }
-    out->vms = rs_alloc(cx->rs, vs.l.n * sizeof(sk_vm *));
+    out->vms = rs_alloc(cx->rs, npats * sizeof(sk_vm *));
     out->cost = mt == MT_RE ? 2 : (mt == MT_CIDR || (mt >= MT_GT && mt <= MT_LTE)) ? 1 : 0;
     unsigned flags = 0;
     if (m->cased)
@@ -923,9 +973,9 @@ static bool compile_value(compile_ctx *cx,
         flags = (m->re_i ? SK_VM_RE_I : 0) | (m->re_m ? SK_VM_RE_M : 0) |
                 (m->re_s ? SK_VM_RE_S : 0);
     }
-    for (size_t i = 0; i < vs.l.n && ok; i++) {
-        const char *pat = vs.l.s[i];
-        size_t pn = vs.l.len[i];
+    for (size_t i = 0; i < npats && ok; i++) {
+        const char *pat = pats[i];
+        size_t pn = lens[i];
         sk_buf anch;
         sk_buf_init(&anch, SK_MAX_RULE_FILE_BYTES + 16);
         size_t shift = 0;
@@ -981,7 +1031,7 @@ static bool compile_value(compile_ctx *cx,
     }
     if (ok && !m->tpart &&
         (mt == MT_NONE || mt == MT_CONTAINS || mt == MT_STARTSWITH || mt == MT_ENDSWITH))
-        pf_value_atoms(cx->rs, out, vs.l.s, vs.l.len, vs.l.n, vs.glob);
+        pf_value_atoms(cx->rs, out, pats, lens, npats, vs.glob);
 out:
     sk_strlist_fini(&vs.l);
     return ok;

@@ -806,3 +806,40 @@ Test(sigma_load, name_hash_folds_ascii_letters_only)
         }
     }
 }
+
+// Values compile from their text as Sigma compares it: integers in canonical form (no '+', no
+// leading zeros, "-0" is 0), booleans as true/false, strings as written; values without
+// transforms are compiled from the YAML text itself, the others (a negative integer, a
+// transform) from a copy. Both must give the same predicates.
+Test(sigma_load, value_texts_with_and_without_transforms)
+{
+    sk_test_diags td;
+    sk_test_diags_init(&td);
+    sk_ruleset *rs = load_text("title: value texts\n"
+                               "logsource:\n  product: windows\n  category: process_creation\n"
+                               "detection:\n"
+                               "  a:\n"
+                               "    Delta: [-007, +05, -0, -00, 007, -12, 0, true, False, 'x']\n"
+                               "  b:\n"
+                               "    Delta|endswith: [-07, +03]\n"
+                               "  c:\n"
+                               "    Delta|windash: [-7, +05]\n"
+                               "  condition: a or b or c\n",
+                               &td);
+    cr_assert_eq(sk_ruleset_count(rs), 1, "%s", td.text);
+    sk_buf out;
+    sk_buf_init(&out, 1 << 20);
+    sk_rule_explain(sk_ruleset_rule(rs, 0), &out);
+    const char *want[] = {
+        "equals '-7'",   "equals '5'",    "equals '0'",     "equals '7'",
+        "equals '-12'",  "equals 'true'", "equals 'false'", "equals 'x'",
+        "endswith '-7'", "endswith '3'",  "equals '/7'",    "equals '-7'",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        cr_expect(strstr(sk_buf_str(&out), want[i]), "no \"%s\" in\n%s", want[i], sk_buf_str(&out));
+    cr_expect(!strstr(sk_buf_str(&out), "'-0'"), "%s", sk_buf_str(&out));
+    cr_expect(!strstr(sk_buf_str(&out), "'+"), "%s", sk_buf_str(&out));
+    cr_expect(!strstr(sk_buf_str(&out), "'00"), "%s", sk_buf_str(&out));
+    sk_buf_fini(&out);
+    sk_ruleset_free(rs);
+}
