@@ -83,6 +83,10 @@
 #include "core/mem.h"
 #include "prefilter_int.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #define PF_GRAM 3u
 
 static inline unsigned char lower(unsigned char c)
@@ -110,6 +114,45 @@ static size_t seq_len(unsigned char c)
 // reaches PF_GRAM).
 static size_t best_run(const char *s, size_t n, bool glob, char *out, size_t outcap, char *cur)
 {
+    // Most values are ASCII without wildcards or escapes (a backslash before anything but '*',
+    // '?' and '\\' is text): one run, the whole value, lower-cased as it is read.
+    if (n <= outcap) {
+        size_t i = 0;
+#if defined(__SSE2__) && !defined(SK_PF_SCALAR)
+        // Sixteen bytes at a time while seventeen remain (the escape test looks one ahead): a
+        // byte >= 0x80, '*', '?' or two backslashes leave the rest to the loop below.
+        const __m128i star = _mm_set1_epi8('*'), qm = _mm_set1_epi8('?'), bs = _mm_set1_epi8('\\'),
+                      lo = _mm_set1_epi8('A' - 1), hi = _mm_set1_epi8('Z' + 1),
+                      bit5 = _mm_set1_epi8(0x20);
+        while (n - i >= 17) {
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+            __m128i stop = _mm_cmplt_epi8(x, _mm_setzero_si128());
+            if (glob) {
+                __m128i y = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 1));
+                stop = _mm_or_si128(
+                        stop,
+                        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, star), _mm_cmpeq_epi8(x, qm)),
+                                     _mm_and_si128(_mm_cmpeq_epi8(x, bs), _mm_cmpeq_epi8(y, bs))));
+            }
+            if (_mm_movemask_epi8(stop))
+                break;
+            __m128i up = _mm_and_si128(_mm_cmpgt_epi8(x, lo), _mm_cmplt_epi8(x, hi));
+            x = _mm_add_epi8(x, _mm_and_si128(up, bit5));
+            _mm_storeu_si128((__m128i *)(void *)(out + i), x);
+            i += 16;
+        }
+#endif
+        for (; i < n; i++) {
+            unsigned char c = (unsigned char)s[i];
+            if (c >= 0x80 || (glob && (c == '*' || c == '?' ||
+                                       (c == '\\' && i + 1 < n &&
+                                        (s[i + 1] == '*' || s[i + 1] == '?' || s[i + 1] == '\\')))))
+                break;
+            out[i] = (char)lower(c);
+        }
+        if (i == n)
+            return n >= PF_GRAM ? n : 0;
+    }
     size_t best = 0;
     size_t cn = 0;
     for (size_t i = 0; i <= n; i++) {
@@ -187,19 +230,21 @@ void pf_value_atoms(
 // ---------------------------------------------------------------------------------------------
 // Atom sets through the rule
 
+typedef struct atom {
+    const char *s;
+    uint32_t len;
+    const citem *it; // the item it comes from (which fields it must be found in)
+} atom;
+
 typedef struct aset {
     bool none; // no atoms: always evaluate
-    const char **s;
-    uint32_t *len;
-    const citem **it; // the item each atom comes from (which fields it must be found in)
+    atom *a;
     size_t n, cap;
 } aset;
 
 static void aset_free(aset *a)
 {
-    free(a->s);
-    free(a->len);
-    free(a->it);
+    free(a->a);
     memset(a, 0, sizeof(*a));
 }
 
@@ -209,48 +254,50 @@ static void aset_none(aset *a)
     a->none = true;
 }
 
-static void aset_add(aset *a, const char *s, uint32_t len, const citem *it)
+// Room for more atoms after the n there are.
+static void aset_reserve(aset *a, size_t more)
 {
-    if (a->none)
-        return;
-    size_t cap = a->cap;
-    sk_xgrow((void **)&a->s, &cap, a->n + 1, sizeof(char *));
-    if (cap != a->cap) {
-        a->len = sk_xrealloc(a->len, cap * sizeof(uint32_t));
-        a->it = sk_xrealloc(a->it, cap * sizeof(citem *));
-        a->cap = cap;
-    }
-    a->s[a->n] = s;
-    a->len[a->n] = len;
-    a->it[a->n] = it;
-    a->n++;
+    sk_xgrow((void **)&a->a, &a->cap, a->n + more, sizeof(atom));
 }
 
 static void aset_union(aset *a, aset *b)
 {
     if (a->none || b->none) {
         aset_none(a);
-    } else {
-        for (size_t i = 0; i < b->n; i++)
-            aset_add(a, b->s[i], b->len[i], b->it[i]);
+    } else if (a->n == 0) {
+        free(a->a);
+        *a = *b; // b's atoms, in their order
+        memset(b, 0, sizeof(*b));
+        return;
+    } else if (b->n) {
+        aset_reserve(a, b->n);
+        memcpy(a->a + a->n, b->a, b->n * sizeof(atom));
+        a->n += b->n;
     }
     aset_free(b);
 }
 
 // Higher is better: long atoms first (up to 8 bytes, beyond that length hardly matters), then
-// fewer atoms.
-static long aset_score(const aset *a)
+// fewer atoms. lens: n atom lengths, each `stride` bytes after the previous one.
+static long atoms_score(bool none, const void *lens, size_t stride, size_t n)
 {
-    if (a->none || a->n == 0)
+    if (none || n == 0)
         return -1;
     uint32_t minlen = UINT32_MAX;
-    for (size_t i = 0; i < a->n; i++)
-        if (a->len[i] < minlen)
-            minlen = a->len[i];
+    for (size_t i = 0; i < n; i++) {
+        uint32_t len = *(const uint32_t *)(const void *)((const char *)lens + i * stride);
+        if (len < minlen)
+            minlen = len;
+    }
     if (minlen > 8)
         minlen = 8;
-    long fewer = a->n > 9999 ? 0 : 9999 - (long)a->n;
+    long fewer = n > 9999 ? 0 : 9999 - (long)n;
     return (long)minlen * 10000 + fewer;
+}
+
+static long aset_score(const aset *a)
+{
+    return atoms_score(a->none, a->n ? &a->a[0].len : NULL, sizeof(atom), a->n);
 }
 
 // Keeps the better of a and b in a.
@@ -265,6 +312,14 @@ static void aset_best(aset *a, aset *b)
     }
 }
 
+// out = the atoms of value cv of item it.
+static void aset_of_value(aset *out, const cval *cv, const citem *it)
+{
+    aset_reserve(out, cv->natoms);
+    for (uint32_t k = 0; k < cv->natoms; k++)
+        out->a[out->n++] = (atom){ cv->atoms[k], cv->alens[k], it };
+}
+
 static void item_atoms(const citem *it, aset *out)
 {
     memset(out, 0, sizeof(*out));
@@ -274,27 +329,35 @@ static void item_atoms(const citem *it, aset *out)
         return;
     out->none = false;
     if (it->all) {
-        out->none = true;
+        // The best single value (the first of the best score), scored in place.
+        long best = -1;
+        const cval *pick = NULL;
         for (uint32_t v = 0; v < it->nvals; v++) {
             const cval *cv = &it->vals[v];
             if (!cv->natoms)
                 continue;
-            aset one = { 0 };
-            for (uint32_t k = 0; k < cv->natoms; k++)
-                aset_add(&one, cv->atoms[k], cv->alens[k], it);
-            aset_best(out, &one);
+            long sc = atoms_score(false, cv->alens, sizeof(uint32_t), cv->natoms);
+            if (sc > best) {
+                best = sc;
+                pick = cv;
+            }
         }
+        out->none = pick == NULL;
+        if (pick)
+            aset_of_value(out, pick, it);
         return;
     }
+    size_t total = 0;
     for (uint32_t v = 0; v < it->nvals; v++) {
-        const cval *cv = &it->vals[v];
-        if (!cv->natoms) {
-            aset_none(out);
+        if (!it->vals[v].natoms) {
+            out->none = true;
             return;
         }
-        for (uint32_t k = 0; k < cv->natoms; k++)
-            aset_add(out, cv->atoms[k], cv->alens[k], it);
+        total += it->vals[v].natoms;
     }
+    aset_reserve(out, total);
+    for (uint32_t v = 0; v < it->nvals; v++)
+        aset_of_value(out, &it->vals[v], it);
 }
 
 static void sel_atoms(const sk_rule *r, uint32_t s, aset *out)
@@ -370,17 +433,18 @@ void pf_rule_atoms(sk_ruleset *rs, sk_rule *r)
             cap *= 2;
         uint32_t *slots = sk_xcalloc(cap, sizeof(uint32_t)); // index in r->atoms + 1; 0 = free
         for (size_t i = 0; i < a.n; i++) {
-            size_t k = (size_t)rs_hash(a.s[i], a.len[i]) & (cap - 1);
+            const atom *at = &a.a[i];
+            size_t k = (size_t)rs_hash(at->s, at->len) & (cap - 1);
             bool dup = false;
             for (; slots[k] && !dup; k = (k + 1) & (cap - 1)) {
                 uint32_t j = slots[k] - 1;
-                dup = r->atom_lens[j] == a.len[i] && memcmp(r->atoms[j], a.s[i], a.len[i]) == 0;
+                dup = r->atom_lens[j] == at->len && memcmp(r->atoms[j], at->s, at->len) == 0;
             }
             if (dup)
                 continue;
             slots[k] = r->natoms + 1;
-            r->atoms[r->natoms] = a.s[i];
-            r->atom_lens[r->natoms] = a.len[i];
+            r->atoms[r->natoms] = at->s;
+            r->atom_lens[r->natoms] = at->len;
             r->natoms++;
         }
         free(slots);
@@ -760,8 +824,8 @@ static void add_rule(pf_builder *b, uint32_t ri)
     cond_atoms(r, r->cond, &a);
     if (!a.none && a.n > 0) {
         for (size_t i = 0; i < a.n; i++) {
-            uint32_t sid = str_intern(b, a.s[i], a.len[i]);
-            size_t nc = item_classes(rs, r, a.it[i], cls, MAX_ITEM_CLASSES);
+            uint32_t sid = str_intern(b, a.a[i].s, a.a[i].len);
+            size_t nc = item_classes(rs, r, a.a[i].it, cls, MAX_ITEM_CLASSES);
             for (size_t c = 0; c < nc; c++) {
                 add_ref(b, cls[c], sid, ri, ri);
                 bits[cls[c] / 64] |= 1ull << (cls[c] % 64);

@@ -997,3 +997,71 @@ Test(prefilter, mutated_corpus_events_agree_with_full_evaluation, .timeout = 600
     sk_matcher_free(m);
     sk_ruleset_free(rs);
 }
+
+// A value's atom is its longest literal run (the first of the longest), lower-cased: the whole
+// value when it is ASCII without wildcards or escapes (read in one pass), else the runs between
+// wildcards, escapes unescaped, two-byte characters (which may fold) breaking runs.
+Test(prefilter, value_atoms_are_the_longest_literal_run)
+{
+    static const struct {
+        const char *pat;
+        bool glob;
+        const char *atom; // NULL: none
+    } cases[] = {
+        { "CMD.exe", true, "cmd.exe" },
+        { "C:\\Windows\\System32\\", true, "c:\\windows\\system32\\" },
+        { "\\\\server\\share", false, "\\\\server\\share" },
+        { "ab", true, NULL },
+        { "abc", true, "abc" },
+        { "*MSHTA*", true, "mshta" },
+        { "foo*barx?bazzy", true, "bazzy" },
+        { "foo*bar?baz", true, "foo" },
+        { "a\\*bcdef", true, "a*bcdef" },
+        { "a\\*bcdef", false, "a\\*bcdef" },
+        { "ab\\\\cd*x", true, "ab\\cd" },
+        { "x?y", false, "x?y" },
+        { "\xC3\x84"
+          "BCDEF",
+          true,
+          "bcdef" },
+        { "\xE2\x80\x93"
+          "ABC",
+          true,
+          "\xE2\x80\x93"
+          "abc" },
+        { "Ab\xF0\x9F\x98\x80", true, "ab\xF0\x9F\x98\x80" },
+        { "abc\x80xy", true, "abc" },
+        // sixteen bytes at a time, stopped at the byte that needs the careful loop
+        { "Program Files (x86)\\Microsoft\\Edge", true, "program files (x86)\\microsoft\\edge" },
+        { "ABCDEFGHIJKLMNOPQRSTU*v", true, "abcdefghijklmnopqrstu" },
+        { "ABCDEFGHIJKLMNOPQRSTU*v", false, "abcdefghijklmnopqrstu*v" },
+        { "ABCDEFGHIJKLMNOPQRS\xC3\x84xyz", true, "abcdefghijklmnopqrs" },
+        { "0123456789abcde\\\\fghij", true, "0123456789abcde\\fghij" },
+        { "0123456789abcdef\\?ghij", true, "0123456789abcdef?ghij" },
+        { "x*0123456789ABCDEFGHIJ", true, "0123456789abcdefghij" },
+    };
+    sk_ruleset *rs = rs_new();
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        // alone, and as the shorter variant of two
+        for (int two = 0; two < 2; two++) {
+            char *pats[2] = { (char *)cases[i].pat, (char *)"0123456789012345678901234567890" };
+            size_t lens[2] = { strlen(cases[i].pat), strlen(pats[1]) };
+            cval cv;
+            memset(&cv, 0, sizeof cv);
+            pf_value_atoms(rs, &cv, pats, lens, two ? 2 : 1, cases[i].glob);
+            if (!cases[i].atom) {
+                cr_expect_eq(cv.natoms, 0, "'%s': an atom", cases[i].pat);
+                continue;
+            }
+            cr_assert_eq(cv.natoms, two ? 2u : 1u, "'%s': no atom", cases[i].pat);
+            cr_expect_eq(cv.alens[0], strlen(cases[i].atom), "'%s'", cases[i].pat);
+            cr_expect(memcmp(cv.atoms[0], cases[i].atom, cv.alens[0]) == 0,
+                      "'%s': atom '%.*s', want '%s'",
+                      cases[i].pat,
+                      (int)cv.alens[0],
+                      cv.atoms[0],
+                      cases[i].atom);
+        }
+    }
+    sk_ruleset_free(rs);
+}
