@@ -381,7 +381,8 @@ yn *yn_get(const yn *m, const char *key)
     size_t kl = strlen(key);
     for (size_t i = 0; i < m->n; i++) {
         const yn *k = m->kids[2 * i];
-        if (k->type == YN_SCALAR && k->len == kl && memcmp(k->s, key, kl) == 0)
+        if (k->type == YN_SCALAR && k->len == kl && (kl == 0 || k->s[0] == key[0]) &&
+            memcmp(k->s, key, kl) == 0)
             return m->kids[2 * i + 1];
     }
     return NULL;

@@ -843,3 +843,41 @@ Test(sigma_load, value_texts_with_and_without_transforms)
     sk_buf_fini(&out);
     sk_ruleset_free(rs);
 }
+
+// Metadata keys are found by their exact text (the first of a name, as yn_get finds it), checked
+// in a fixed order, and a near miss is an unknown key.
+Test(sigma_load, metadata_keys_are_checked_by_name)
+{
+    static const struct {
+        const char *extra; // lines added to a valid rule
+        const char *want;  // in the diagnostics
+        size_t loaded;
+    } cases[] = {
+        { "status: [a]\n", "rules/x.yml:2:9: error: 'status' must be a string, not a list", 0 },
+        { "name: {a: b}\n", "'name' must be a string, not a map", 0 },
+        { "license: [x]\nid: [y]\n", "'id' must be a string, not a list", 0 },
+        { "modified: [x]\nlevel: [y]\n", "'modified' must be a string, not a list", 0 },
+        { "tags: {a: b}\n", "'tags' must be a list of strings", 0 },
+        { "fields: [a, [b]]\nreferences: {x: y}\n", "'references' must be a list of strings", 0 },
+        { "Title: x\n", "rules/x.yml:2:1: warning: unknown key 'Title' ignored", 1 },
+        { "titles: x\n", "unknown key 'titles' ignored", 1 },
+        { "falsepositive: x\n", "unknown key 'falsepositive' ignored", 1 },
+        { "level: high\nauthor: me\ndate: 2024-01-01\nscope: [a]\n", "", 1 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[1024];
+        snprintf(text,
+                 sizeof text,
+                 "title: t\n%slogsource: {category: process_creation}\n"
+                 "detection: {sel: {Image: x}, condition: sel}\n",
+                 cases[i].extra);
+        sk_test_diags td;
+        sk_test_diags_init(&td);
+        sk_ruleset *rs = load_text(text, &td);
+        cr_expect_eq(sk_ruleset_count(rs), cases[i].loaded, "%s: %s", cases[i].extra, td.text);
+        cr_expect(strstr(td.text, cases[i].want), "%s: %s", cases[i].extra, td.text);
+        if (cases[i].loaded && !cases[i].want[0])
+            cr_expect_eq(td.dl.warnings, 0, "%s: %s", cases[i].extra, td.text);
+        sk_ruleset_free(rs);
+    }
+}
