@@ -1414,6 +1414,9 @@ Test(value, lone_backslashes_are_literal_with_wildcards)
         "Bc\\d",
         "\xC3\xA4"
         "bC\\D",
+        // sixteen bytes at a time
+        "C:\\Program Files (x86)\\Microsoft\\Edge\\Application\\msedge.exe",
+        "ABCDEFGHIJKLMNO\xC3\x84qrstuvwxyz\\x",
     };
     static const char *const vals[] = {
         "c:\\windows\\system32\\",
@@ -1429,6 +1432,10 @@ Test(value, lone_backslashes_are_literal_with_wildcards)
         "\xC3\x84"
         "BC\\D",
         "abc\\d",
+        "c:\\program files (x86)\\microsoft\\edge\\application\\MSEDGE.EXE",
+        "C:\\Program Files (x86)\\Microsoft\\Edge\\Application\\msedge.exe.old",
+        "abcdefghijklmno\xC3\xA4QRSTUVWXYZ\\X",
+        "abcdefghijklmno\xC3\x84QRSTUVWXYZ\\X",
     };
     for (int k = SK_VM_EQUALS; k <= SK_VM_ENDSWITH; k++)
         for (size_t p = 0; p < sizeof pats / sizeof pats[0]; p++)
@@ -1444,5 +1451,18 @@ Test(value, lone_backslashes_are_literal_with_wildcards)
     cr_assert(!try_match(SK_VM_EQUALS, W, "a\\*b", -1, "axb", -1));
     cr_assert(try_match(SK_VM_EQUALS, W, "a\\\\b", -1, "a\\b", -1));
     cr_assert(try_match(SK_VM_EQUALS, W, "a\\?", -1, "A?", -1));
+    // an escape across two blocks of sixteen bytes
+    cr_assert(try_match(
+            SK_VM_EQUALS, W, "0123456789abcde\\\\xyzxyzxyz", -1, "0123456789ABCDE\\XYZXYZXYZ", -1));
+    cr_assert(!try_match(SK_VM_EQUALS,
+                         W,
+                         "0123456789abcde\\\\xyzxyzxyz",
+                         -1,
+                         "0123456789ABCDE\\\\XYZXYZXYZ",
+                         -1));
+    cr_assert(try_match(
+            SK_VM_EQUALS, W, "0123456789abcdef\\*xyzxyzxyz", -1, "0123456789abcdef*xyzxyzxyz", -1));
+    cr_assert(try_match(
+            SK_VM_EQUALS, W, "0123456789abcdef*xyzxyzxyz", -1, "0123456789abcdefQxyzxyzxyz", -1));
     SK_ASSERT_NO_LEAKS();
 }
