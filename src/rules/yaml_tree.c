@@ -224,8 +224,10 @@ static void check_dup_keys(sk_arena *a, ydoc *d, const yn *n)
             return;
         }
     }
+    // Scalars (most nodes) have nothing to check: not called for.
     for (size_t i = 0; i < (n->type == YN_MAP ? 2 * n->n : n->n); i++)
-        check_dup_keys(a, d, n->kids[i]);
+        if (n->kids[i] && n->kids[i]->type != YN_SCALAR)
+            check_dup_keys(a, d, n->kids[i]);
 }
 
 void yfile_parse(yfile *f, const char *data, size_t n)
