@@ -199,8 +199,6 @@ void pf_value_atoms(
     cv->natoms = 0;
     if (n == 0)
         return;
-    const char **atoms = rs_alloc(rs, n * sizeof(char *));
-    uint32_t *alens = rs_alloc(rs, n * sizeof(uint32_t));
     size_t maxlen = 0;
     for (size_t i = 0; i < n; i++)
         if (lens[i] > maxlen)
@@ -210,7 +208,33 @@ void pf_value_atoms(
     char small[512];
     char *buf = 2 * (maxlen + 1) <= sizeof small ? small : sk_xmalloc(2 * (maxlen + 1));
     char *cur = buf + maxlen + 1;
+    // The atom pointers, their lengths and, for a single variant (most values), its text: one
+    // allocation in the ruleset's arena instead of three.
+    const char **atoms;
+    uint32_t *alens;
     size_t i = 0;
+    if (n == 1) {
+        size_t k = best_run(pats[0], lens[0], glob, buf, maxlen, cur);
+        if (k > 0) {
+            atoms = rs_alloc(rs, sizeof(char *) + sizeof(uint32_t) + k + 1); // zeroed
+            alens = (uint32_t *)(void *)(atoms + 1);
+            char *text = (char *)(alens + 1);
+            memcpy(text, buf, k);
+            atoms[0] = text;
+            alens[0] = (uint32_t)k;
+            i = 1;
+        }
+        if (buf != small)
+            free(buf);
+        if (i < n)
+            return;
+        cv->atoms = atoms;
+        cv->alens = alens;
+        cv->natoms = 1;
+        return;
+    }
+    atoms = rs_alloc(rs, n * (sizeof(char *) + sizeof(uint32_t)));
+    alens = (uint32_t *)(void *)(atoms + n);
     for (; i < n; i++) {
         size_t k = best_run(pats[i], lens[i], glob, buf, maxlen, cur);
         if (k == 0)
@@ -312,10 +336,9 @@ static void aset_best(aset *a, aset *b)
     }
 }
 
-// out = the atoms of value cv of item it.
+// Appends the atoms of value cv of item it to out (room reserved).
 static void aset_of_value(aset *out, const cval *cv, const citem *it)
 {
-    aset_reserve(out, cv->natoms);
     for (uint32_t k = 0; k < cv->natoms; k++)
         out->a[out->n++] = (atom){ cv->atoms[k], cv->alens[k], it };
 }
@@ -343,8 +366,10 @@ static void item_atoms(const citem *it, aset *out)
             }
         }
         out->none = pick == NULL;
-        if (pick)
+        if (pick) {
+            aset_reserve(out, pick->natoms);
             aset_of_value(out, pick, it);
+        }
         return;
     }
     size_t total = 0;
@@ -788,8 +813,9 @@ static void add_rule(pf_builder *b, uint32_t ri)
                     cval *cv = &it->vals[v];
                     if (!cv->natoms || cv->natoms != cv->nvms || cv->pf_ids)
                         continue;
-                    uint32_t *ids = rs_alloc(rs, cv->natoms * sizeof(uint32_t));
-                    bool *sure = rs_alloc(rs, cv->natoms * sizeof(bool)); // zeroed
+                    // one allocation for both (zeroed)
+                    uint32_t *ids = rs_alloc(rs, cv->natoms * (sizeof(uint32_t) + sizeof(bool)));
+                    bool *sure = (bool *)(ids + cv->natoms);
                     for (uint32_t k = 0; k < cv->natoms; k++) {
                         ids[k] = SID_ALWAYS;
                         if (cv->alens[k] < 4) {
