@@ -15,9 +15,11 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <link.h>
+#include <pcre2.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <yaml.h>
 
 #include "core/buf.h"
 #include "core/image.h"
@@ -124,6 +126,17 @@ static bool add_build_id(sk_buf *key)
     return sk_buf_adds(key, "\n") == SK_OK;
 }
 
+// The shared libraries whose behaviour the load depends on: libyaml parses the files that the
+// fast reader leaves to it, PCRE2 decides which regexes compile. An upgrade of either may change
+// the load of the same files, so it is a different load.
+static bool add_library_versions(sk_buf *key)
+{
+    char pcre[64] = "";
+    if (pcre2_config(PCRE2_CONFIG_VERSION, pcre) < 0)
+        pcre[0] = '\0';
+    return sk_buf_addf(key, "libyaml %s\npcre2 %s\n", yaml_get_version_string(), pcre) == SK_OK;
+}
+
 static char *default_dir(void)
 {
     const char *env = getenv("SAKER_CACHE_DIR");
@@ -160,7 +173,8 @@ sk_rule_cache *sk_rule_cache_new(const char *dir,
     bool relative = placeholders && placeholders[0] != '/';
     for (size_t i = 0; i < npaths; i++)
         relative |= paths[i][0] != '/';
-    bool ok = sk_buf_adds(&c->key, "saker rule cache\n") == SK_OK && add_build_id(&c->key);
+    bool ok = sk_buf_adds(&c->key, "saker rule cache\n") == SK_OK && add_build_id(&c->key) &&
+              add_library_versions(&c->key);
     if (ok && relative) {
         char cwd[PATH_MAX];
         ok = getcwd(cwd, sizeof cwd) && sk_buf_addf(&c->key, "cwd %s\n", cwd) == SK_OK;

@@ -2,7 +2,8 @@
 // the same rules maps it back instead of reading, parsing and compiling every rule file again
 // (loading the 2,400 SigmaHQ Windows rules is most of a short hunt).
 //
-// A cache file answers one load: the same saker build (its GNU build id), the same rule paths in
+// A cache file answers one load: the same saker build (its GNU build id) and libyaml and PCRE2
+// versions, the same rule paths in
 // the same order, the same built-in and placeholder options, and, for relative paths, the same
 // working folder. It lists every rule file and folder the load read, with device, inode, size,
 // modification and change times; a hit requires all of them unchanged (a folder's times change
