@@ -1449,8 +1449,15 @@ sk_img_off sk_vm_image_put(sk_img_w *w, const sk_vm *vm)
     case M_GLOB: {
         const seg *last = &vm->u.glob.segs[vm->u.glob.nseg - 1];
         size_t ntok = last->first + last->ntok;
-        SK_IMG_LINK(w, o, sk_vm, u.glob.bytes, sk_img_bytes(w, vm->u.glob.bytes, vm->src_n + 1));
-        SK_IMG_LINK(w, o, sk_vm, u.glob.toks, sk_img_put(w, vm->u.glob.toks, ntok * sizeof(tok)));
+        size_t nbytes = 0; // the literal bytes the tokens use (the buffer is the pattern's size)
+        for (size_t t = 0; t < ntok; t++)
+            if (!vm->u.glob.toks[t].any && vm->u.glob.toks[t].off + vm->u.glob.toks[t].len > nbytes)
+                nbytes = vm->u.glob.toks[t].off + vm->u.glob.toks[t].len;
+        SK_IMG_LINK(w, o, sk_vm, u.glob.bytes, sk_img_bytes(w, vm->u.glob.bytes, nbytes));
+        sk_img_off toks = sk_img_put(w, vm->u.glob.toks, ntok * sizeof(tok));
+        SK_IMG_LINK(w, o, sk_vm, u.glob.toks, toks);
+        for (size_t t = 0; t < ntok; t++) // tokens are made as compound literals: no padding kept
+            SK_IMG_ZERO_GAP(w, toks, tok, t, any, off);
         SK_IMG_LINK(w,
                     o,
                     sk_vm,
