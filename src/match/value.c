@@ -125,7 +125,9 @@ struct sk_vm {
             bool anch_start, anch_end;
         } glob;
         struct {
-            pcre2_code *code;
+            // Set at compile time; for a predicate read from the compiled-rule cache, at its
+            // first match (late_code).
+            _Atomic(pcre2_code *) code;
             // A chain of literals joined by '.*' (NULL: not one): nchain literals, their text
             // back to back in chain_text.
             char *chain_text;
@@ -762,8 +764,10 @@ static bool refers_to_group_number(const char *p, size_t n)
     return false;
 }
 
-static sk_status
-compile_regex(sk_vm *vm, const char *pattern, size_t n, sk_buf *err, size_t *erroff)
+// The PCRE2 code of vm's pattern, JIT-compiled where the JIT can be used; NULL with *code and
+// *off set when the pattern does not compile.
+static pcre2_code *
+regex_code(const sk_vm *vm, const char *pattern, size_t n, int *code, size_t *off)
 {
     // PCRE2_MATCH_INVALID_UTF: a value that is not valid UTF-8 is still searched (matches never
     // include the invalid bytes) instead of failing the UTF check on every call.
@@ -781,12 +785,24 @@ compile_regex(sk_vm *vm, const char *pattern, size_t n, sk_buf *err, size_t *err
         opts |= PCRE2_DOTALL;
     pcre2_general_context *g = pcre_gctx_new();
     pcre2_compile_context *cc = pcre2_compile_context_create(g);
-    int code;
-    PCRE2_SIZE off = 0;
-    vm->u.re.code = pcre2_compile((PCRE2_SPTR)(n ? pattern : ""), n, opts, &code, &off, cc);
+    PCRE2_SIZE eo = 0;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)(n ? pattern : ""), n, opts, code, &eo, cc);
     pcre2_compile_context_free(cc);
     pcre2_general_context_free(g);
-    if (!vm->u.re.code) {
+    *off = eo;
+    // Without a usable JIT (not built in, or no executable memory) pcre2_match interprets.
+    if (re)
+        (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+    return re;
+}
+
+static sk_status
+compile_regex(sk_vm *vm, const char *pattern, size_t n, sk_buf *err, size_t *erroff)
+{
+    int code = 0;
+    size_t off = 0;
+    pcre2_code *re = regex_code(vm, pattern, n, &code, &off);
+    if (!re) {
         PCRE2_UCHAR msg[256];
         if (pcre2_get_error_message(code, msg, sizeof msg) < 0)
             snprintf((char *)msg, sizeof msg, "error %d", code);
@@ -795,11 +811,30 @@ compile_regex(sk_vm *vm, const char *pattern, size_t n, sk_buf *err, size_t *err
             *erroff = off;
         return SK_ERR_RULE_SYNTAX;
     }
-    // Without a usable JIT (not built in, or no executable memory) pcre2_match interprets.
-    (void)pcre2_jit_compile(vm->u.re.code, PCRE2_JIT_COMPLETE);
+    atomic_store_explicit(&vm->u.re.code, re, memory_order_release);
     vm->mode = M_REGEX;
     compile_chain(vm, n ? pattern : "", n);
     return SK_OK;
+}
+
+// The code of a regex read from the compiled-rule cache, compiled at its first match (most of
+// a rule set's regexes never run: the prefilter rules them out) and published once: a thread
+// that loses the race frees its copy. The pattern compiled when the cache was written, with the
+// same PCRE2 (the cache's key), so it compiles again; NULL only without memory for it.
+static pcre2_code *late_code(const sk_vm *vm)
+{
+    int code;
+    size_t off;
+    pcre2_code *re = regex_code(vm, vm->src, vm->src_n, &code, &off), *cur = NULL;
+    if (!re)
+        return NULL;
+    sk_vm *w = (sk_vm *)vm; // the code is the one field a match may fill in (as lit.shift)
+    if (!atomic_compare_exchange_strong_explicit(
+                &w->u.re.code, &cur, re, memory_order_acq_rel, memory_order_acquire)) {
+        pcre2_code_free(re);
+        return cur;
+    }
+    return re;
 }
 
 // A regex literal character at p[0..n): a byte that is not a metacharacter (a whole UTF-8
@@ -900,7 +935,10 @@ static bool match_regex(const sk_vm *vm, const char *value, size_t n, sk_vm_scra
     if (vm->u.re.chain_text && (!n || sk_utf8_valid(value, n)))
         return match_chain(vm, n ? value : "", n);
     assert(s && "regex predicates need a scratch");
-    int rc = pcre2_match(vm->u.re.code, (PCRE2_SPTR)(n ? value : ""), n, 0, 0, s->md, s->mctx);
+    pcre2_code *re = atomic_load_explicit(&vm->u.re.code, memory_order_acquire);
+    if (!re && !(re = late_code(vm)))
+        return false;
+    int rc = pcre2_match(re, (PCRE2_SPTR)(n ? value : ""), n, 0, 0, s->md, s->mctx);
     if (rc >= 0) // 0: matched, the one-pair ovector was too small for named groups
         return true;
     switch (rc) {
@@ -1259,7 +1297,7 @@ void sk_vm_free(sk_vm *vm)
         free(vm->u.glob.segs);
         break;
     case M_REGEX:
-        pcre2_code_free(vm->u.re.code); // NULL-safe
+        pcre2_code_free(atomic_load(&vm->u.re.code)); // NULL-safe
         free(vm->u.re.chain_text);
         free(vm->u.re.chain_len);
         break;
@@ -1466,8 +1504,8 @@ sk_img_off sk_vm_image_put(sk_img_w *w, const sk_vm *vm)
         break;
     }
     case M_REGEX:
-        // PCRE2 code is compiled again when the image is read (sk_vm_image_fix), and the chain
-        // with it.
+        // PCRE2 code is compiled again at the first match after the image is read (late_code),
+        // the chain when it is read (sk_vm_image_fix).
         SK_IMG_LINK(w, o, sk_vm, u.re.code, 0);
         SK_IMG_LINK(w, o, sk_vm, u.re.chain_text, 0);
         SK_IMG_LINK(w, o, sk_vm, u.re.chain_len, 0);
@@ -1482,9 +1520,10 @@ sk_img_off sk_vm_image_put(sk_img_w *w, const sk_vm *vm)
 
 bool sk_vm_image_fix(sk_vm *vm)
 {
-    if (vm->mode != M_REGEX)
-        return true;
-    return compile_regex(vm, vm->src, vm->src_n, NULL, NULL) == SK_OK;
+    // A regex's code is compiled at its first match (late_code); the chain test needs none.
+    if (vm->mode == M_REGEX)
+        compile_chain(vm, vm->src_n ? vm->src : "", vm->src_n);
+    return true;
 }
 
 void sk_vm_image_release(sk_vm *vm)
@@ -1494,7 +1533,7 @@ void sk_vm_image_release(sk_vm *vm)
         free(vm->u.lit.shift);
         break;
     case M_REGEX:
-        pcre2_code_free(vm->u.re.code);
+        pcre2_code_free(atomic_load(&vm->u.re.code));
         free(vm->u.re.chain_text);
         free(vm->u.re.chain_len);
         break;

@@ -1,5 +1,6 @@
 // Unit tests for the compiled value predicates and the Sigma value transforms (src/match/value.h).
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -1465,4 +1466,68 @@ Test(value, lone_backslashes_are_literal_with_wildcards)
     cr_assert(try_match(
             SK_VM_EQUALS, W, "0123456789abcdef*xyzxyzxyz", -1, "0123456789abcdefQxyzxyzxyz", -1));
     SK_ASSERT_NO_LEAKS();
+}
+
+// A predicate copied into an image (the compiled-rule cache) and read back matches as the
+// compiled one: literals, globs, networks, numbers; a regex gets its PCRE2 code at its first match.
+Test(value, image_copies_match_as_the_compiled_predicates)
+{
+    static const struct {
+        sk_vm_kind kind;
+        const char *pat;
+        unsigned flags;
+        const char *yes, *no;
+    } icases[] = {
+        { SK_VM_CONTAINS, "PowerShell", 0, "c:\\windows\\powershell.exe", "pwsh.exe" },
+        { SK_VM_EQUALS, "a*b?c", SK_VM_WILDCARDS, "aXXbYc", "abc" },
+        { SK_VM_REGEX, "^a\\d+b$", 0, "a123b", "a12xb" },
+        { SK_VM_REGEX, "foo.*bar", SK_VM_RE_I, "xxfooYYbar", "barfoo" }, // a chain: no PCRE2
+        { SK_VM_CIDR, "10.0.0.0/8", 0, "10.1.2.3", "11.0.0.1" },
+        { SK_VM_GT, "4", 0, "5", "4" },
+    };
+    sk_vm_scratch *s = sk_vm_scratch_new();
+    for (size_t i = 0; i < sizeof icases / sizeof icases[0]; i++) {
+        sk_vm *vm = NULL;
+        cr_assert_eq(sk_vm_compile(&vm,
+                                   icases[i].kind,
+                                   icases[i].pat,
+                                   strlen(icases[i].pat),
+                                   icases[i].flags,
+                                   NULL,
+                                   NULL),
+                     SK_OK);
+        sk_img_w w;
+        sk_img_w_init(&w);
+        sk_img_off o = sk_vm_image_put(&w, vm);
+        cr_assert_not(w.failed);
+        size_t size = w.len, nmap = sk_img_map_words(size);
+        unsigned char *block = aligned_alloc(16, (size + 15) & ~(size_t)15);
+        uint64_t *map = malloc(nmap * sizeof(uint64_t));
+        memcpy(block, w.buf, size);
+        memcpy(map, sk_img_map(&w), nmap * sizeof(uint64_t));
+        sk_img_w_fini(&w);
+        cr_assert(sk_img_relocate(block, size, map));
+        sk_vm *copy = (sk_vm *)(void *)(block + o - 1);
+        cr_assert(sk_vm_image_fix(copy));
+        for (int twice = 0; twice < 2; twice++) { // the second time with the code made
+            cr_assert(sk_vm_match(copy, icases[i].yes, strlen(icases[i].yes), s),
+                      "%s",
+                      icases[i].pat);
+            cr_assert_not(
+                    sk_vm_match(copy, icases[i].no, strlen(icases[i].no), s), "%s", icases[i].pat);
+        }
+        sk_buf a, b;
+        sk_buf_init(&a, 4096);
+        sk_buf_init(&b, 4096);
+        sk_vm_describe(vm, &a);
+        sk_vm_describe(copy, &b);
+        cr_assert_str_eq(sk_buf_str(&b), sk_buf_str(&a));
+        sk_buf_fini(&a);
+        sk_buf_fini(&b);
+        sk_vm_image_release(copy);
+        free(map);
+        free(block);
+        sk_vm_free(vm);
+    }
+    sk_vm_scratch_free(s);
 }
