@@ -740,8 +740,10 @@ sk_ruleset *sk_rule_cache_get(sk_rule_cache *c, sk_diags *d)
     bool ok = memcmp(h.magic, MAGIC, sizeof h.magic) == 0 && h.size == size &&
               h.key_off == sizeof h && h.key_len == c->key.n && h.key_off + h.key_len <= size &&
               memcmp(file + h.key_off, c->key.p, c->key.n) == 0 && h.map_off % 8 == 0 &&
-              h.map_off <= size && h.body_off % 16 == 0 && h.body_off <= size &&
-              h.body_len == size - h.body_off &&
+              h.map_off >= h.key_off + h.key_len && h.body_off % 16 == 0 &&
+              h.body_off <= size && h.body_len == size - h.body_off &&
+              // (the map lies between the key and the body: body_off - map_off cannot wrap)
+              h.map_off <= h.body_off &&
               h.body_off - h.map_off >= sk_img_map_words(h.body_len) * sizeof(uint64_t) &&
               h.root > 0 && h.root - 1 + sizeof(cache_root) <= h.body_len &&
               checksum(&h, file + h.key_off, file + h.map_off, file + h.body_off) == h.checksum &&
