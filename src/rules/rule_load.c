@@ -887,6 +887,9 @@ static sk_status add_dir(sk_rule_loader *l, const char *path, sk_diags *d, unsig
     struct stat ds;
     if (dir && fstat(dirfd(dir), &ds) == 0) {
         if (id_in(l->dirs, l->ndirs, &ds)) { // walked already (another path, a symlink)
+            // Not walked again, but the load depends on what this path names: a symlink to it
+            // retargeted later means other rules (the compiled-rule cache must see that).
+            note_source(l, path, &ds);
             closedir(dir);
             return SK_OK;
         }
@@ -1145,8 +1148,10 @@ sk_status sk_rule_loader_add_path(sk_rule_loader *l, const char *path, sk_diags 
         return s1 != SK_OK ? s1 : l->pend_io_error ? SK_ERR_IO : SK_OK;
     }
     // Given by name: once, and not when a folder walked before took it.
-    if (id_in(l->files, l->nfiles, &st) || walked_before(l, path))
+    if (id_in(l->files, l->nfiles, &st) || walked_before(l, path)) {
+        note_source(l, path, &st); // (as for a folder walked already)
         return SK_OK;
+    }
     id_add(&l->files, &l->nfiles, &l->capfiles, &st);
     return add_file(l, path, d);
 }
