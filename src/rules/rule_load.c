@@ -956,6 +956,10 @@ static sk_status add_dir(sk_rule_loader *l, const char *path, sk_diags *d, unsig
                 (void)flush_pending(l, d);
                 io_failed(l, full, "cannot read rule file", err, d);
                 s = SK_ERR_IO;
+            } else if (l->sources) {
+                // Passed over, but it may come to name a folder of rules without any change to
+                // this one: the compiled-rule cache must not keep this load.
+                l->sources->unknown = true;
             }
         } else if (S_ISDIR(st.st_mode)) {
             s = add_dir(l, full, d, depth + 1);
