@@ -18,6 +18,7 @@
 #include <pcre2.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <yaml.h>
 
@@ -538,12 +539,27 @@ static int cmp_mtime(const void *a, const void *b)
     return x->tv_nsec > y->tv_nsec ? -1 : x->tv_nsec < y->tv_nsec;
 }
 
-// Keeps the KEEP_FILES newest cache files of the folder (by modification time).
+// A temporary file of a run that died before its rename (killed while writing) is removed once
+// it is this old (a run writes its file in well under a second).
+#define STALE_TEMP_SECONDS 3600
+
+// Whether name is a cache file's temporary name ("rules-<hex>.cache.XXXXXX", sk_rule_cache_put).
+static bool is_temp_name(const char *name, size_t len)
+{
+    return len >= 6 + 7 + 6 && strncmp(name, "rules-", 6) == 0 &&
+           memcmp(name + len - 13, ".cache.", 7) == 0;
+}
+
+// Keeps the KEEP_FILES newest cache files of the folder (by modification time), and removes the
+// temporary files that runs killed while writing left behind.
 static void prune(const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d)
         return;
+    struct timespec now;
+    if (clock_gettime(CLOCK_REALTIME, &now) != 0)
+        now.tv_sec = 0;
     typedef struct entry {
         struct stat st; // first: cmp_mtime reads it
         char name[64];
@@ -553,6 +569,13 @@ static void prune(const char *dir)
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         size_t len = strlen(de->d_name);
+        struct stat ts;
+        if (is_temp_name(de->d_name, len) &&
+            fstatat(dirfd(d), de->d_name, &ts, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(ts.st_mode) &&
+            ts.st_mtim.tv_sec < now.tv_sec - STALE_TEMP_SECONDS) {
+            (void)unlinkat(dirfd(d), de->d_name, 0);
+            continue;
+        }
         if (len >= sizeof v->name || strncmp(de->d_name, "rules-", 6) != 0 || len < 6 + 6 ||
             strcmp(de->d_name + len - 6, ".cache") != 0)
             continue;
