@@ -597,9 +597,12 @@ static bool eval(sk_matcher *m, const sk_rule *r, const cnode *c)
 
 static void push_item(sk_matcher *m, const char *sel, const char *field, const char *value)
 {
+    // The same item: the same selection and event value, and a field of the same name (an item
+    // matched without an event field, value NULL, names its rule field, whose text is the item's
+    // own when loaded from the files but shared with every equal one in a cached ruleset).
     for (size_t i = 0; i < m->nitems; i++)
-        if (m->items[i].selection == sel && m->items[i].field == field &&
-            m->items[i].value == value)
+        if (m->items[i].selection == sel && m->items[i].value == value &&
+            (m->items[i].field == field || strcmp(m->items[i].field, field) == 0))
             return;
     if (m->nitems == m->cap_items) {
         m->cap_items *= 2;
