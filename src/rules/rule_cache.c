@@ -720,15 +720,19 @@ static unsigned char *alloc_image(size_t n)
     return sk_xmalloc(n);
 }
 
-// The file's bytes in one block (16-byte aligned at least), or NULL.
+// The file's bytes in one block (16-byte aligned at least), or NULL. Only a file of the user's
+// own that no one else may write is read: the checks of a cache file find damage, not forgery
+// (sk_img_hash is no MAC, and the image's contents are trusted), and SAKER_CACHE_DIR may name a
+// shared folder.
 static unsigned char *read_whole(const char *path, size_t *size)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return NULL;
     struct stat st;
     unsigned char *p = NULL;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= (off_t)sizeof(header) &&
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+        (st.st_mode & (S_IWGRP | S_IWOTH)) == 0 && st.st_size >= (off_t)sizeof(header) &&
         (unsigned long long)st.st_size <= MAX_FILE_BYTES) {
         size_t n = (size_t)st.st_size, got = 0;
         p = alloc_image(n);
