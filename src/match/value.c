@@ -405,7 +405,12 @@ static const char *const kind_names[] = {
 static void push_tok(tok **toks, size_t *n, size_t *cap, tok t)
 {
     sk_xgrow((void **)toks, cap, *n + 1, sizeof **toks);
-    (*toks)[(*n)++] = t;
+    // Field by field over zeros: the compiled-rule cache writes the padding to a file.
+    tok *d = &(*toks)[(*n)++];
+    memset(d, 0, sizeof *d);
+    d->any = t.any;
+    d->off = t.off;
+    d->len = t.len;
 }
 
 // A star between tokens is recorded as a token with any == true and len == SIZE_MAX.
@@ -452,7 +457,9 @@ parse_glob(const char *p, size_t n, uint8_t *bytes, size_t *nbytes, tok **toks, 
 
 static void compile_string(sk_vm *vm, const char *pattern, size_t n)
 {
-    uint8_t *bytes = sk_xmalloc(n + 1);
+    // Zeroed: a glob's unescaped bytes may be fewer than n + 1, and the compiled-rule cache
+    // writes all n + 1 (sk_vm_image_put).
+    uint8_t *bytes = sk_xcalloc(n + 1, 1);
     size_t nbytes;
     tok *toks, one; // one: the token of a pattern without wildcards (a plain string test)
     size_t ntok;

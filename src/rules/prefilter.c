@@ -1098,6 +1098,7 @@ static pf_set *build_set(pf_builder *b, const pf_ref *refs, size_t n)
         size_t j = i;
         sk_xgrow((void **)&ix->entries, &b->capentries, b->nentries + 1, sizeof(pf_entry));
         pf_entry *e = &ix->entries[b->nentries++];
+        memset(e, 0, sizeof *e); // its padding too: the compiled-rule cache writes it to a file
         e->sid = refs[i].sid;
         e->s = b->str[e->sid];
         e->len = b->slen[e->sid];
@@ -1198,7 +1199,11 @@ static void add_unique(const pf_builder *b,
             continue;
         stamp[sid] = mark;
         sk_xgrow((void **)lits, cap, *n + 1, sizeof(pf_entry));
-        (*lits)[(*n)++] = (pf_entry){ .s = b->str[sid], .len = b->slen[sid], .sid = sid };
+        pf_entry *e = &(*lits)[(*n)++];
+        memset(e, 0, sizeof *e); // its padding too (see build_set)
+        e->s = b->str[sid];
+        e->len = b->slen[sid];
+        e->sid = sid;
     }
 }
 

@@ -238,16 +238,17 @@ static void record(void *ctx, const sk_diag *d)
 {
     sk_rule_cache *c = ctx;
     sk_xgrow((void **)&c->diags, &c->capdiags, c->ndiags + 1, sizeof(sk_diag));
-    c->diags[c->ndiags++] = (sk_diag){
-        .severity = d->severity,
-        .file = dup_or_null(d->file),
-        .line = d->line,
-        .col = d->col,
-        .where = dup_or_null(d->where),
-        .code = dup_or_null(d->code),
-        .message = dup_or_null(d->message),
-        .source_line = dup_or_null(d->source_line),
-    };
+    // Field by field over zeros: the padding is written to the cache file too.
+    sk_diag *k = &c->diags[c->ndiags++];
+    memset(k, 0, sizeof *k);
+    k->severity = d->severity;
+    k->file = dup_or_null(d->file);
+    k->line = d->line;
+    k->col = d->col;
+    k->where = dup_or_null(d->where);
+    k->code = dup_or_null(d->code);
+    k->message = dup_or_null(d->message);
+    k->source_line = dup_or_null(d->source_line);
     sk_diag_emit(c->out, d);
 }
 

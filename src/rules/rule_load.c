@@ -81,17 +81,18 @@ static void note_source(sk_rule_loader *l, const char *path, const struct stat *
         return;
     }
     sk_xgrow((void **)&s->v, &s->cap, s->n + 1, sizeof(sk_rule_source));
-    s->v[s->n++] = (sk_rule_source){
-        .path = sk_xstrdup(path),
-        .dir = S_ISDIR(sb->st_mode),
-        .dev = (unsigned long long)sb->st_dev,
-        .ino = (unsigned long long)sb->st_ino,
-        .size = S_ISDIR(sb->st_mode) ? 0 : (unsigned long long)sb->st_size,
-        .mtime_s = (long long)sb->st_mtim.tv_sec,
-        .mtime_ns = (long long)sb->st_mtim.tv_nsec,
-        .ctime_s = (long long)sb->st_ctim.tv_sec,
-        .ctime_ns = (long long)sb->st_ctim.tv_nsec,
-    };
+    // Field by field over zeros: the compiled-rule cache writes the padding to a file.
+    sk_rule_source *v = &s->v[s->n++];
+    memset(v, 0, sizeof *v);
+    v->path = sk_xstrdup(path);
+    v->dir = S_ISDIR(sb->st_mode);
+    v->dev = (unsigned long long)sb->st_dev;
+    v->ino = (unsigned long long)sb->st_ino;
+    v->size = S_ISDIR(sb->st_mode) ? 0 : (unsigned long long)sb->st_size;
+    v->mtime_s = (long long)sb->st_mtim.tv_sec;
+    v->mtime_ns = (long long)sb->st_mtim.tv_nsec;
+    v->ctime_s = (long long)sb->st_ctim.tv_sec;
+    v->ctime_ns = (long long)sb->st_ctim.tv_nsec;
 }
 
 static bool id_in(const file_id *ids, size_t n, const struct stat *st)

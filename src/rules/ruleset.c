@@ -289,6 +289,7 @@ void rs_add_report(sk_ruleset *rs, const sk_load_entry *e)
 {
     sk_xgrow((void **)&rs->report, &rs->capreport, rs->nreport + 1, sizeof(sk_load_entry));
     sk_load_entry *d = &rs->report[rs->nreport++];
+    memset(d, 0, sizeof *d); // its padding too: the compiled-rule cache writes it to a file
     d->file = rs_strdup(rs, e->file);
     d->title = rs_strdup(rs, e->title);
     d->id = rs_strdup(rs, e->id);
