@@ -779,9 +779,14 @@ sk_ruleset *sk_rule_cache_get(sk_rule_cache *c, sk_diags *d)
                       file + h.body_off, (size_t)h.body_len, (const uint64_t *)(file + h.map_off));
     cache_root *root = ok ? (cache_root *)(file + h.body_off + h.root - 1) : NULL;
     ok = ok && sources_same(root->sources, root->nsources);
-    sk_ruleset *rs = ok ? root->rs : NULL;
-    ok = ok && rs;
+    ok = ok && root->rs;
     if (ok) {
+        // The ruleset itself is taken out of the block (nothing in it points back to it), so
+        // that what holds the ruleset holds the block by its start: a pointer into the middle
+        // of a block does not keep it reachable for leak checkers (cmd_hunt keeps the ruleset
+        // until exit instead of freeing it, and valgrind then reported the block as lost).
+        sk_ruleset *rs = sk_xmalloc(sizeof *rs);
+        memcpy(rs, root->rs, sizeof *rs);
         sk_arena_init_huge(&rs->arena);
         rs->image = file;
         pf_image_fix(rs->pf);

@@ -358,8 +358,9 @@ struct sk_ruleset {
     struct pf_index *pf;    // built at finish; NULL before
     size_t pf_nrules_atoms; // rules with atoms
     eql_tab *eql;           // [EQL dispatch] ECS view slots of the EQL rules; NULL when none
-    // Read from the compiled-rule cache (rule_cache.c): the block that holds this ruleset and
-    // everything it points to (freed as one); NULL for a ruleset built by the loader.
+    // Read from the compiled-rule cache (rule_cache.c): the block that holds everything this
+    // ruleset points to (freed as one; the ruleset itself is a copy outside it); NULL for a
+    // ruleset built by the loader.
     void *image;
 };
 

@@ -475,7 +475,8 @@ void sk_ruleset_free(sk_ruleset *rs)
         for (size_t i = 0; i < rs->nvms; i++)
             sk_vm_image_release(rs->vms[i]);
         sk_arena_fini(&rs->arena);
-        free(image); // rs with it
+        free(image);
+        free(rs); // a copy outside the block (sk_rule_cache_get)
         return;
     }
     for (size_t i = 0; i < rs->nvms; i++)
