@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -18,7 +19,6 @@
 #include <pcre2.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <yaml.h>
 
@@ -768,8 +768,8 @@ sk_ruleset *sk_rule_cache_get(sk_rule_cache *c, sk_diags *d)
     bool ok = memcmp(h.magic, MAGIC, sizeof h.magic) == 0 && h.size == size &&
               h.key_off == sizeof h && h.key_len == c->key.n && h.key_off + h.key_len <= size &&
               memcmp(file + h.key_off, c->key.p, c->key.n) == 0 && h.map_off % 8 == 0 &&
-              h.map_off >= h.key_off + h.key_len && h.body_off % 16 == 0 &&
-              h.body_off <= size && h.body_len == size - h.body_off &&
+              h.map_off >= h.key_off + h.key_len && h.body_off % 16 == 0 && h.body_off <= size &&
+              h.body_len == size - h.body_off &&
               // (the map lies between the key and the body: body_off - map_off cannot wrap)
               h.map_off <= h.body_off &&
               h.body_off - h.map_off >= sk_img_map_words(h.body_len) * sizeof(uint64_t) &&
