@@ -619,9 +619,32 @@ static bool make_dirs(const char *dir)
     return ok;
 }
 
+// How close to the cache write a change must be for a file's times to be unable to tell it: a
+// file system's timestamp tick (FAT: 2 s; others a kernel tick, a few ms).
+#define RACY_SECONDS 2
+
+// Marks the sources whose times cannot tell a later change (changed within RACY_SECONDS of now:
+// an edit in the same tick after the load read them keeps them all equal), as git's "racily
+// clean" index entries: their content is checked on a hit. False when such a source's content is
+// not known (then the load is not kept; the next one will be).
+static bool mark_racy(sk_rule_sources *src)
+{
+    struct timespec now;
+    if (clock_gettime(CLOCK_REALTIME, &now) != 0)
+        return false;
+    for (size_t i = 0; i < src->n; i++) {
+        sk_rule_source *v = &src->v[i];
+        long long t = v->mtime_s > v->ctime_s ? v->mtime_s : v->ctime_s;
+        v->racy = t >= (long long)now.tv_sec - RACY_SECONDS;
+        if (v->racy && !v->has_content)
+            return false;
+    }
+    return true;
+}
+
 void sk_rule_cache_put(sk_rule_cache *c, const sk_ruleset *rs)
 {
-    if (!c || !rs || c->sources.unknown)
+    if (!c || !rs || c->sources.unknown || !mark_racy(&c->sources))
         return;
     W w;
     sk_img_w_init(&w);
@@ -679,6 +702,16 @@ static bool stat_same(const struct stat *st, const sk_rule_source *s)
 // Whether every source is as it was. The files of a folder follow it in the list: each is looked
 // up from the folder's descriptor, one path component instead of the whole path (the path walks
 // were a fifth of a cached load).
+// The content of a racy source as it is now (a file's bytes, a folder's listing) is what the
+// load read.
+static bool content_same(const sk_rule_source *v)
+{
+    uint64_t h;
+    return v->dir                                       ? rs_hash_dir(v->path, &h)
+           : rs_hash_file(v->path, (size_t)v->size, &h) ? h == v->content
+                                                        : false;
+}
+
 static bool sources_same(const sk_rule_source *v, size_t n)
 {
     int dfd = -1;
@@ -693,6 +726,8 @@ static bool sources_same(const sk_rule_source *v, size_t n)
             same = fstatat(dfd, slash + 1, &st, 0) == 0 && stat_same(&st, &v[i]);
         else
             same = stat(path, &st) == 0 && stat_same(&st, &v[i]);
+        if (same && v[i].racy)
+            same = content_same(&v[i]);
         if (same && v[i].dir) {
             if (dfd >= 0)
                 close(dfd);
@@ -799,6 +834,8 @@ sk_ruleset *sk_rule_cache_get(sk_rule_cache *c, sk_diags *d)
         }
         for (size_t i = 0; i < root->ndiags; i++)
             sk_diag_emit(d, &root->diags[i]);
+        // Used now: pruning keeps the files used last, not the ones written last.
+        (void)utimensat(AT_FDCWD, c->path, NULL, 0);
         return rs;
     }
     free(file);

@@ -3,18 +3,19 @@
 // (loading the 2,400 SigmaHQ Windows rules is most of a short hunt).
 //
 // A cache file answers one load: the same saker build (its GNU build id) and libyaml and PCRE2
-// versions, the same rule paths in
-// the same order, the same built-in and placeholder options, and, for relative paths, the same
-// working folder. It lists every rule file and folder the load read, with device, inode, size,
-// modification and change times; a hit requires all of them unchanged (a folder's times change
-// when an entry is added, removed or renamed). The diagnostics the load emitted are kept and
-// emitted again, in order, so a cached run prints what a cold one prints. A load that could not
-// read something, that has EQL rules (not cached yet), or that used a placeholder file that
-// changed is not kept. Any doubt (a damaged, foreign or stale file) means a cold load, which
-// writes the file anew.
+// versions, the same rule paths in the same order, the same built-in and placeholder options,
+// and, for relative paths, the same working folder. It lists every rule file and folder the load
+// read, with device, inode, size, modification and change times; a hit requires all of them
+// unchanged (a folder's times change when an entry is added, removed or renamed). One changed
+// within 2 s of the write, whose times could miss a change in the same timestamp tick, is
+// compared by content too (a file's bytes, a folder's names). The diagnostics the load emitted
+// are kept and emitted again, in order, so a cached run prints what a cold one prints. A load
+// that could not read something, or that has EQL rules (not cached yet), is not kept. Any doubt
+// (a damaged, foreign or stale file) means a cold load, which writes the file anew.
 //
-// Where: $SAKER_CACHE_DIR, else $XDG_CACHE_HOME/saker, else $HOME/.cache/saker; the 8 newest files
-// are kept. Files are written to a temporary name and renamed, so a reader never sees half of one.
+// Where: $SAKER_CACHE_DIR, else $XDG_CACHE_HOME/saker, else $HOME/.cache/saker; the 8 files used
+// last are kept. Files are written to a temporary name and renamed, so a reader never sees half
+// of one; only a regular file of the user's own that others cannot write is read.
 #ifndef SK_RULES_RULE_CACHE_H
 #define SK_RULES_RULE_CACHE_H
 

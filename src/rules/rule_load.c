@@ -8,6 +8,7 @@
 // and `action: repeat` repeats the previous rule with the document's keys merged over it. Merging
 // is recursive for maps; for anything else the later document wins.
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,19 +71,20 @@ void sk_rule_sources_fini(sk_rule_sources *s)
     memset(s, 0, sizeof(*s));
 }
 
-// Records what the load read at path (sb from fstat of what was read; st_mode 0: fstat failed).
-static void note_source(sk_rule_loader *l, const char *path, const struct stat *sb)
+// Records what the load read at path (sb from fstat of what was read; st_mode 0: fstat failed);
+// returns its place in the list (SIZE_MAX: not recorded), for note_content.
+static size_t note_source(sk_rule_loader *l, const char *path, const struct stat *sb)
 {
     sk_rule_sources *s = l->sources;
     if (!s)
-        return;
+        return SIZE_MAX;
     if (!sb->st_mode) {
         s->unknown = true;
-        return;
+        return SIZE_MAX;
     }
     sk_xgrow((void **)&s->v, &s->cap, s->n + 1, sizeof(sk_rule_source));
     // Field by field over zeros: the compiled-rule cache writes the padding to a file.
-    sk_rule_source *v = &s->v[s->n++];
+    sk_rule_source *v = &s->v[s->n];
     memset(v, 0, sizeof *v);
     v->path = sk_xstrdup(path);
     v->dir = S_ISDIR(sb->st_mode);
@@ -93,6 +95,85 @@ static void note_source(sk_rule_loader *l, const char *path, const struct stat *
     v->mtime_ns = (long long)sb->st_mtim.tv_nsec;
     v->ctime_s = (long long)sb->st_ctim.tv_sec;
     v->ctime_ns = (long long)sb->st_ctim.tv_nsec;
+    return s->n++;
+}
+
+static void note_content(sk_rule_loader *l, size_t at, uint64_t hash)
+{
+    if (l->sources && at < l->sources->n) {
+        l->sources->v[at].has_content = true;
+        l->sources->v[at].content = hash;
+    }
+}
+
+uint64_t rs_content_hash(const char *data, size_t n)
+{
+    return sk_img_hash(data, n, 0x5EED);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+bool rs_hash_dir(const char *path, uint64_t *out)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return false;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        sk_xgrow((void **)&names, &cap, n + 1, sizeof(char *));
+        names[n++] = sk_xstrdup(de->d_name);
+    }
+    closedir(d);
+    if (n)
+        qsort(names, n, sizeof(char *), cmp_str);
+    *out = rs_listing_hash(names, n, 0);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return true;
+}
+
+bool rs_hash_file(const char *path, size_t size, uint64_t *out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    char *p = sk_xmalloc(size + 1);
+    size_t got = 0;
+    bool ok = true;
+    while (got < size + 1) { // one byte more: a file that grew differs
+        ssize_t k = read(fd, p + got, size + 1 - got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            ok = false;
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    close(fd);
+    ok = ok && got == size;
+    if (ok)
+        *out = rs_content_hash(p, size);
+    free(p);
+    return ok;
+}
+
+uint64_t rs_listing_hash(char *const *names, size_t n, size_t skip)
+{
+    uint64_t h = n;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = names[i] + skip;
+        h = sk_img_hash(name, strlen(name) + 1, h); // with its NUL: names cannot run together
+    }
+    return h;
 }
 
 static bool id_in(const file_id *ids, size_t n, const struct stat *st)
@@ -708,8 +789,9 @@ static sk_status load_read_file(sk_rule_loader *l,
                                 yfile *yf,
                                 sk_diags *d)
 {
-    if (st == SK_OK || too_big)
-        note_source(l, path, sb);
+    size_t at = st == SK_OK || too_big ? note_source(l, path, sb) : SIZE_MAX;
+    if (st == SK_OK && !too_big)
+        note_content(l, at, rs_content_hash(data, n));
     if (too_big) {
         load_buffer(l, path, NULL, (size_t)SK_MAX_RULE_FILE_BYTES + 1, d);
         return SK_OK;
@@ -886,16 +968,20 @@ static sk_status add_dir(sk_rule_loader *l, const char *path, sk_diags *d, unsig
     }
     DIR *dir = opendir(path);
     struct stat ds;
+    size_t noted = SIZE_MAX;
     if (dir && fstat(dirfd(dir), &ds) == 0) {
         if (id_in(l->dirs, l->ndirs, &ds)) { // walked already (another path, a symlink)
             // Not walked again, but the load depends on what this path names: a symlink to it
             // retargeted later means other rules (the compiled-rule cache must see that).
-            note_source(l, path, &ds);
+            uint64_t h;
+            size_t at = note_source(l, path, &ds);
+            if (at != SIZE_MAX && rs_hash_dir(path, &h))
+                note_content(l, at, h);
             closedir(dir);
             return SK_OK;
         }
         id_add(&l->dirs, &l->ndirs, &l->capdirs, &ds);
-        note_source(l, path, &ds);
+        noted = note_source(l, path, &ds);
     } else if (dir && l->sources) {
         l->sources->unknown = true;
     }
@@ -937,6 +1023,7 @@ static sk_status add_dir(sk_rule_loader *l, const char *path, sk_diags *d, unsig
     closedir(dir);
     if (n)
         qsort(names, n, sizeof(char *), cmp_name);
+    note_content(l, noted, rs_listing_hash(names, n, 1));
     sk_status result = SK_OK;
     size_t plen = strlen(path);
     bool slash = plen && path[plen - 1] == '/';
@@ -990,7 +1077,7 @@ static sk_status load_placeholders(sk_rule_loader *l, const char *path, sk_diags
     struct stat sb;
     sk_status st = read_file(path, &data, &n, &too_big, &sb);
     if (st == SK_OK && !too_big)
-        note_source(l, path, &sb);
+        note_content(l, note_source(l, path, &sb), rs_content_hash(data, n));
     if (st != SK_OK || too_big) {
         sk_diag_emitf(d,
                       SK_SEV_ERROR,
@@ -1154,7 +1241,10 @@ sk_status sk_rule_loader_add_path(sk_rule_loader *l, const char *path, sk_diags 
     }
     // Given by name: once, and not when a folder walked before took it.
     if (id_in(l->files, l->nfiles, &st) || walked_before(l, path)) {
-        note_source(l, path, &st); // (as for a folder walked already)
+        uint64_t h; // (as for a folder walked already)
+        size_t at = note_source(l, path, &st);
+        if (at != SIZE_MAX && S_ISREG(st.st_mode) && rs_hash_file(path, (size_t)st.st_size, &h))
+            note_content(l, at, h);
         return SK_OK;
     }
     id_add(&l->files, &l->nfiles, &l->capfiles, &st);

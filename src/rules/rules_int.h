@@ -377,6 +377,16 @@ uint64_t rs_hash_ci(const char *s, size_t n);
 void rs_add_rule(sk_ruleset *rs, sk_rule *r);
 void rs_add_report(sk_ruleset *rs, const sk_load_entry *e);
 void rs_add_vm(sk_ruleset *rs, sk_vm *vm);
+// The hash of a folder's listing as the rule walk sees it (rule_load.c): names[0..n) sorted by
+// strcmp, without those starting with '.', each name at names[i] + skip. The compiled-rule cache
+// compares it when a folder's times cannot tell a change.
+uint64_t rs_listing_hash(char *const *names, size_t n, size_t skip);
+// The hash of a rule file's bytes, for the same purpose.
+uint64_t rs_content_hash(const char *data, size_t n);
+// The same, read from path now: the listing of a folder; a file's bytes (false when the file
+// cannot be read or does not hold exactly size bytes).
+bool rs_hash_dir(const char *path, uint64_t *out);
+bool rs_hash_file(const char *path, size_t size, uint64_t *out);
 void rs_build_index(sk_ruleset *rs);
 const char *rs_strdup(sk_ruleset *rs, const char *s);
 const char *rs_strndup(sk_ruleset *rs, const char *s, size_t n);

@@ -101,8 +101,13 @@ static inline sk_level sk_level_rank(sk_level lv)
 typedef struct sk_rule_source {
     char *path;
     bool dir;
+    // What was read (has_content): a file's bytes, or a folder's sorted entry names (the walk's
+    // view), hashed. Checked again on a cache hit when the times could not tell (racy).
+    bool has_content;
+    bool racy; // changed within a timestamp tick of the cache write (rule_cache.c)
     unsigned long long dev, ino, size;
     long long mtime_s, mtime_ns, ctime_s, ctime_ns;
+    unsigned long long content;
 } sk_rule_source;
 
 typedef struct sk_rule_sources {

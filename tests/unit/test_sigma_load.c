@@ -881,3 +881,44 @@ Test(sigma_load, metadata_keys_are_checked_by_name)
         sk_ruleset_free(rs);
     }
 }
+
+// What the compiled-rule cache compares when a rule file's or folder's times cannot tell a change
+// (changed within a timestamp tick of the load): a file's bytes, a folder's listing as the walk
+// sees it.
+Test(sigma_load, content_hashes_of_rule_files_and_folders)
+{
+    char dir[] = "/tmp/saker-hash-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[256], other[256], dot[256];
+    snprintf(path, sizeof path, "%s/a.yml", dir);
+    snprintf(other, sizeof other, "%s/b.yml", dir);
+    snprintf(dot, sizeof dot, "%s/.hidden", dir);
+    FILE *f = fopen(path, "w");
+    fputs("title: one\n", f);
+    fclose(f);
+    uint64_t h1, h2, d1, d2, d3;
+    cr_assert(rs_hash_file(path, 11, &h1));
+    cr_assert_eq(h1, rs_content_hash("title: one\n", 11));
+    cr_assert_not(rs_hash_file(path, 10, &h2), "a file of another size differs");
+    f = fopen(path, "w");
+    fputs("title: two\n", f); // the same size
+    fclose(f);
+    cr_assert(rs_hash_file(path, 11, &h2));
+    cr_assert_neq(h1, h2);
+    cr_assert(rs_hash_dir(dir, &d1));
+    char *names[] = { "\001a.yml" };
+    cr_assert_eq(d1, rs_listing_hash(names, 1, 1), "the walk's view: its names, sorted");
+    f = fopen(dot, "w");
+    fclose(f);
+    cr_assert(rs_hash_dir(dir, &d2));
+    cr_assert_eq(d1, d2, "names starting with '.' are not walked");
+    f = fopen(other, "w");
+    fclose(f);
+    cr_assert(rs_hash_dir(dir, &d3));
+    cr_assert_neq(d1, d3);
+    cr_assert_not(rs_hash_dir("/nonexistent-saker-dir", &d3));
+    unlink(path);
+    unlink(other);
+    unlink(dot);
+    rmdir(dir);
+}
