@@ -25,8 +25,7 @@ void sk_img_w_fini(sk_img_w *w)
     free(w->keys);
     free(w->offs);
     free(w->sizes);
-    free(w->text_hash);
-    free(w->text_off);
+    free(w->texts);
     memset(w, 0, sizeof(*w));
 }
 
@@ -54,12 +53,11 @@ static void map_grow(sk_img_w *w)
 {
     size_t oldcap = w->mapcap;
     uintptr_t *keys = w->keys;
-    sk_img_off *offs = w->offs;
-    size_t *sizes = w->sizes;
+    uint32_t *offs = w->offs, *sizes = w->sizes;
     w->mapcap = oldcap ? oldcap * 2 : 4096;
     w->keys = sk_xcalloc(w->mapcap, sizeof(uintptr_t));
-    w->offs = sk_xcalloc(w->mapcap, sizeof(sk_img_off));
-    w->sizes = sk_xcalloc(w->mapcap, sizeof(size_t));
+    w->offs = sk_xcalloc(w->mapcap, sizeof(uint32_t));
+    w->sizes = sk_xcalloc(w->mapcap, sizeof(uint32_t));
     for (size_t i = 0; i < oldcap; i++)
         if (keys[i]) {
             size_t j = map_slot(w, keys[i]);
@@ -105,6 +103,8 @@ static sk_img_off append(sk_img_w *w, const void *p, size_t n, size_t align)
     else
         w->buf[at] = 0;
     w->len = at + size;
+    if (w->len >= UINT32_MAX) // positions are kept in 32 bits
+        w->failed = true;
     return (sk_img_off)at + 1;
 }
 
@@ -121,8 +121,8 @@ static sk_img_off put_aligned(sk_img_w *w, const void *p, size_t n, size_t align
     if (!w->keys[slot])
         w->mapn++;
     w->keys[slot] = (uintptr_t)p;
-    w->offs[slot] = o;
-    w->sizes[slot] = n;
+    w->offs[slot] = (uint32_t)o;
+    w->sizes[slot] = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
     return o;
 }
 
@@ -164,32 +164,27 @@ static sk_img_off put_text(sk_img_w *w, const void *p, size_t n)
         return 0;
     if ((w->textn + 1) * 2 > w->textcap) {
         size_t oldcap = w->textcap;
-        uint64_t *hs = w->text_hash;
-        sk_img_off *os = w->text_off;
+        uint64_t *old = w->texts;
         w->textcap = oldcap ? oldcap * 2 : 4096;
-        w->text_hash = sk_xcalloc(w->textcap, sizeof(uint64_t));
-        w->text_off = sk_xcalloc(w->textcap, sizeof(sk_img_off));
+        w->texts = sk_xcalloc(w->textcap, sizeof(uint64_t));
         for (size_t i = 0; i < oldcap; i++)
-            if (os[i]) {
-                size_t j = (size_t)hs[i] & (w->textcap - 1);
-                while (w->text_off[j])
+            if (old[i]) {
+                size_t j = (size_t)(old[i] >> 32) & (w->textcap - 1);
+                while (w->texts[j])
                     j = (j + 1) & (w->textcap - 1);
-                w->text_hash[j] = hs[i];
-                w->text_off[j] = os[i];
+                w->texts[j] = old[i];
             }
-        free(hs);
-        free(os);
+        free(old);
     }
-    uint64_t h = text_hash(p, n);
+    uint64_t h = text_hash(p, n) >> 32;
     size_t mask = w->textcap - 1, i = (size_t)h & mask;
-    for (; w->text_off[i]; i = (i + 1) & mask) {
-        sk_img_off o = w->text_off[i];
-        if (w->text_hash[i] == h && o - 1 + n <= w->len && memcmp(w->buf + o - 1, p, n) == 0)
+    for (; w->texts[i]; i = (i + 1) & mask) {
+        sk_img_off o = (uint32_t)w->texts[i];
+        if (w->texts[i] >> 32 == h && o - 1 + n <= w->len && memcmp(w->buf + o - 1, p, n) == 0)
             return o;
     }
     sk_img_off o = append(w, p, n, 1);
-    w->text_hash[i] = h;
-    w->text_off[i] = o;
+    w->texts[i] = h << 32 | (uint32_t)o;
     w->textn++;
     return o;
 }

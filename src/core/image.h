@@ -30,12 +30,11 @@ typedef struct sk_img_w {
     size_t nrelocs;
     // Objects written so far by address: open addressing, key 0 = empty.
     uintptr_t *keys;
-    sk_img_off *offs;
-    size_t *sizes;
+    uint32_t *offs; // positions and sizes: an image stays under 4 GiB (sk_img_put fails it)
+    uint32_t *sizes;
     size_t mapcap, mapn;
-    // Texts written so far by content: hash and position (0 = empty).
-    uint64_t *text_hash;
-    sk_img_off *text_off;
+    // Texts written so far by content: the hash's high half and the position (0 = empty).
+    uint64_t *texts;
     size_t textcap, textn;
     bool failed; // a writer met what it cannot copy (sk_img_fail): the image must not be used
 } sk_img_w;
