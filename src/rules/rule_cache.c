@@ -141,6 +141,16 @@ static bool add_library_versions(sk_buf *key)
 static char *default_dir(void)
 {
     const char *env = getenv("SAKER_CACHE_DIR");
+    if (env && *env && env[0] != '/') { // relative: to the folder saker starts in, made absolute
+        char cwd[PATH_MAX];
+        sk_buf b;
+        sk_buf_init(&b, 2 * PATH_MAX);
+        char *dir = getcwd(cwd, sizeof cwd) && sk_buf_addf(&b, "%s/%s", cwd, env) == SK_OK
+                            ? sk_xstrndup(b.p, b.n)
+                            : NULL;
+        sk_buf_fini(&b);
+        return dir;
+    }
     if (env && *env)
         return sk_xstrdup(env);
     sk_buf b;

@@ -20,8 +20,10 @@ A case is a folder tests/e2e/cases/NAME/ holding:
            NO_COLOR/CI by default)
 The compiled-rule cache (SAKER_CACHE_DIR) is a fresh folder per case. When the run left a cache
 file there, the case runs a second time (fresh @TMP@, setup again) with that cache, and both
-runs must give the same output but for the summary's "(cached)": every case that loads rules checks that a cached load behaves
-as the cold one. (Not under valgrind: too slow; the valgrind job runs cached cases of its own.)
+runs must give the same output but for the summary's "(cached)": every case that loads rules
+checks that a cached load behaves as the cold one. A case whose rules are in @TMP@ loads them
+cold again (a fresh @TMP@ is another rule path, so another cache file). Not under valgrind (too
+slow; the rule_cache_* cases run cached loads under it).
 Usage: run_case.py SAKER SRCROOT CORPUS CASE_DIR [--update]
 """
 import os
