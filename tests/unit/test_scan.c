@@ -6,6 +6,8 @@
 #include <time.h>
 
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include "cli/report.h"
@@ -440,6 +442,31 @@ typedef struct split_run {
 
 static split_run *the_split;
 
+// Waits (up to 10 s) until this process has path open: the scan holds a file it splits.
+static void wait_held_open(const char *path)
+{
+    for (int tries = 0; tries < 1000; tries++) {
+        DIR *d = opendir("/proc/self/fd");
+        cr_assert_not_null(d);
+        struct dirent *de;
+        bool held = false;
+        while (!held && (de = readdir(d)) != NULL) {
+            char link[300], target[PATH_MAX];
+            snprintf(link, sizeof link, "/proc/self/fd/%s", de->d_name);
+            ssize_t n = readlink(link, target, sizeof target - 1);
+            if (n > 0) {
+                target[n] = '\0';
+                held = strcmp(target, path) == 0;
+            }
+        }
+        closedir(d);
+        if (held)
+            return;
+        usleep(10000);
+    }
+    cr_assert_fail("the scan never opened %s", path);
+}
+
 static sk_status split_event(void *w, const sk_event *ev, sk_scan_out *out)
 {
     (void)w;
@@ -453,8 +480,13 @@ static sk_status split_event(void *w, const sk_event *ev, sk_scan_out *out)
         // opened yet.
         if (r->other)
             cr_assert_eq(rename(r->other, r->path), 0);
-        else if (r->truncate_to || r->cut)
+        else if (r->truncate_to || r->cut) {
+            // A second file is cut once the walk holds it (split into parts): on a loaded
+            // machine the walk may not have reached it yet at the first file's first event.
+            if (r->cut && r->cut != r->path)
+                wait_held_open(r->cut);
             cr_assert_eq(truncate(r->cut ? r->cut : r->path, r->truncate_to), 0);
+        }
     }
     return SK_OK;
 }
