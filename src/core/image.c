@@ -222,12 +222,6 @@ void *sk_img_at(sk_img_w *w, sk_img_off obj)
     return obj ? w->buf + obj - 1 : NULL;
 }
 
-void sk_img_zero(sk_img_w *w, sk_img_off obj, size_t at, size_t n)
-{
-    if (obj && n)
-        memset(w->buf + obj - 1 + at, 0, n);
-}
-
 void sk_img_link(sk_img_w *w, sk_img_off obj, size_t at, sk_img_off target)
 {
     if (!obj) {

@@ -1,8 +1,10 @@
 // Images: a graph of C objects (structs, arrays, strings linked by pointers) copied into one
 // position-independent block, for the compiled-rule cache (rules/rule_cache.c).
 //
-// Writing: each object is copied in as raw bytes (sk_img_put), then every pointer field of the copy
-// is set with sk_img_link to the offset of the object it points to; the writer lists those fields.
+// Writing: each object is copied in as raw bytes (sk_img_put), padding included: objects written
+// to an image must be made over zeros (calloc, memset), or stray bytes of the process reach the
+// file. Then every pointer field of the copy is set with sk_img_link to the offset of the object
+// it points to; the writer lists those fields.
 // Objects that several others point to are written with sk_img_put_shared, once per address
 // (compiled predicates stay one object), and sk_img_ref finds such an object that must have been
 // written already (for pointers that are compared, not just followed). Texts are kept once by
@@ -62,21 +64,7 @@ void sk_img_link(sk_img_w *w, sk_img_off obj, size_t at, sk_img_off target);
 // The address of the copy of the object at position obj, for writing scalar fields into it; valid
 // until the next put.
 void *sk_img_at(sk_img_w *w, sk_img_off obj);
-// Zeroes n bytes at byte `at` of the object at position obj: struct padding that the program
-// never wrote, so that no stray bytes of the process go into an image (and valgrind sees none).
-void sk_img_zero(sk_img_w *w, sk_img_off obj, size_t at, size_t n);
-// The padding between two fields of a struct copy (element i of an array at arr), by name.
-#define SK_IMG_ZERO_GAP(w, arr, type, i, after, next)                                            \
-    sk_img_zero((w),                                                                             \
-                (arr),                                                                           \
-                (size_t)(i) * sizeof(type) + offsetof(type, after) + sizeof(((type *)0)->after), \
-                offsetof(type, next) - offsetof(type, after) - sizeof(((type *)0)->after))
-// The padding after the last field of element i.
-#define SK_IMG_ZERO_TAIL(w, arr, type, i, last)                                                \
-    sk_img_zero((w),                                                                           \
-                (arr),                                                                         \
-                (size_t)(i) * sizeof(type) + offsetof(type, last) + sizeof(((type *)0)->last), \
-                sizeof(type) - offsetof(type, last) - sizeof(((type *)0)->last))
+
 void sk_img_fail(sk_img_w *w);
 
 // Links a pointer field of a struct copy, by name: SK_IMG_LINK(w, off, csel, name, target).

@@ -1499,10 +1499,7 @@ sk_img_off sk_vm_image_put(sk_img_w *w, const sk_vm *vm)
             if (!vm->u.glob.toks[t].any && vm->u.glob.toks[t].off + vm->u.glob.toks[t].len > nbytes)
                 nbytes = vm->u.glob.toks[t].off + vm->u.glob.toks[t].len;
         SK_IMG_LINK(w, o, sk_vm, u.glob.bytes, sk_img_bytes(w, vm->u.glob.bytes, nbytes));
-        sk_img_off toks = sk_img_put(w, vm->u.glob.toks, ntok * sizeof(tok));
-        SK_IMG_LINK(w, o, sk_vm, u.glob.toks, toks);
-        for (size_t t = 0; t < ntok; t++) // tokens are made as compound literals: no padding kept
-            SK_IMG_ZERO_GAP(w, toks, tok, t, any, off);
+        SK_IMG_LINK(w, o, sk_vm, u.glob.toks, sk_img_put(w, vm->u.glob.toks, ntok * sizeof(tok)));
         SK_IMG_LINK(w,
                     o,
                     sk_vm,

@@ -1814,7 +1814,6 @@ sk_img_off pf_image_put(sk_img_w *w, const pf_index *ix)
     for (size_t e = 0; e < ix->nentries; e++) {
         const pf_entry *en = &ix->entries[e];
         SK_IMG_LINK_AT(w, ents, pf_entry, e, s, sk_img_bytes(w, en->s, en->len));
-        SK_IMG_ZERO_TAIL(w, ents, pf_entry, e, nrules); // entries are copied, padding and all
         if ((size_t)en->rfirst + en->nrules > nrefs)
             nrefs = (size_t)en->rfirst + en->nrules;
     }

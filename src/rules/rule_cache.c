@@ -435,7 +435,6 @@ static sk_img_off put_ruleset(W *w, const sk_ruleset *rs)
         SK_IMG_LINK_AT(w, rep, sk_load_entry, i, id, sk_img_str(w, e->id));
         SK_IMG_LINK_AT(w, rep, sk_load_entry, i, code, sk_img_str(w, e->code));
         SK_IMG_LINK_AT(w, rep, sk_load_entry, i, message, sk_img_str(w, e->message));
-        SK_IMG_ZERO_GAP(w, rep, sk_load_entry, i, loaded, code);
     }
     ((sk_ruleset *)sk_img_at(w, o))->capreport = rs->nreport;
     SK_IMG_LINK(w, o, sk_ruleset, reason_codes, put_strs(w, rs->reason_codes, rs->nreasons));
@@ -507,14 +506,11 @@ static sk_img_off put_root(W *w, const sk_rule_cache *c, const sk_ruleset *rs)
         SK_IMG_LINK_AT(w, diags, sk_diag, i, code, sk_img_str(w, d->code));
         SK_IMG_LINK_AT(w, diags, sk_diag, i, message, sk_img_str(w, d->message));
         SK_IMG_LINK_AT(w, diags, sk_diag, i, source_line, sk_img_str(w, d->source_line));
-        SK_IMG_ZERO_GAP(w, diags, sk_diag, i, severity, file);
     }
     sk_img_off srcs = sk_img_put(w, c->sources.v, c->sources.n * sizeof(sk_rule_source));
     SK_IMG_LINK(w, o, cache_root, sources, srcs);
-    for (size_t i = 0; i < c->sources.n; i++) {
+    for (size_t i = 0; i < c->sources.n; i++)
         SK_IMG_LINK_AT(w, srcs, sk_rule_source, i, path, sk_img_str(w, c->sources.v[i].path));
-        SK_IMG_ZERO_GAP(w, srcs, sk_rule_source, i, dir, dev);
-    }
     return o;
 }
 
