@@ -31,6 +31,7 @@ void sk_event_reset(sk_event *ev)
     ev->record_id = 0;
     ev->time = 0;
     ev->channel = ev->computer = ev->provider = NULL;
+    ev->time_text = NULL;
     ev->line = 0;
     ev->recovered = false;
 }
@@ -162,6 +163,12 @@ static bool parse_u64(const char *s, size_t n, uint64_t *out)
     return true;
 }
 
+void sk_event_set_time_text(sk_event *ev, const char *text, uint64_t ticks)
+{
+    ev->time_text = text;
+    ev->time_ticks = ticks < SK_FILETIME_TEXT_END ? ticks : SK_FILETIME_TEXT_END - 1;
+}
+
 void sk_event_finish(sk_event *ev)
 {
     const sk_field *sf[SF_N], *f;
@@ -175,9 +182,15 @@ void sk_event_finish(sk_event *ev)
         ev->has_record_id = true;
         ev->record_id = v;
     }
-    if ((f = sf[SF_TIME]) && sk_time_parse(f->value, f->value_len, &v)) {
-        ev->has_time = true;
-        ev->time = v;
+    if ((f = sf[SF_TIME])) {
+        // The JSON readers write TimeCreated from a time they parsed already.
+        if (f->value == ev->time_text && f->value_len == 28) {
+            ev->has_time = true;
+            ev->time = ev->time_ticks;
+        } else if (sk_time_parse(f->value, f->value_len, &v)) {
+            ev->has_time = true;
+            ev->time = v;
+        }
     }
     if ((f = sf[SF_CHANNEL]))
         ev->channel = f->value;

@@ -54,6 +54,10 @@ typedef struct sk_event {
     const char *channel;  // NULL when absent; points into a field value
     const char *computer;
     const char *provider;
+    // A TimeCreated value a reader wrote with sk_time_format, and the ticks sk_event_finish takes
+    // for it instead of parsing the text back (sk_event_set_time_text); NULL: none.
+    const char *time_text;
+    uint64_t time_ticks;
     // Source position, set by the reader.
     const char *file;     // display name of the input (borrowed from the reader)
     sk_format format;
@@ -85,6 +89,10 @@ SK_NODISCARD sk_status sk_event_add_data(sk_event *ev,
 // Copies len bytes into the event arena (NUL-terminated) for readers that build values in place.
 char *sk_event_strdup(sk_event *ev, const char *p, size_t len);
 
+// Says that text, a field value of 28 bytes, is sk_time_format(ticks): when it is the TimeCreated
+// that sk_event_finish reads, its time is taken from ticks (the value sk_time_parse would give
+// back: a time past the text's last is written as that last) instead of parsing the text again.
+void sk_event_set_time_text(sk_event *ev, const char *text, uint64_t ticks);
 // Derives the pre-decoded values from the fields: EventID, EventRecordID, TimeCreated (any ISO
 // form), Channel, Computer, Provider_Name ("System.X" preferred over "X" when both exist).
 void sk_event_finish(sk_event *ev);

@@ -975,6 +975,7 @@ static void time_created(sk_event *ev, const char **v, size_t *vlen)
     if (sk_time_parse(*v, *vlen, &t) || unix_time(*v, (uint32_t)*vlen, &t)) {
         char *buf = sk_arena_alloc(&ev->arena, 29);
         sk_time_format(t, buf);
+        sk_event_set_time_text(ev, buf, t); // not parsed again by sk_event_finish
         *v = buf;
         *vlen = 28;
     }

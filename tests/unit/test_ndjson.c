@@ -14,6 +14,7 @@
 
 #include "core/buf.h"
 #include "core/limits.h"
+#include "core/timefmt.h"
 #include "event/fieldmap.h"
 #include "helpers.h"
 #include "input/input.h"
@@ -244,6 +245,49 @@ Test(ndjson, winlogbeat7_document_gets_canonical_and_hidden_raw_fields)
           "H:winlog.keywords=Classic\n",
           "",
           0);
+}
+
+// The time of a converted TimeCreated is the one the mapping parsed, not parsed again from the
+// text it wrote: it must be the time that text says, also where the text is clamped to its last
+// (a time past year 9999 once a zone is applied).
+Test(ndjson, converted_time_created_is_the_time_its_text_says)
+{
+    static const struct {
+        const char *in;
+        const char *text;
+        const char *time; // the time sk_event_finish reads when not text's
+    } cases[] = {
+        { "{\"@timestamp\":\"2024-05-01 10:22:03.5+02:00\"}\n",
+          "2024-05-01T08:22:03.5000000Z",
+          NULL },
+        { "{\"@timestamp\":\"9999-12-31T23:30:00-05:00\"}\n",
+          "9999-12-31T23:59:59.9999999Z",
+          NULL },
+        { "{\"TimeCreated\":\"1600000000123\"}\n", "2020-09-13T12:26:40.1230000Z", NULL },
+        { "{\"TimeCreated\":\"2024-05-01T10:22:03.1234567Z\",\"TimeCreated\":\"x\"}\n",
+          "2024-05-01T10:22:03.1234567Z",
+          NULL },
+        // A System.TimeCreated key is the one read, though TimeCreated was converted
+        { "{\"@timestamp\":\"2024-05-01T10:22:03Z\",\"System.TimeCreated\":\"2021-01-01\"}\n",
+          "2024-05-01T10:22:03.0000000Z",
+          "2021-01-01" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        FILE *fp = file_of(cases[i].in, strlen(cases[i].in));
+        sk_test_diags td;
+        sk_test_diags_init(&td);
+        sk_reader *r;
+        cr_assert_eq(sk_reader_open_ndjson(&r, fp, NULL, 0, "x.json", NULL, &td.dl), SK_OK);
+        const sk_event *ev;
+        cr_assert_eq(sk_reader_next(r, &ev), SK_OK);
+        cr_expect_str_eq(sk_event_get(ev, "TimeCreated"), cases[i].text, "case %zu", i);
+        const char *t = cases[i].time ? cases[i].time : cases[i].text;
+        uint64_t want;
+        cr_assert(sk_time_parse(t, strlen(t), &want));
+        cr_expect(ev->has_time, "case %zu", i);
+        cr_expect_eq(ev->time, want, "case %zu", i);
+        sk_reader_close(r);
+    }
 }
 
 Test(ndjson, event_fields_are_predecoded)
