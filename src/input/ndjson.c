@@ -80,7 +80,11 @@ typedef struct parse_state {
                         // array items)
     uint32_t snap_len;
     uint32_t snap_id; // interned path id, NO_PATH: a copy
-    bool dirty;       // path changed since snap was taken
+    // The record's text while the fast scanner reads it (in_len 0: none): a string or number whose
+    // text lies in it is not copied (see add_leaf).
+    uintptr_t in_lo;
+    size_t in_len;
+    bool dirty; // path changed since snap was taken
     bool root_seen;
     bool not_object; // the root value is not an object (the rest is only validated)
     bool too_deep;
@@ -147,6 +151,8 @@ typedef struct ndjson_reader {
     sk_buf line_fix;         // a record with invalid UTF-8 rebuilt (parse_doc)
     sk_buf ytext;            // a record for yajl with unpaired surrogate escapes as \ufffd
     sk_json_scratch scratch; // strings decoded by the fast scanner
+    char **nuls;             // where the values left in the record's text end (add_leaf)
+    size_t nnuls, nuls_cap;
     // Interned paths (SK_LEAF_INTERNED), by id, and a hash table of their ids (open addressing,
     // at most half full). Documents of one dump mostly repeat the previous one's paths in the
     // same order, so the path that followed last time is tried before the hash table.
@@ -400,6 +406,21 @@ static int add_leaf(parse_state *ps, const char *v, size_t n, bool is_string, bo
         n = sk_utf8_cut(v, SK_MAX_VALUE_BYTES);
         ps->truncated = true;
     }
+    // A value that lies in the record's text (a string without escapes, a number) stays there:
+    // the byte after it (a closing quote, a comma, a bracket) becomes its NUL once the scan has
+    // succeeded, and the text is the reader's own buffer, which holds still until the next record
+    // is read, as the event arena does. Values of the first records of a dump took a copy each,
+    // which was most of the cost of a leaf.
+    const char *value;
+    if (ps->in_len && (uintptr_t)v - ps->in_lo < ps->in_len &&
+        (uintptr_t)(v + n) - ps->in_lo < ps->in_len) {
+        if (r->nnuls == r->nuls_cap)
+            sk_xgrow((void **)&r->nuls, &r->nuls_cap, r->nnuls + 1, sizeof(char *));
+        r->nuls[r->nnuls++] = (char *)(uintptr_t)(v + n);
+        value = v;
+    } else {
+        value = sk_event_strdup(&r->ev, v, n);
+    }
     if (ps->dirty || !ps->snap) {
         uint32_t id = intern_path(r, ps->path, ps->path_len, ps->snap_id);
         // Leaves next to each other share a path pointer only as items of one array: a path the
@@ -417,7 +438,7 @@ static int add_leaf(parse_state *ps, const char *v, size_t n, bool is_string, bo
     sk_json_leaf *L = &r->leaves[r->nleaves++];
     L->path = ps->snap;
     L->path_len = ps->snap_len;
-    L->value = sk_event_strdup(&r->ev, v, n);
+    L->value = value;
     L->value_len = (uint32_t)n;
     L->flags = ps->leaf_flags | (ps->snap_id != NO_PATH ? SK_LEAF_INTERNED : 0u);
     L->path_id = ps->snap_id;
@@ -551,11 +572,14 @@ static void leaves_undo(ndjson_reader *r, leaf_mark m)
 
 // Parses text as one JSON document, appending its leaves under the path base (empty for a
 // record). On P_INVALID, reason and *err_off (byte offset of the problem) are set.
+// in_place: text is a record in a buffer of the reader's own, whose values may stay in it (see
+// add_leaf).
 static enum parse_result parse_text(ndjson_reader *r,
                                     const char *text,
                                     size_t len,
                                     const char *base,
                                     uint32_t leaf_flags,
+                                    bool in_place,
                                     char *reason,
                                     size_t reason_len,
                                     size_t *err_off)
@@ -565,8 +589,17 @@ static enum parse_result parse_text(ndjson_reader *r,
     const leaf_mark mark = leaves_mark(r);
     parse_begin(r, base, leaf_flags);
     size_t stop;
-    if (sk_json_scan(&fast_callbacks, ps, text, len, &r->scratch, &stop))
+    ps->in_lo = (uintptr_t)text;
+    ps->in_len = in_place ? len : 0;
+    r->nnuls = 0;
+    bool ok = sk_json_scan(&fast_callbacks, ps, text, len, &r->scratch, &stop);
+    ps->in_len = 0;
+    if (ok) {
+        // The scanner is done with the text: the values left in it end here.
+        for (size_t i = 0; i < r->nnuls; i++)
+            *r->nuls[i] = '\0';
         return ps->not_object ? P_NOT_OBJECT : P_OK;
+    }
     // Not decided by the fast scanner: undo what its callbacks did and let yajl parse (and
     // word any error).
     leaves_undo(r, mark);
@@ -620,12 +653,14 @@ static enum parse_result parse_doc(ndjson_reader *r,
                                    size_t len,
                                    const char *base,
                                    uint32_t leaf_flags,
+                                   bool in_place,
                                    char *reason,
                                    size_t reason_len,
                                    size_t *err_off)
 {
     const leaf_mark mark = leaves_mark(r);
-    enum parse_result res = parse_text(r, text, len, base, leaf_flags, reason, reason_len, err_off);
+    enum parse_result res =
+            parse_text(r, text, len, base, leaf_flags, in_place, reason, reason_len, err_off);
     if (res != P_INVALID || sk_utf8_valid(text, len))
         return res;
     size_t n = len;
@@ -635,7 +670,9 @@ static enum parse_result parse_doc(ndjson_reader *r,
     leaves_undo(r, mark);
     char why[8];
     size_t off;
-    enum parse_result again = parse_text(r, fixed, n, base, leaf_flags, why, sizeof why, &off);
+    // line_fix is the reader's too, and holds still until the next record.
+    enum parse_result again =
+            parse_text(r, fixed, n, base, leaf_flags, in_place, why, sizeof why, &off);
     if (again == P_OK || again == P_NOT_OBJECT)
         return again;
     leaves_undo(r, mark);
@@ -682,8 +719,16 @@ static void expand_event_data(ndjson_reader *r)
             return;
         char reason[8];
         size_t off;
-        if (parse_doc(r, v, vlen, "EventData", SK_LEAF_SYNTHETIC, reason, sizeof reason, &off) ==
-            P_OK)
+        // Its values are copied: the string they are cut from stays a field of its own.
+        if (parse_doc(r,
+                      v,
+                      vlen,
+                      "EventData",
+                      SK_LEAF_SYNTHETIC,
+                      false,
+                      reason,
+                      sizeof reason,
+                      &off) == P_OK)
             r->leaves[i].flags |= SK_LEAF_EXPANDED;
         else
             r->nleaves = n; // not an object after all: keep the string as it is
@@ -698,8 +743,10 @@ enum rec_result {
 };
 
 // Parses one record (a line or an array element) that starts at (line, col) and builds the event.
+// own: text lies in a buffer of the reader (chunk, prefix or carry) that nothing reads again once
+// the record is parsed, so the event's values may stay in it (add_leaf).
 static enum rec_result
-handle_record(ndjson_reader *r, const char *text, size_t len, uint64_t line, uint64_t col)
+handle_record(ndjson_reader *r, const char *text, size_t len, uint64_t line, uint64_t col, bool own)
 {
     sk_reader *b = &r->base;
     size_t i = 0;
@@ -738,7 +785,7 @@ handle_record(ndjson_reader *r, const char *text, size_t len, uint64_t line, uin
     char reason[160];
     size_t off = 0;
     uint64_t el, ec;
-    switch (parse_doc(r, text, len, "", 0, reason, sizeof reason, &off)) {
+    switch (parse_doc(r, text, len, "", 0, own, reason, sizeof reason, &off)) {
     case P_OK:
         break;
     case P_NOT_OBJECT:
@@ -1000,7 +1047,7 @@ static bool scan_line(ndjson_reader *r)
             report_too_long(r, line);
             continue;
         }
-        enum rec_result res = handle_record(r, text, len, line, col);
+        enum rec_result res = handle_record(r, text, len, line, col, true);
         sk_buf_reset(&r->carry);
         if (res == R_EVENT)
             return true;
@@ -1031,7 +1078,7 @@ static bool end_element(ndjson_reader *r, size_t end)
         report_too_long(r, r->elem_line);
         goto out;
     }
-    got = handle_record(r, text, len, r->elem_line, r->elem_col) == R_EVENT;
+    got = handle_record(r, text, len, r->elem_line, r->elem_col, true) == R_EVENT;
 out:
     sk_buf_reset(&r->carry);
     return got;
@@ -1177,7 +1224,7 @@ static bool finish(ndjson_reader *r)
         if (!r->bom_done && r->bom_have) { // a file holding part of a BOM
             static const char bom[3] = { '\xEF', '\xBB', '\xBF' };
             enter_line_mode(r, 1);
-            got = handle_record(r, bom, r->bom_have < 3 ? r->bom_have : 3, r->line + 1, 1) ==
+            got = handle_record(r, bom, r->bom_have < 3 ? r->bom_have : 3, r->line + 1, 1, false) ==
                   R_EVENT;
         }
         break;
@@ -1186,7 +1233,8 @@ static bool finish(ndjson_reader *r)
             // At the end a lone "{" is a cut document, not the start of pretty-printed objects
             // (it was dropped without a word; found by tests/robust/truncation.py).
             r->seen_line = true;
-            got = handle_record(r, r->carry.p, r->carry.n, r->line + 1, r->rec_col) == R_EVENT;
+            got = handle_record(r, r->carry.p, r->carry.n, r->line + 1, r->rec_col, true) ==
+                  R_EVENT;
         }
         break;
     case M_ARRAY:
@@ -1198,7 +1246,8 @@ static bool finish(ndjson_reader *r)
                                     r->carry.p ? r->carry.p : "",
                                     r->carry.n,
                                     r->elem_line,
-                                    r->elem_col) == R_EVENT;
+                                    r->elem_col,
+                                    r->carry.p != NULL) == R_EVENT;
         } else if (r->mode == M_ARRAY) {
             r->base.stats.damaged = true; // a cut document: counted, so the exit status says so
             sk_diag_emitf(b->diags,
@@ -1272,6 +1321,7 @@ static void nd_close(sk_reader *base)
     sk_buf_fini(&r->line_fix);
     sk_buf_fini(&r->ytext);
     sk_json_scratch_free(&r->scratch);
+    free(r->nuls);
     sk_event_fini(&r->ev);
     sk_fieldmap_free(r->fm);
     free(r->leaves);

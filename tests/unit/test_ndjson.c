@@ -547,6 +547,24 @@ Test(ndjson, event_data_held_in_a_json_string_is_expanded)
           0);
 }
 
+// Values the fast scanner finds in the record's text stay there, ended by a NUL written over the
+// byte after them (a quote, a comma, a bracket): each must still read as itself alone, at every
+// chunk size (records in the chunk or in the carry-over), next to values that are copies (escaped
+// strings, booleans) and in records that yajl reads (a form feed between tokens: its pointers into
+// the text are copied) or that were rebuilt as UTF-8 (the fixed copy is the reader's too).
+Test(ndjson, values_left_in_the_record_text_end_where_they_end)
+{
+    check("{\"a\":\"x\",\"n\":12,\"b\":true,\"l\":[1,22,\"s\"],\"e\":\"p\\\\q\",\"z\":-3.5e2}\n"
+          "{\"a\":\"y\",\f\"n\":3}\n"
+          "{\"a\":\"\xff\",\"n\":5}\n",
+          "@1\na=x\nn=12\nb=true\nl=1\nl=22\nl=s\ne=p\\q\nz=-3.5e2\n"
+          "@2\na=y\nn=3\n"
+          "@3\na=\xEF\xBF\xBD\nn=5\n",
+          "",
+          0);
+    check("[{\"a\":\"w\",\"n\":0},\n{\"a\":\"v\"}]", "@1\na=w\nn=0\n@2\na=v\n", "", 0);
+}
+
 Test(ndjson, evtx_dump_pretty_printed_objects_are_read)
 {
     check("{\n"
