@@ -118,6 +118,22 @@ static const struct {
 // The first letters of the names above and of "System.": C E P S T, as bits of c - 'C'.
 #define SYS_FIRST (1u << 0 | 1u << 2 | 1u << 13 | 1u << 16 | 1u << 17)
 
+_Static_assert(SK_EVENT_NSYS == 2 * SF_N, "a bare and a System. slot per name");
+
+int sk_event_sys_slot(const char *name, size_t len)
+{
+    int base = 0;
+    if (len > 7 && memcmp(name, "System.", 7) == 0) {
+        name += 7;
+        len -= 7;
+        base = SF_N;
+    }
+    for (int k = 0; k < SF_N; k++)
+        if (sys_names[k].len == len && memcmp(sys_names[k].name, name, len) == 0)
+            return base + k;
+    return -1;
+}
+
 // The system fields in one pass over the event (it took twelve: one per name and spelling). Most
 // names of an event are none of them, and most of those fail on their length or first letter.
 static void sysfields(const sk_event *ev, const sk_field *out[SF_N])
@@ -169,11 +185,10 @@ void sk_event_set_time_text(sk_event *ev, const char *text, uint64_t ticks)
     ev->time_ticks = ticks < SK_FILETIME_TEXT_END ? ticks : SK_FILETIME_TEXT_END - 1;
 }
 
-void sk_event_finish(sk_event *ev)
+static void finish(sk_event *ev, const sk_field *const sf[SF_N])
 {
-    const sk_field *sf[SF_N], *f;
+    const sk_field *f;
     uint64_t v;
-    sysfields(ev, sf);
     if ((f = sf[SF_EVENT_ID]) && parse_u64(f->value, f->value_len, &v) && v <= UINT32_MAX) {
         ev->has_event_id = true;
         ev->event_id = (uint32_t)v;
@@ -198,4 +213,21 @@ void sk_event_finish(sk_event *ev)
         ev->computer = f->value;
     if ((f = sf[SF_PROVIDER]))
         ev->provider = f->value;
+}
+
+void sk_event_finish(sk_event *ev)
+{
+    const sk_field *sf[SF_N];
+    sysfields(ev, sf);
+    finish(ev, sf);
+}
+
+void sk_event_finish_at(sk_event *ev, const int32_t at[SK_EVENT_NSYS])
+{
+    const sk_field *sf[SF_N];
+    for (size_t k = 0; k < SF_N; k++) {
+        int32_t i = at[SF_N + k] >= 0 ? at[SF_N + k] : at[k]; // "System.X" first, as sysfields
+        sf[k] = i >= 0 ? &ev->fields[i] : NULL;
+    }
+    finish(ev, sf);
 }

@@ -97,6 +97,14 @@ void sk_event_set_time_text(sk_event *ev, const char *text, uint64_t ticks);
 // form), Channel, Computer, Provider_Name ("System.X" preferred over "X" when both exist).
 void sk_event_finish(sk_event *ev);
 
+// The system names sk_event_finish reads, bare and as "System.X": SK_EVENT_NSYS slots.
+#define SK_EVENT_NSYS 12
+// The slot of a field named name[0..len) among them, or -1.
+int sk_event_sys_slot(const char *name, size_t len);
+// sk_event_finish for a reader that knows where those fields are without looking at every name:
+// at[s] is the index of the first field of slot s, -1 when there is none.
+void sk_event_finish_at(sk_event *ev, const int32_t at[SK_EVENT_NSYS]);
+
 static inline size_t sk_event_nfields(const sk_event *ev)
 {
     return ev->nfields;

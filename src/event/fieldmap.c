@@ -404,6 +404,7 @@ typedef struct plan_op {
     uint32_t flags; // SK_FIELD_*
     uint8_t sec;    // SEC_*
     bool time;      // TimeCreated: converted as the system loop does
+    int8_t sys;     // its name's sk_event_sys_slot (-1: none)
 } plan_op;
 
 typedef struct plan {
@@ -416,6 +417,9 @@ typedef struct plan {
     uint32_t nops;
     uint32_t nsys, param_first, param_end; // ops [0, nsys) are SEC_SYS; SEC_PARAM a range too
     int32_t *data_op, *rest_op; // [n] by slot: its SEC_DATA_A/B op, its SEC_REST op; -1: none
+    // No two ops have names of one sk_event_sys_slot: the fields sk_event_finish reads are the
+    // ops that name them, wherever the document's order puts them.
+    bool sys_known;
 } plan;
 
 #define PLAN_SLOTS      64u  // direct-mapped by shape
@@ -805,7 +809,7 @@ static bool emit_op(sk_fieldmap *fm,
     if (fm->rec_ok) {
         if (fm->nrec == fm->rec_cap)
             sk_xgrow((void **)&fm->rec, &fm->rec_cap, fm->nrec + 1, sizeof(plan_op));
-        fm->rec[fm->nrec++] = (plan_op){ name, (uint32_t)nlen, leaf, flags, sec, time };
+        fm->rec[fm->nrec++] = (plan_op){ name, (uint32_t)nlen, leaf, flags, sec, time, -1 };
     }
     return true;
 }
@@ -885,8 +889,17 @@ static void plan_store(sk_fieldmap *fm, uint32_t shape, const sk_json_leaf *leav
         memcpy(p->ops, fm->rec, fm->nrec * sizeof(plan_op));
     p->nops = (uint32_t)fm->nrec;
     p->nsys = p->param_first = p->param_end = 0;
+    uint32_t sys_seen = 0;
+    p->sys_known = true;
     for (uint32_t k = 0; k < p->nops; k++) {
-        const plan_op *o = &p->ops[k];
+        plan_op *o = &p->ops[k];
+        int slot = sk_event_sys_slot(o->name, o->nlen);
+        o->sys = (int8_t)slot;
+        if (slot >= 0) {
+            if (sys_seen >> slot & 1)
+                p->sys_known = false; // the first in the document's order is read
+            sys_seen |= 1u << slot;
+        }
         if (o->sec == SEC_SYS)
             p->nsys = k + 1;
         else if (o->sec == SEC_DATA_A || o->sec == SEC_DATA_B)
@@ -981,13 +994,18 @@ static void time_created(sk_event *ev, const char **v, size_t *vlen)
     }
 }
 
-static bool plan_emit(sk_event *ev, const plan_op *o, const sk_json_leaf *L)
+// at: where the fields sk_event_finish reads land.
+static inline bool plan_emit(sk_event *ev, const plan_op *o, const sk_json_leaf *L, int32_t *at)
 {
     const char *v = L->value;
     size_t vlen = L->value_len;
     if (o->time)
         time_created(ev, &v, &vlen);
-    return emit(ev, o->name, o->nlen, v, vlen, o->flags);
+    if (!emit(ev, o->name, o->nlen, v, vlen, o->flags))
+        return false;
+    if (o->sys >= 0)
+        at[o->sys] = (int32_t)ev->nfields - 1;
+    return true;
 }
 
 // The fields of a document of a planned shape (its slots bound by plan_find): the ops again, with
@@ -997,22 +1015,28 @@ plan_apply(const sk_fieldmap *fm, const plan *p, const sk_json_leaf *leaves, sk_
 {
     const uint32_t n = p->n;
     bool ok = true;
+    int32_t at[SK_EVENT_NSYS];
+    for (size_t s = 0; s < SK_EVENT_NSYS; s++)
+        at[s] = -1;
     for (uint32_t k = 0; ok && k < p->nsys; k++)
-        ok = plan_emit(ev, &p->ops[k], &leaves[fm->perm[p->ops[k].slot]]);
+        ok = plan_emit(ev, &p->ops[k], &leaves[fm->perm[p->ops[k].slot]], at);
     for (uint8_t sec = SEC_DATA_A; sec <= SEC_DATA_B; sec++)
         for (uint32_t i = 0; ok && i < n; i++) {
             int32_t k = p->data_op[fm->inv[i]];
             if (k >= 0 && p->ops[k].sec == sec)
-                ok = plan_emit(ev, &p->ops[k], &leaves[i]);
+                ok = plan_emit(ev, &p->ops[k], &leaves[i], at);
         }
     for (uint32_t k = p->param_first; ok && k < p->param_end; k++)
-        ok = plan_emit(ev, &p->ops[k], &leaves[fm->perm[p->ops[k].slot]]);
+        ok = plan_emit(ev, &p->ops[k], &leaves[fm->perm[p->ops[k].slot]], at);
     for (uint32_t i = 0; ok && i < n; i++) {
         int32_t k = p->rest_op[fm->inv[i]];
         if (k >= 0)
-            ok = plan_emit(ev, &p->ops[k], &leaves[i]);
+            ok = plan_emit(ev, &p->ops[k], &leaves[i], at);
     }
-    sk_event_finish(ev);
+    if (p->sys_known)
+        sk_event_finish_at(ev, at);
+    else
+        sk_event_finish(ev);
     return ok ? SK_OK : SK_ERR_LIMIT;
 }
 
@@ -1455,14 +1479,25 @@ out:
 #ifdef SK_PLAN_VERIFY
 // Development check (-DSK_PLAN_VERIFY): a planned document mapped both ways gives the same fields.
 #include <stdio.h>
+static bool same_text(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 static sk_status plan_verify(
         sk_fieldmap *fm, const plan *p, const sk_json_leaf *leaves, size_t n, sk_event *ev)
 {
     sk_status rc = plan_apply(fm, p, leaves, ev);
+    // The values sk_event_finish decoded (with the plan's own idea of where their fields are).
+    const sk_event pre = *ev;
     size_t nf = ev->nfields;
     sk_field *got = sk_xmalloc((nf ? nf : 1) * sizeof(sk_field));
     memcpy(got, ev->fields, nf * sizeof(sk_field));
     ev->nfields = 0;
+    ev->has_event_id = ev->has_record_id = ev->has_time = false;
+    ev->event_id = 0;
+    ev->record_id = ev->time = 0;
+    ev->channel = ev->computer = ev->provider = NULL;
     sk_status rc2 = map_leaves(fm, 0, leaves, n, ev);
     bool same = rc == rc2 && nf == ev->nfields;
     for (size_t i = 0; same && i < nf; i++) {
@@ -1471,6 +1506,11 @@ static sk_status plan_verify(
                a->value_len == b->value_len && memcmp(a->value, b->value, a->value_len) == 0 &&
                a->flags == b->flags;
     }
+    same = same && pre.has_event_id == ev->has_event_id && pre.event_id == ev->event_id &&
+           pre.has_record_id == ev->has_record_id && pre.record_id == ev->record_id &&
+           pre.has_time == ev->has_time && pre.time == ev->time &&
+           same_text(pre.channel, ev->channel) && same_text(pre.computer, ev->computer) &&
+           same_text(pre.provider, ev->provider);
     if (!same) {
         fprintf(stderr, "plan mismatch (%zu vs %zu fields)\n", nf, ev->nfields);
         abort();
