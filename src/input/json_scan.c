@@ -25,7 +25,7 @@ void sk_json_scratch_free(sk_json_scratch *s)
 {
     free(s->p);
     s->p = NULL;
-    s->cap = 0;
+    s->cap = s->used = 0;
 }
 
 // What each simple escape decodes to (0: not a simple escape).
@@ -70,6 +70,11 @@ static bool ensure(sk_json_scratch *s, size_t n)
     s->p = p;
     s->cap = cap;
     return true;
+}
+
+bool sk_json_scratch_reserve(sk_json_scratch *s, size_t n)
+{
+    return ensure(s, n);
 }
 
 // The code point of the UTF-16 surrogate escape cp just read, *pp past it: a high surrogate and
@@ -282,11 +287,11 @@ static bool scan_string_rest(const char **pp,
 
 escaped:;
     // The decoded text is never longer than the source text.
-    if (!ensure(scratch, (size_t)(end - start) + 1)) {
+    if (!ensure(scratch, scratch->used + (size_t)(end - start) + 1)) {
         *pp = NULL;
         return false;
     }
-    char *d = scratch->p;
+    char *d = scratch->p + scratch->used;
     size_t dn = (size_t)(p - start);
     memcpy(d, start, dn);
     bool nul = false;

@@ -32,13 +32,20 @@ typedef struct sk_json_sax {
 } sk_json_sax;
 
 // Scratch memory for decoded strings, reused across calls (zero-initialise; free with
-// sk_json_scratch_free).
+// sk_json_scratch_free). A string with escapes is decoded at p + used (NUL-terminated), and the
+// next one overwrites it; a caller that keeps one moves used past its NUL. Kept strings stay put
+// while the scanner reads a text of len bytes when the caller has reserved used + len + 1 bytes
+// (sk_json_scratch_reserve) before: a string never decodes to more than its text, quotes
+// included, and the NUL, so the strings of one text always fit in it.
 typedef struct sk_json_scratch {
     char *p;
     size_t cap;
+    size_t used;
 } sk_json_scratch;
 
 void sk_json_scratch_free(sk_json_scratch *s);
+// Room for n bytes in all (p may move). False when memory ran out.
+bool sk_json_scratch_reserve(sk_json_scratch *s, size_t n);
 
 // Parses text[0..len) as exactly one JSON value (whitespace around it allowed), making the
 // callbacks as it goes. True when the whole text was read and every callback returned non-zero.

@@ -81,9 +81,11 @@ typedef struct parse_state {
     uint32_t snap_len;
     uint32_t snap_id; // interned path id, NO_PATH: a copy
     // The record's text while the fast scanner reads it (in_len 0: none): a string or number whose
-    // text lies in it is not copied (see add_leaf).
+    // text lies in it is not copied (see add_leaf); nor is a string it decoded into keep (NULL:
+    // copied).
     uintptr_t in_lo;
     size_t in_len;
+    sk_json_scratch *keep;
     bool dirty; // path changed since snap was taken
     bool root_seen;
     bool not_object; // the root value is not an object (the rest is only validated)
@@ -150,7 +152,8 @@ typedef struct ndjson_reader {
     sk_buf fix;              // a name or value rebuilt as UTF-8 (utf8_fix)
     sk_buf line_fix;         // a record with invalid UTF-8 rebuilt (parse_doc)
     sk_buf ytext;            // a record for yajl with unpaired surrogate escapes as \ufffd
-    sk_json_scratch scratch; // strings decoded by the fast scanner
+    sk_json_scratch scratch; // strings decoded by the fast scanner: a record's values stay there
+    sk_json_scratch sub_scratch; // and those of an expanded EventData string, which are copied
     char **nuls;             // where the values left in the record's text end (add_leaf)
     size_t nnuls, nuls_cap;
     // Interned paths (SK_LEAF_INTERNED), by id, and a hash table of their ids (open addressing,
@@ -411,13 +414,21 @@ static int add_leaf(parse_state *ps, const char *v, size_t n, bool is_string, bo
     // succeeded, and the text is the reader's own buffer, which holds still until the next record
     // is read, as the event arena does. Values of the first records of a dump took a copy each,
     // which was most of the cost of a leaf.
+    // So does a string the scanner decoded (one with escapes: a message, a script block): the
+    // scratch it is in holds it until the next record, when it was reserved for the whole record.
     const char *value;
+    sk_json_scratch *sc = ps->keep;
     if (ps->in_len && (uintptr_t)v - ps->in_lo < ps->in_len &&
         (uintptr_t)(v + n) - ps->in_lo < ps->in_len) {
         if (r->nnuls == r->nuls_cap)
             sk_xgrow((void **)&r->nuls, &r->nuls_cap, r->nnuls + 1, sizeof(char *));
         r->nuls[r->nnuls++] = (char *)(uintptr_t)(v + n);
         value = v;
+    } else if (sc && (uintptr_t)v - (uintptr_t)(sc->p + sc->used) < sc->cap - sc->used) {
+        char *kept = sc->p + ((uintptr_t)v - (uintptr_t)sc->p);
+        kept[n] = '\0'; // there already unless the value was cut
+        sc->used = (size_t)(kept - sc->p) + n + 1;
+        value = kept;
     } else {
         value = sk_event_strdup(&r->ev, v, n);
     }
@@ -592,8 +603,12 @@ static enum parse_result parse_text(ndjson_reader *r,
     ps->in_lo = (uintptr_t)text;
     ps->in_len = in_place ? len : 0;
     r->nnuls = 0;
-    bool ok = sk_json_scan(&fast_callbacks, ps, text, len, &r->scratch, &stop);
+    sk_json_scratch *sc = in_place ? &r->scratch : &r->sub_scratch;
+    sc->used = 0;
+    ps->keep = in_place && sk_json_scratch_reserve(sc, len + 1) ? sc : NULL;
+    bool ok = sk_json_scan(&fast_callbacks, ps, text, len, sc, &stop);
     ps->in_len = 0;
+    ps->keep = NULL;
     if (ok) {
         // The scanner is done with the text: the values left in it end here.
         for (size_t i = 0; i < r->nnuls; i++)
@@ -1321,6 +1336,7 @@ static void nd_close(sk_reader *base)
     sk_buf_fini(&r->line_fix);
     sk_buf_fini(&r->ytext);
     sk_json_scratch_free(&r->scratch);
+    sk_json_scratch_free(&r->sub_scratch);
     free(r->nuls);
     sk_event_fini(&r->ev);
     sk_fieldmap_free(r->fm);

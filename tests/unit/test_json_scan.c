@@ -342,3 +342,95 @@ Test(json_scan, nesting_beyond_its_stack_is_left_to_yajl)
     cr_assert(scan(doc, 1000, &got));
     free(doc);
 }
+
+// A caller keeps decoded strings by moving used past them: after a reserve of used + len + 1
+// bytes the scratch never moves during the scan, each kept string stays as it was decoded, and the
+// next one is decoded after it (keys too, which this caller does not keep).
+typedef struct keeper {
+    sk_json_scratch *sc;
+    const char *kept[8];
+    size_t len[8];
+    size_t n;
+} keeper;
+
+static int k_string(void *c, const char *s, size_t n, bool clean)
+{
+    keeper *k = c;
+    sk_json_scratch *sc = k->sc;
+    (void)clean;
+    if (s >= sc->p && s < sc->p + sc->cap) {
+        cr_assert_eq(s, sc->p + sc->used, "decoded after the kept ones");
+        cr_assert_eq(s[n], '\0');
+        sc->used += n + 1;
+    }
+    if (k->n < 8) {
+        k->kept[k->n] = s;
+        k->len[k->n++] = n;
+    }
+    return 1;
+}
+
+static int k_key(void *c, const char *s, size_t n, bool clean)
+{
+    (void)c, (void)s, (void)n, (void)clean;
+    return 1;
+}
+
+static int k_other(void *c)
+{
+    (void)c;
+    return 1;
+}
+
+static int k_bool(void *c, int b)
+{
+    (void)c, (void)b;
+    return 1;
+}
+
+static int k_number(void *c, const char *s, size_t n)
+{
+    (void)c, (void)s, (void)n;
+    return 1;
+}
+
+Test(json_scan, kept_strings_stay_where_they_were_decoded)
+{
+    static const sk_json_sax kcbs = {
+        .null = k_other,
+        .boolean = k_bool,
+        .number = k_number,
+        .string = k_string,
+        .start_map = k_other,
+        .map_key = k_key,
+        .end_map = k_other,
+        .start_array = k_other,
+        .end_array = k_other,
+    };
+    // Escaped strings shrink the least with one escape each; the last one is as long as it can be.
+    static const char doc[] =
+            "{\"a\\n\":\"\\\\x\",\"b\":[\"\\u00e9\\t\",\"plain\",\"\\ud83d\\ude00\"],"
+            "\"c\\\"\":\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\""
+            "\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\"}";
+    static const char *const want[] = {
+        "\\x",
+        "\xC3\xA9\t",
+        "plain",
+        "\xF0\x9F\x98\x80",
+        "\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\""
+    };
+    sk_json_scratch sc = { 0 };
+    cr_assert(sk_json_scratch_reserve(&sc, 3)); // small: the reserve below must grow it
+    sc.used = 2;                                // as if two bytes were kept before
+    cr_assert(sk_json_scratch_reserve(&sc, sc.used + sizeof doc));
+    const char *p = sc.p;
+    keeper k = { .sc = &sc };
+    cr_assert(sk_json_scan(&kcbs, &k, doc, sizeof doc - 1, &sc, NULL));
+    cr_assert_eq(sc.p, p, "the scratch moved");
+    cr_assert_eq(k.n, 5);
+    for (size_t i = 0; i < 5; i++)
+        cr_expect(k.len[i] == strlen(want[i]) && memcmp(k.kept[i], want[i], k.len[i]) == 0,
+                  "string %zu",
+                  i);
+    sk_json_scratch_free(&sc);
+}

@@ -548,16 +548,18 @@ Test(ndjson, event_data_held_in_a_json_string_is_expanded)
 }
 
 // Values the fast scanner finds in the record's text stay there, ended by a NUL written over the
-// byte after them (a quote, a comma, a bracket): each must still read as itself alone, at every
-// chunk size (records in the chunk or in the carry-over), next to values that are copies (escaped
-// strings, booleans) and in records that yajl reads (a form feed between tokens: its pointers into
-// the text are copied) or that were rebuilt as UTF-8 (the fixed copy is the reader's too).
+// byte after them (a quote, a comma, a bracket), and so do the strings it decoded (escapes), one
+// after the other in its scratch: each must still read as itself alone, at every chunk size
+// (records in the chunk or in the carry-over), next to escaped keys (decoded there too, not kept)
+// and copies (booleans), and in records that yajl reads (a form feed between tokens: its pointers
+// into the text are copied) or that were rebuilt as UTF-8 (the fixed copy is the reader's too).
 Test(ndjson, values_left_in_the_record_text_end_where_they_end)
 {
-    check("{\"a\":\"x\",\"n\":12,\"b\":true,\"l\":[1,22,\"s\"],\"e\":\"p\\\\q\",\"z\":-3.5e2}\n"
+    check("{\"a\":\"x\",\"n\":12,\"b\":true,\"l\":[1,22,\"s\"],\"e\":\"p\\\\q\",\"z\":-3.5e2,"
+          "\"f\\u0041\":\"\\u00e9\\t\",\"g\":[\"r\\\\s\",\"t\\/\"]}\n"
           "{\"a\":\"y\",\f\"n\":3}\n"
           "{\"a\":\"\xff\",\"n\":5}\n",
-          "@1\na=x\nn=12\nb=true\nl=1\nl=22\nl=s\ne=p\\q\nz=-3.5e2\n"
+          "@1\na=x\nn=12\nb=true\nl=1\nl=22\nl=s\ne=p\\q\nz=-3.5e2\nfA=\xC3\xA9\t\ng=r\\s\ng=t/\n"
           "@2\na=y\nn=3\n"
           "@3\na=\xEF\xBF\xBD\nn=5\n",
           "",
