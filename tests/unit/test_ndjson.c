@@ -553,6 +553,40 @@ Test(ndjson, event_data_held_in_a_json_string_is_expanded)
 // (records in the chunk or in the carry-over), next to escaped keys (decoded there too, not kept)
 // and copies (booleans), and in records that yajl reads (a form feed between tokens: its pointers
 // into the text are copied) or that were rebuilt as UTF-8 (the fixed copy is the reader's too).
+// sk_fieldmap_hash reads the last bytes of a name in a word or two: the same hash as byte by
+// byte, at every length (each name in a buffer of its own size: ASan sees any byte read past it).
+Test(ndjson, fieldmap_hash_of_the_tail_is_the_bytes_hash)
+{
+    char buf[48];
+    uint64_t x = 0x2545F4914F6CDD1Dull;
+    for (size_t i = 0; i < sizeof buf; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        buf[i] = (char)(x >> 24);
+    }
+    for (size_t off = 0; off < 8; off++)
+        for (size_t n = 0; off + n <= 40; n++) {
+            char *p = malloc(n ? n : 1); // exactly n bytes, for ASan
+            cr_assert_not_null(p);
+            memcpy(p, buf + off, n);
+            uint64_t h = 0x9E3779B97F4A7C15ull ^ n, w;
+            size_t k = 0;
+            for (; k + 8 <= n; k += 8) {
+                memcpy(&w, p + k, 8);
+                h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+                h ^= h >> 32;
+            }
+            w = 0;
+            for (size_t i = k; i < n; i++)
+                w |= (uint64_t)(unsigned char)p[i] << (8 * (i - k));
+            h = (h ^ w) * 0xC4CEB9FE1A85EC53ull;
+            h ^= h >> 29;
+            cr_expect_eq(sk_fieldmap_hash(p, n), (uint32_t)h, "offset %zu length %zu", off, n);
+            free(p);
+        }
+}
+
 Test(ndjson, values_left_in_the_record_text_end_where_they_end)
 {
     check("{\"a\":\"x\",\"n\":12,\"b\":true,\"l\":[1,22,\"s\"],\"e\":\"p\\\\q\",\"z\":-3.5e2,"
