@@ -449,6 +449,7 @@ struct sk_fieldmap {
     uint32_t *pos_gen, *pos_leaf; // [SK_MAX_INTERNED_PATHS]
     uint32_t pos_stamp;
     uint32_t *perm, *inv; // [PLAN_MAX_LEAVES]
+    uint32_t *later;      // [PLAN_MAX_LEAVES] plan_apply's SEC_DATA_B leaves
     uint32_t plan_misses; // documents in a row that found no plan
     uint32_t plan_pause;  // documents still to map without planning
     uint32_t plan_backoff;
@@ -568,6 +569,7 @@ void sk_fieldmap_free(sk_fieldmap *fm)
     free(fm->pos_leaf);
     free(fm->perm);
     free(fm->inv);
+    free(fm->later);
     free(fm);
 }
 
@@ -825,6 +827,7 @@ static uint32_t shape_of(sk_fieldmap *fm, const sk_json_leaf *leaves, size_t n)
         fm->pos_leaf = sk_xmalloc(SK_MAX_INTERNED_PATHS * sizeof(uint32_t));
         fm->perm = sk_xmalloc(PLAN_MAX_LEAVES * sizeof(uint32_t));
         fm->inv = sk_xmalloc(PLAN_MAX_LEAVES * sizeof(uint32_t));
+        fm->later = sk_xmalloc(PLAN_MAX_LEAVES * sizeof(uint32_t));
     }
     if (++fm->pos_stamp == 0) {
         memset(fm->pos_gen, 0, SK_MAX_INTERNED_PATHS * sizeof(uint32_t));
@@ -994,14 +997,18 @@ static void time_created(sk_event *ev, const char **v, size_t *vlen)
     }
 }
 
-// at: where the fields sk_event_finish reads land.
-static inline bool plan_emit(sk_event *ev, const plan_op *o, const sk_json_leaf *L, int32_t *at)
+// at: where the fields sk_event_finish reads land. room: the event has room for every op of the
+// plan, in its limit and in its array.
+static inline bool
+plan_emit(sk_event *ev, const plan_op *o, const sk_json_leaf *L, int32_t *at, bool room)
 {
     const char *v = L->value;
     size_t vlen = L->value_len;
     if (o->time)
         time_created(ev, &v, &vlen);
-    if (!emit(ev, o->name, o->nlen, v, vlen, o->flags))
+    if (room)
+        ev->fields[ev->nfields++] = (sk_field){ o->name, v, o->nlen, (uint32_t)vlen, o->flags };
+    else if (!emit(ev, o->name, o->nlen, v, vlen, o->flags))
         return false;
     if (o->sys >= 0)
         at[o->sys] = (int32_t)ev->nfields - 1;
@@ -1018,20 +1025,34 @@ plan_apply(const sk_fieldmap *fm, const plan *p, const sk_json_leaf *leaves, sk_
     int32_t at[SK_EVENT_NSYS];
     for (size_t s = 0; s < SK_EVENT_NSYS; s++)
         at[s] = -1;
+    // Each op makes one field: the limit and the array are looked at once, not per field.
+    const bool room = ev->nfields + p->nops <= SK_MAX_FIELDS;
+    if (room && ev->cap < ev->nfields + p->nops)
+        sk_xgrow((void **)&ev->fields, &ev->cap, ev->nfields + p->nops, sizeof(sk_field));
     for (uint32_t k = 0; ok && k < p->nsys; k++)
-        ok = plan_emit(ev, &p->ops[k], &leaves[fm->perm[p->ops[k].slot]], at);
-    for (uint8_t sec = SEC_DATA_A; sec <= SEC_DATA_B; sec++)
-        for (uint32_t i = 0; ok && i < n; i++) {
-            int32_t k = p->data_op[fm->inv[i]];
-            if (k >= 0 && p->ops[k].sec == sec)
-                ok = plan_emit(ev, &p->ops[k], &leaves[i], at);
-        }
+        ok = plan_emit(ev, &p->ops[k], &leaves[fm->perm[p->ops[k].slot]], at, room);
+    // Event data in document order, then the top-level keys of flat exports (few, noted on the
+    // way) in document order.
+    uint32_t nb = 0;
+    for (uint32_t i = 0; ok && i < n; i++) {
+        int32_t k = p->data_op[fm->inv[i]];
+        if (k < 0)
+            continue;
+        if (p->ops[k].sec == SEC_DATA_A)
+            ok = plan_emit(ev, &p->ops[k], &leaves[i], at, room);
+        else
+            fm->later[nb++] = i;
+    }
+    for (uint32_t j = 0; ok && j < nb; j++) {
+        uint32_t i = fm->later[j];
+        ok = plan_emit(ev, &p->ops[p->data_op[fm->inv[i]]], &leaves[i], at, room);
+    }
     for (uint32_t k = p->param_first; ok && k < p->param_end; k++)
-        ok = plan_emit(ev, &p->ops[k], &leaves[fm->perm[p->ops[k].slot]], at);
+        ok = plan_emit(ev, &p->ops[k], &leaves[fm->perm[p->ops[k].slot]], at, room);
     for (uint32_t i = 0; ok && i < n; i++) {
         int32_t k = p->rest_op[fm->inv[i]];
         if (k >= 0)
-            ok = plan_emit(ev, &p->ops[k], &leaves[i], at);
+            ok = plan_emit(ev, &p->ops[k], &leaves[i], at, room);
     }
     if (p->sys_known)
         sk_event_finish_at(ev, at);
