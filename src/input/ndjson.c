@@ -51,6 +51,13 @@
 
 #define NO_PATH UINT32_MAX
 
+// Paths met out of their last order (a dump that went through Elasticsearch, or Winlogbeat 6's,
+// has its keys in another order in each document) are found in a direct-mapped cache keyed by a
+// few words of the path before the hash table: hashing the whole path and probing the table was
+// most of the cost of such a leaf.
+#define PATH_CACHE_LOG2 10u
+#define PATH_CACHE      (1u << PATH_CACHE_LOG2)
+
 // An interned path; its id is its index in r->paths.
 typedef struct path_ref {
     const char *path;
@@ -168,6 +175,7 @@ typedef struct ndjson_reader {
     size_t slots_cap;     // power of two, or 0
     size_t path_bytes;
     uint32_t first_path; // the first path of the last document
+    uint32_t *path_cache; // [PATH_CACHE] ids by path_cache_slot, NO_PATH: none
     sk_arena path_text;
 } ndjson_reader;
 
@@ -358,14 +366,35 @@ static uint32_t *path_slot(ndjson_reader *r, const char *p, uint32_t n, uint32_t
     return &r->path_slots[i];
 }
 
-// The id of the interned path p[0..n), which lives as long as the reader: the one that followed
-// prev (NO_PATH: the document's first path) last time when it is that path, else found or added.
-// NO_PATH when the table has no room for a new path.
-static uint32_t intern_path(ndjson_reader *r, const char *p, uint32_t n, uint32_t prev)
+// The path cache's slot for p[0..n): the top bits of products of its first and last eight bytes
+// and its length (paths mostly differ in their last name).
+static inline uint32_t path_cache_slot(const char *p, uint32_t n)
 {
-    uint32_t guess = prev == NO_PATH ? r->first_path : r->paths[prev].next;
-    if (guess != NO_PATH && r->paths[guess].len == n && same_name(r->paths[guess].path, p, n))
-        return guess;
+    uint64_t a = 0, b = 0;
+    if (n >= 8) {
+        a = load8(p);
+        b = load8(p + n - 8);
+    } else if (n >= 4) {
+        a = load4(p);
+        b = load4(p + n - 4);
+    } else {
+        for (uint32_t i = 0; i < n; i++)
+            a |= (uint64_t)(unsigned char)p[i] << (8 * i);
+    }
+    uint64_t h =
+            (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full) ^ (n * 0xFF51AFD7ED558CCDull);
+    return (uint32_t)(h >> (64 - PATH_CACHE_LOG2));
+}
+
+// intern_path when p did not follow prev last time: found in the path cache or the table, or added.
+static uint32_t intern_path_other(ndjson_reader *r, const char *p, uint32_t n, uint32_t prev)
+{
+    uint32_t *cached = &r->path_cache[path_cache_slot(p, n)];
+    if (*cached != NO_PATH && r->paths[*cached].len == n &&
+        same_name(r->paths[*cached].path, p, n)) {
+        *(prev == NO_PATH ? &r->first_path : &r->paths[prev].next) = *cached;
+        return *cached;
+    }
     uint32_t h = sk_fieldmap_hash(p, n);
     uint32_t *slot = r->slots_cap ? path_slot(r, p, n, h) : NULL;
     if (!slot || *slot == NO_PATH) {
@@ -388,7 +417,19 @@ static uint32_t intern_path(ndjson_reader *r, const char *p, uint32_t n, uint32_
         *slot = (uint32_t)r->npaths++;
     }
     *(prev == NO_PATH ? &r->first_path : &r->paths[prev].next) = *slot;
+    *cached = *slot;
     return *slot;
+}
+
+// The id of the interned path p[0..n), which lives as long as the reader: the one that followed
+// prev (NO_PATH: the document's first path) last time when it is that path, else found (in the
+// path cache or the table) or added. NO_PATH when the table has no room for a new path.
+static inline uint32_t intern_path(ndjson_reader *r, const char *p, uint32_t n, uint32_t prev)
+{
+    uint32_t guess = prev == NO_PATH ? r->first_path : r->paths[prev].next;
+    if (guess != NO_PATH && r->paths[guess].len == n && same_name(r->paths[guess].path, p, n))
+        return guess;
+    return intern_path_other(r, p, n, prev);
 }
 
 // is_string: v is a JSON string's decoded text, which may hold a NUL or need repairing as UTF-8,
@@ -1346,6 +1387,7 @@ static void nd_close(sk_reader *base)
     free(r->leaves);
     free(r->paths);
     free(r->path_slots);
+    free(r->path_cache);
     sk_arena_fini(&r->path_text);
     sk_reader_base_fini(base);
     free(r);
@@ -1390,6 +1432,8 @@ sk_status sk_reader_open_ndjson(sk_reader **out,
     r->fm = sk_fieldmap_new();
     sk_arena_init(&r->path_text, 4096);
     r->first_path = NO_PATH;
+    r->path_cache = sk_xmalloc(PATH_CACHE * sizeof(uint32_t));
+    memset(r->path_cache, 0xFF, PATH_CACHE * sizeof(uint32_t)); // NO_PATH
     r->mode = M_START;
     r->rec_col = 1;
     if (opts && (opts->ndjson_first || opts->ndjson_end)) {

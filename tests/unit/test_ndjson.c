@@ -587,6 +587,25 @@ Test(ndjson, fieldmap_hash_of_the_tail_is_the_bytes_hash)
         }
 }
 
+// Paths out of their last order are found in a cache keyed by their length and first and last
+// eight bytes: paths alike in those (one cache slot) must still be told apart, in any order, also
+// nested and as array items.
+Test(ndjson, paths_alike_at_both_ends_are_not_confused)
+{
+    check("{\"abcdefghXijklmnop\":1,\"abcdefghYijklmnop\":2,\"o\":{\"abcdefghZijklmnop\":3}}\n"
+          "{\"o\":{\"abcdefghZijklmnop\":4},\"abcdefghYijklmnop\":5,\"abcdefghXijklmnop\":6}\n"
+          "{\"abcdefghYijklmnop\":[7,8],\"o\":{\"abcdefghXijklmnop\":9},\"abcdefghXijklmnop\":10}\n"
+          "{\"abcdefghXijklmnop\":11,\"o\":{\"abcdefghZijklmnop\":12},\"abcdefghYijklmnop\":13}\n",
+          // (top-level keys first, as the keys of a flat export)
+          "@1\nabcdefghXijklmnop=1\nabcdefghYijklmnop=2\no.abcdefghZijklmnop=3\n"
+          "@2\nabcdefghYijklmnop=5\nabcdefghXijklmnop=6\no.abcdefghZijklmnop=4\n"
+          "@3\nabcdefghYijklmnop=7\nabcdefghYijklmnop=8\nabcdefghXijklmnop=10\n"
+          "o.abcdefghXijklmnop=9\n"
+          "@4\nabcdefghXijklmnop=11\nabcdefghYijklmnop=13\no.abcdefghZijklmnop=12\n",
+          "",
+          0);
+}
+
 Test(ndjson, values_left_in_the_record_text_end_where_they_end)
 {
     check("{\"a\":\"x\",\"n\":12,\"b\":true,\"l\":[1,22,\"s\"],\"e\":\"p\\\\q\",\"z\":-3.5e2,"
