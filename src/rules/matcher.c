@@ -70,14 +70,16 @@ typedef struct name_memo {
     uint8_t len; // 0: empty slot
     char name[NAME_MEMO_MAX];
     uint32_t id, ci;
+    uint64_t a, b; // the name's ends as memo_slot reads them (memo_ends)
 } name_memo;
 
 #define NAME_MEMO_LOG2 11u
 _Static_assert(NAME_MEMO == 1u << NAME_MEMO_LOG2, "NAME_MEMO is 2^NAME_MEMO_LOG2");
 
-// The slot: the top bits of the products, which depend on every byte of the first and last
-// eight (lower bits would miss the last byte: "param1", "param2" and "param3" shared a slot).
-static inline uint32_t memo_slot(const char *s, size_t n)
+// The first and last eight bytes of a name (four for a shorter one; its bytes for one under four),
+// which hold all of a name of up to 16 bytes: names of one length with the same ends are the same
+// name up to 16 bytes, and longer ones differ at most in s[8..n-8).
+static inline void memo_ends(const char *s, size_t n, uint64_t *ap, uint64_t *bp)
 {
     uint64_t a = 0, b = 0;
     if (n >= 8) {
@@ -93,6 +95,15 @@ static inline uint32_t memo_slot(const char *s, size_t n)
         for (size_t i = 0; i < n; i++)
             a |= (uint64_t)(unsigned char)s[i] << (8 * i);
     }
+    *ap = a;
+    *bp = b;
+}
+
+// The slot of a name with ends a, b: the top bits of the products, which depend on every byte of
+// the first and last eight (lower bits would miss the last byte: "param1", "param2" and "param3"
+// shared a slot).
+static inline uint32_t memo_slot(uint64_t a, uint64_t b, size_t n)
+{
     uint64_t h =
             (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xC2B2AE3D27D4EB4Full) ^ (n * 0xFF51AFD7ED558CCDull);
     return (uint32_t)(h >> (64 - NAME_MEMO_LOG2));
@@ -212,13 +223,20 @@ static void index_event(sk_matcher *m, const sk_event *ev)
         uint32_t id, ci;
         name_memo *mm = NULL;
         if (f->name_len > 0 && f->name_len <= NAME_MEMO_MAX) {
-            mm = &m->memo[memo_slot(f->name, f->name_len)];
-            if (mm->len != f->name_len || !memo_eq(mm->name, f->name, f->name_len)) {
+            // The ends read for the slot are compared as they are, and only the middle of a name
+            // longer than 16 bytes is read again.
+            uint64_t a, b;
+            memo_ends(f->name, f->name_len, &a, &b);
+            mm = &m->memo[memo_slot(a, b, f->name_len)];
+            if (mm->len != f->name_len || mm->a != a || mm->b != b ||
+                (f->name_len > 16 && !memo_eq(mm->name + 8, f->name + 8, f->name_len - 16))) {
                 uint64_t h = rs_hash_ci(f->name, f->name_len); // keys both tables (ruleset.c)
                 mm->id = rs_find_name(rs, f->name, f->name_len, h);
                 mm->ci = mm->id != NONE ? rs->name_ci[mm->id]
                                         : rs_find_ci(rs, f->name, f->name_len, h);
                 mm->len = (uint8_t)f->name_len;
+                mm->a = a;
+                mm->b = b;
                 memcpy(mm->name, f->name, f->name_len);
             }
             id = mm->id;

@@ -14,7 +14,8 @@
 #include "rules/ruleset.h"
 
 // Rule field names of every length class of the memo's comparison (under 4, 4 to 7, 8 and more,
-// a multiple of 8, its longest and one byte over, which the memo does not keep).
+// a multiple of 8, up to 16 (whose first and last eight bytes are all of it) and 17 (whose ninth
+// byte is in neither), its longest and one byte over, which the memo does not keep).
 static const char *const names[] = {
     "A",
     "Ab",
@@ -24,6 +25,9 @@ static const char *const names[] = {
     "AbcdEfg",
     "AbcdEfgh",
     "AbcdEfghI",
+    "AbCdEfGhIjKlMnO",
+    "AbCdEfGhIjKlMnOp",
+    "AbCdEfGhIjKlMnOpQ",
     "AbCdEfGhIjKlMnOpQrSt",
     "AbCdEfGhIjKlMnOpQrStUvWx",
     "AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGhIjKlMn",
