@@ -53,7 +53,7 @@
 // grams of it, so each literal is filed under such a window of step grams, the window whose grams
 // are least common among all literals and least shared with the literals filed so far (3-byte
 // literals: step 1, under their only 3-byte gram). Where the CPU has AVX2, values of 48 bytes
-// and more are read six or eight positions at a time (scan_avx2).
+// and more are read eight positions at a time (scan_avx2).
 //
 // Short literals. One 4-byte literal among hundreds of long ones would make the whole set step
 // 1, and one 3-byte literal makes every position probed twice, one at a time. So when a set has
@@ -1024,8 +1024,9 @@ static void build_short(pf_builder *b, pf_set *set, const pf_entry *lits, size_t
 }
 
 // Estimated scan cost, per 32 bytes of value, of a gram part whose shortest literal is minlen
-// bytes long: the AVX2 scan reads 8 positions (steps 1-4) or 6 (steps 5-6) per round of about
-// 14 cycles; with a 3-byte literal, every position is probed twice, one at a time.
+// bytes long: the AVX2 scan reads 8 positions per round of about 14 cycles (the costs are those
+// of the six positions steps 5 and 6 once had: the splits they give were measured); with a 3-byte
+// literal, every position is probed twice, one at a time.
 static unsigned gram_cost(uint32_t minlen)
 {
     if (minlen < 4)
@@ -1536,9 +1537,9 @@ static inline bool bit_at(const uint64_t *bits, uint32_t g, uint32_t shift)
 #define PF_AVX2 1
 #include <immintrin.h>
 
-// The shuffle control of scan_avx2 for a step (1 to PF_STEP_MAX): per 128-bit lane, the 4 bytes
-// at positions 0, step, 2 * step (and 3 * step for steps up to 4); 0x80 gives a zero byte.
-#define PF_CTL_POS(step, d, b) ((d) < ((step) <= 4 ? 4 : 3) ? (int8_t)((d) * (step) + (b)) : -128)
+// The shuffle control of scan_avx2 for steps 1 to 4: per 128-bit lane, the 4 bytes at positions
+// 0, step, 2 * step and 3 * step.
+#define PF_CTL_POS(step, d, b) (int8_t)((d) * (step) + (b))
 #define PF_CTL_D(step, d) \
     PF_CTL_POS(step, d, 0), PF_CTL_POS(step, d, 1), PF_CTL_POS(step, d, 2), PF_CTL_POS(step, d, 3)
 #define PF_CTL_LANE(step) PF_CTL_D(step, 0), PF_CTL_D(step, 1), PF_CTL_D(step, 2), PF_CTL_D(step, 3)
@@ -1547,58 +1548,87 @@ static inline bool bit_at(const uint64_t *bits, uint32_t g, uint32_t shift)
         PF_CTL_LANE(step), PF_CTL_LANE(step) \
     }
 
-// The positions of a scan_avx2 block at v[i] whose bitmap bits are set (mask m): probed in
-// order. Out of line: a block has one about one time in ten, and the loop keeps its registers.
-__attribute__((noinline)) static void probe_block(pf_scratch *s,
-                                                  const pf_set *set,
-                                                  const uint8_t *v,
-                                                  size_t n,
-                                                  size_t i,
-                                                  unsigned m,
-                                                  size_t lane)
+// The two shuffle controls of scan_avx2 for steps 5 and 6, whose four positions 0 .. 3 * step + 3
+// do not fit in a lane: they take the 4 bytes at positions 0, step, .., 7 * step from two 32-byte
+// loads, at i (y 0) and at i + 16 (y 16). Dword d (in lane d / 4) takes each of its bytes from
+// the load that has it in that lane (bytes 16 * (d / 4) + y .. + 15); the other control gives a
+// zero byte (0x80) there, and the two shuffles are or-ed.
+#define PF_CTL8_POS(step, d, b, base)                                 \
+    ((d) * (step) + (b) >= (base) && (d) * (step) + (b) < (base) + 16 \
+             ? (int8_t)((d) * (step) + (b) - (base))                  \
+             : -128)
+#define PF_CTL8_D(step, d, y)                                                                 \
+    PF_CTL8_POS(step, d, 0, (d) / 4 * 16 + (y)), PF_CTL8_POS(step, d, 1, (d) / 4 * 16 + (y)), \
+            PF_CTL8_POS(step, d, 2, (d) / 4 * 16 + (y)),                                      \
+            PF_CTL8_POS(step, d, 3, (d) / 4 * 16 + (y))
+#define PF_CTL8(step, y)                                                             \
+    {                                                                                \
+        PF_CTL8_D(step, 0, y), PF_CTL8_D(step, 1, y), PF_CTL8_D(step, 2, y),         \
+                PF_CTL8_D(step, 3, y), PF_CTL8_D(step, 4, y), PF_CTL8_D(step, 5, y), \
+                PF_CTL8_D(step, 6, y), PF_CTL8_D(step, 7, y)                         \
+    }
+
+// The positions i + d * step of a scan_avx2 block whose bitmap bits are set (bit d of m): probed
+// in order. Out of line: a block has one about one time in ten, and the loop keeps its registers.
+__attribute__((noinline)) static void
+probe_block(pf_scratch *s, const pf_set *set, const uint8_t *v, size_t n, size_t i, unsigned m)
 {
     const size_t step = set->step;
     for (; m; m &= m - 1) {
-        unsigned d = (unsigned)__builtin_ctz(m);
-        size_t at = i + (d < 4 ? d * step : lane + (d - 4) * step);
+        size_t at = i + (unsigned)__builtin_ctz(m) * step;
         probe(s, set, gram4(v + at), v, n, at);
     }
 }
 
-// The scan of a set without 3-byte literals, eight (steps 1-4) or six (steps 5-6) positions at a
-// time with AVX2: two 16-byte loads, per 128-bit lane a shuffle that takes the 4 bytes at each of
-// the lane's positions (4 per lane, or 3: positions 0, step, 2*step, 3*step must lie within the
-// 16 bytes), fold, hash and a gather of the bitmap words. Positions whose bit is set are probed
-// in order, as the scalar loop does. Returns the first position it did not scan: the scalar loop
-// takes it from there (the same step grid). About 2x the scalar loop at step 1, 1.3x at step 6
-// (the gather is the bottleneck).
+// The scan of a set without 3-byte literals, eight positions at a time with AVX2: the 4 bytes at
+// each of them into the dwords of a register (steps 1-4: two 16-byte loads 4 * step apart and a
+// shuffle, 4 positions per lane; steps 5-6: two 32-byte loads and two shuffles, see PF_CTL8),
+// fold, hash and a gather of the bitmap words. Positions whose bit is set are probed in order,
+// as the scalar loop does. Returns the first position it did not scan: the scalar loop takes it
+// from there (the same step grid). About 2x the scalar loop at step 1 (the gather is the
+// bottleneck).
 __attribute__((target("avx2"))) static size_t
 scan_avx2(pf_scratch *s, const pf_set *set, const uint8_t *v, size_t n)
 {
-    static const int8_t ctl[6][32] = { PF_CTL(1), PF_CTL(2), PF_CTL(3),
-                                       PF_CTL(4), PF_CTL(5), PF_CTL(6) };
-    _Static_assert(PF_STEP_MAX <= 6, "three positions of a longer step overrun a lane");
-    const size_t step = set->step, per = step <= 4 ? 4 : 3, lane = per * step;
-    const __m256i shuf = _mm256_loadu_si256((const __m256i *)ctl[step - 1]);
+    static const int8_t ctl[4][32] = { PF_CTL(1), PF_CTL(2), PF_CTL(3), PF_CTL(4) };
+    static const int8_t ctl8[2][2][32] = { { PF_CTL8(5, 0), PF_CTL8(5, 16) },
+                                           { PF_CTL8(6, 0), PF_CTL8(6, 16) } };
+    _Static_assert(PF_STEP_MAX <= 6, "the eighth position of a longer step overruns 48 bytes");
+    const size_t step = set->step, lane = 4 * step;
     const __m256i fold = _mm256_set1_epi32(0x20202020), k = _mm256_set1_epi32((int)GRAM_K);
     const __m256i low5 = _mm256_set1_epi32(31);
     const __m128i sh = _mm_cvtsi32_si128((int)set->shift);
     const int *words = (const int *)set->bits; // the bitmap as 32-bit words (little endian)
-    const unsigned valid = per == 4 ? 0xFFu : 0x77u;
     size_t i = 0;
-    if (n < lane + 16)
-        return 0;
-    for (const size_t last = n - lane - 16; i <= last; i += 2 * lane) {
+    if (step >= 5) {
+        const __m256i sx = _mm256_loadu_si256((const __m256i *)ctl8[step - 5][0]);
+        const __m256i sy = _mm256_loadu_si256((const __m256i *)ctl8[step - 5][1]);
+        for (; i + 48 <= n; i += 2 * lane) {
+            __m256i x = _mm256_loadu_si256((const __m256i *)(v + i));
+            __m256i y = _mm256_loadu_si256((const __m256i *)(v + i + 16));
+            __m256i g = _mm256_or_si256(
+                    _mm256_or_si256(_mm256_shuffle_epi8(x, sx), _mm256_shuffle_epi8(y, sy)), fold);
+            __m256i h = _mm256_srl_epi32(_mm256_mullo_epi32(g, k), sh);
+            __m256i w = _mm256_i32gather_epi32(words, _mm256_srli_epi32(h, 5), 4);
+            // Bit h % 32 of each word to the top (shifted left by 31 - h % 32, i.e. ~h & 31).
+            __m256i t = _mm256_sllv_epi32(w, _mm256_andnot_si256(h, low5));
+            unsigned m = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(t));
+            if (m)
+                probe_block(s, set, v, n, i, m);
+        }
+        return i;
+    }
+    const __m256i shuf = _mm256_loadu_si256((const __m256i *)ctl[step - 1]);
+    for (; i + lane + 16 <= n; i += 2 * lane) {
         __m256i b = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)(v + i + lane)),
                                      _mm_loadu_si128((const __m128i *)(v + i)));
         __m256i g = _mm256_or_si256(_mm256_shuffle_epi8(b, shuf), fold);
         __m256i h = _mm256_srl_epi32(_mm256_mullo_epi32(g, k), sh);
         __m256i w = _mm256_i32gather_epi32(words, _mm256_srli_epi32(h, 5), 4);
-        // Bit h % 32 of each word to the top (shifted left by 31 - h % 32, i.e. ~h & 31).
         __m256i t = _mm256_sllv_epi32(w, _mm256_andnot_si256(h, low5));
         unsigned m = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(t));
-        if (m & valid)
-            probe_block(s, set, v, n, i, m & valid, lane);
+        if (m)
+            probe_block(s, set, v, n, i, m);
     }
     return i;
 }

@@ -538,7 +538,7 @@ static const char STEP_RULES[] =
         "logsource: {product: windows, category: process_creation}\n"
         "detection: {sel: {Description|contains: 'q9z6wvuts'}, condition: sel}\n";
 
-// Long values (the scan reads 6 or 8 positions at a time there where the CPU has AVX2, and one
+// Long values (the scan reads 8 positions at a time there where the CPU has AVX2, and one
 // at a time elsewhere and in the last bytes): each step's literal at every offset of values up
 // to 140 bytes, upper-cased or cut short by one byte, must be found exactly where it is whole.
 Test(prefilter, every_step_at_every_offset_of_long_values)
