@@ -45,15 +45,17 @@
 // the index where the sets of their field classes have a short part anyway (settle_short3): a
 // search for 'iex' in 6 KB of script costs about 17,000 instructions.
 //
-// Search. The scan reads each value once: at every step-th position it folds the 4 bytes there
-// (bit 5 set in each, which lower-cases ASCII letters) and tests a hash bitmap sized for about
-// 1/64 occupancy (1/512 up to 8 KiB); on a bitmap hit it looks the gram up and verifies each
-// literal filed under it in place. A set's step is its shortest literal's gram count (length - 3),
-// at most PF_STEP_MAX: an occurrence of any literal then has a gram at a scanned position among any
-// step consecutive grams of it, so each literal is filed under such a window of step grams, the
-// window whose grams are least common among all literals and least shared with the literals filed
-// so far (3-byte literals: step 1, under their only 3-byte gram). Where the CPU has AVX2, values of
-// 48 bytes and more are read eight positions at a time (scan_avx2).
+// Search. The scan reads each value at least as long as the set's shortest literal once (a third
+// of the values the product-wide keyword set meets are shorter than its 9 bytes): at every step-th
+// position it folds the 4 bytes there (bit 5 set in each, which lower-cases ASCII letters) and
+// tests a hash bitmap sized for about 1/64 occupancy (1/512 up to 8 KiB); on a bitmap hit it looks
+// the gram up and verifies each literal filed under it in place. A set's step is its shortest
+// literal's gram count (length - 3), at most PF_STEP_MAX: an occurrence of any literal then has a
+// gram at a scanned position among any step consecutive grams of it, so each literal is filed
+// under such a window of step grams, the window whose grams are least common among all literals
+// and least shared with the literals filed so far (3-byte literals: step 1, under their only
+// 3-byte gram). Where the CPU has AVX2, values of 48 bytes and more are read eight positions at a
+// time (scan_avx2).
 //
 // Short literals. One 4-byte literal among hundreds of long ones would make the whole set step
 // 1, and one 3-byte literal makes every position probed twice, one at a time. So when a set has
@@ -510,6 +512,7 @@ typedef struct pf_entry {
 // visible field must be searched for, so a visible field is scanned once), or, for the last
 // set, the keyword literals alone.
 typedef struct pf_set {
+    uint32_t minlen; // the shortest literal: shorter values are not scanned
     // The gram part (bits NULL: every literal is in the short part).
     uint64_t *bits;   // bitmap of anchor gram hashes
     uint32_t shift;   // hash >> shift indexes bits
@@ -1128,6 +1131,10 @@ static pf_set *build_set(pf_builder *b, const pf_ref *refs, size_t n)
     if (nlit == 0)
         return NULL;
     pf_set *set = sk_xcalloc(1, sizeof(*set));
+    set->minlen = UINT32_MAX;
+    for (size_t k = 0; k < nlit; k++)
+        if (ix->entries[first + k].len < set->minlen)
+            set->minlen = ix->entries[first + k].len;
     // The literals, long ones first (in their order), then the short ones.
     pf_entry *lits = sk_xmalloc(nlit * sizeof(pf_entry));
     uint32_t split = short_split(ix->entries + first, nlit);
@@ -1700,8 +1707,7 @@ static void scan_value(pf_scratch *s, const pf_set *set, const char *value, size
     const uint64_t *bits = set->bits;
     const uint32_t shift = set->shift;
     size_t i = 0;
-    if (n < 3)
-        return;
+    assert(n >= set->minlen && set->minlen >= PF_GRAM);
     if (set->nshort)
         scan_short(s, set, v, n);
     if (!bits)
@@ -1793,11 +1799,16 @@ void pf_scan(pf_scratch *s,
         const sk_field *f = sk_event_field(ev, k);
         uint32_t c = ix->nci ? field_ci[k] : NONE;
         s->cur_field = (uint32_t)k;
-        if (c != NONE && ix->sets[c] && (need[c / 64] >> (c % 64) & 1))
-            scan_value(s, ix->sets[c], f->value, f->value_len);
+        const size_t n = f->value_len;
+        // (Values shorter than a set's shortest literal are skipped: a third of the values the
+        // keyword set of the product-wide rules meets are numbers and names shorter than its
+        // 9 bytes.)
+        if (c != NONE && ix->sets[c] && n >= ix->sets[c]->minlen && (need[c / 64] >> (c % 64) & 1))
+            scan_value(s, ix->sets[c], f->value, n);
         if (!(f->flags & SK_FIELD_HIDDEN))
             for (size_t j = 0; j < nkw; j++)
-                scan_value(s, kw[j], f->value, f->value_len);
+                if (n >= kw[j]->minlen)
+                    scan_value(s, kw[j], f->value, n);
     }
     s->done = true;
 }
