@@ -1599,8 +1599,9 @@ probe_block(pf_scratch *s, const pf_set *set, const uint8_t *v, size_t n, size_t
 // each of them into the dwords of a register (steps 1-4: two 16-byte loads 4 * step apart and a
 // shuffle, 4 positions per lane; steps 5-6: two 32-byte loads and two shuffles, see PF_CTL8),
 // fold, hash and a gather of the bitmap words. Positions whose bit is set are probed in order,
-// as the scalar loop does. Returns the first position it did not scan: the scalar loop takes it
-// from there (the same step grid). About 2x the scalar loop at step 1 (the gather is the
+// as the scalar loop does (where the last block overlaps the one before, again: found literals
+// stay found). Returns the first position it did not scan: the scalar loop takes it from there
+// (the same step grid). About 2x the scalar loop at step 1 (the gather is the
 // bottleneck).
 __attribute__((target("avx2"))) static size_t
 scan_avx2(pf_scratch *s, const pf_set *set, const uint8_t *v, size_t n)
@@ -1614,38 +1615,46 @@ scan_avx2(pf_scratch *s, const pf_set *set, const uint8_t *v, size_t n)
     const __m256i low5 = _mm256_set1_epi32(31);
     const __m128i sh = _mm_cvtsi32_si128((int)set->shift);
     const int *words = (const int *)set->bits; // the bitmap as 32-bit words (little endian)
-    size_t i = 0;
+    // The bytes a block reads; the last block is the last one on the step grid that fits: it
+    // overlaps the one before (a position probed twice finds nothing new), and leaves the scalar
+    // loop at most a few positions instead of up to two blocks' worth.
+    const size_t span = step >= 5 ? 48 : lane + 16;
+    if (n < span)
+        return 0;
+    const size_t last = (n - span) / step * step;
+#define PF_BLOCK(i, g)                                                                     \
+    do {                                                                                   \
+        __m256i h = _mm256_srl_epi32(_mm256_mullo_epi32(_mm256_or_si256(g, fold), k), sh); \
+        __m256i w = _mm256_i32gather_epi32(words, _mm256_srli_epi32(h, 5), 4);             \
+        /* bit h % 32 of each word to the top (shifted left by 31 - h % 32: ~h & 31) */    \
+        __m256i t = _mm256_sllv_epi32(w, _mm256_andnot_si256(h, low5));                    \
+        unsigned m = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(t));                 \
+        if (m)                                                                             \
+            probe_block(s, set, v, n, i, m);                                               \
+    } while (0)
     if (step >= 5) {
         const __m256i sx = _mm256_loadu_si256((const __m256i *)ctl8[step - 5][0]);
         const __m256i sy = _mm256_loadu_si256((const __m256i *)ctl8[step - 5][1]);
-        for (; i + 48 <= n; i += 2 * lane) {
-            __m256i x = _mm256_loadu_si256((const __m256i *)(v + i));
-            __m256i y = _mm256_loadu_si256((const __m256i *)(v + i + 16));
-            __m256i g = _mm256_or_si256(
-                    _mm256_or_si256(_mm256_shuffle_epi8(x, sx), _mm256_shuffle_epi8(y, sy)), fold);
-            __m256i h = _mm256_srl_epi32(_mm256_mullo_epi32(g, k), sh);
-            __m256i w = _mm256_i32gather_epi32(words, _mm256_srli_epi32(h, 5), 4);
-            // Bit h % 32 of each word to the top (shifted left by 31 - h % 32, i.e. ~h & 31).
-            __m256i t = _mm256_sllv_epi32(w, _mm256_andnot_si256(h, low5));
-            unsigned m = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(t));
-            if (m)
-                probe_block(s, set, v, n, i, m);
-        }
-        return i;
+#define PF_GRAMS8(i)                                                                         \
+    _mm256_or_si256(_mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(v + (i))), sx), \
+                    _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(v + (i) + 16)), sy))
+        for (size_t i = 0; i < last; i += 2 * lane)
+            PF_BLOCK(i, PF_GRAMS8(i));
+        PF_BLOCK(last, PF_GRAMS8(last));
+#undef PF_GRAMS8
+    } else {
+        const __m256i sx = _mm256_loadu_si256((const __m256i *)ctl[step - 1]);
+#define PF_GRAMS(i)                                                                          \
+    _mm256_shuffle_epi8(_mm256_set_m128i(_mm_loadu_si128((const __m128i *)(v + (i) + lane)), \
+                                         _mm_loadu_si128((const __m128i *)(v + (i)))),       \
+                        sx)
+        for (size_t i = 0; i < last; i += 2 * lane)
+            PF_BLOCK(i, PF_GRAMS(i));
+        PF_BLOCK(last, PF_GRAMS(last));
+#undef PF_GRAMS
     }
-    const __m256i shuf = _mm256_loadu_si256((const __m256i *)ctl[step - 1]);
-    for (; i + lane + 16 <= n; i += 2 * lane) {
-        __m256i b = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)(v + i + lane)),
-                                     _mm_loadu_si128((const __m128i *)(v + i)));
-        __m256i g = _mm256_or_si256(_mm256_shuffle_epi8(b, shuf), fold);
-        __m256i h = _mm256_srl_epi32(_mm256_mullo_epi32(g, k), sh);
-        __m256i w = _mm256_i32gather_epi32(words, _mm256_srli_epi32(h, 5), 4);
-        __m256i t = _mm256_sllv_epi32(w, _mm256_andnot_si256(h, low5));
-        unsigned m = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(t));
-        if (m)
-            probe_block(s, set, v, n, i, m);
-    }
-    return i;
+#undef PF_BLOCK
+    return last + 2 * lane;
 }
 
 // The short part, 32 positions at a time (Hyperscan's "Teddy"): for each of the first three
