@@ -525,7 +525,8 @@ typedef struct pf_set {
     // The short part (nshort 0: none): a few short literals in SHORT_BUCKETS buckets, found by
     // their first three bytes (folded: bit 5 set), bucket b holding entries sstart[b] ..
     // sstart[b + 1]. st[p][c]: the buckets with a literal whose byte p folds to c; lo/hi: the
-    // same by the low and the high nibble of c (a superset: the AVX2 scan's shuffle tables).
+    // same by the low and the high nibble of c, the high one also with bit 1 clear (a superset
+    // for unfolded bytes: the AVX2 scan's shuffle tables).
     uint32_t nshort;
     uint32_t sstart[SHORT_BUCKETS + 1];
     uint8_t st[3][256];
@@ -1028,6 +1029,7 @@ static void build_short(pf_builder *b, pf_set *set, const pf_entry *lits, size_t
                 set->st[p][c] |= (uint8_t)(1u << bk);
                 set->lo[p][c & 15] |= (uint8_t)(1u << bk);
                 set->hi[p][c >> 4] |= (uint8_t)(1u << bk);
+                set->hi[p][(c >> 4) & ~2u] |= (uint8_t)(1u << bk); // unfolded (see the scan)
             }
         }
     }
@@ -1657,10 +1659,41 @@ scan_avx2(pf_scratch *s, const pf_set *set, const uint8_t *v, size_t n)
     return last + 2 * lane;
 }
 
-// The short part, 32 positions at a time (Hyperscan's "Teddy"): for each of the first three
-// bytes of a literal, two in-lane shuffles look up the buckets that have its low and its high
-// nibble there; a position where all six agree on a bucket is verified. Returns the first
-// position it did not read (the scalar loop takes it from there).
+// The buckets of the short part whose literals may begin at v[i + d], in byte d of the result:
+// for each of the first three bytes of a literal, two in-lane shuffles look up the buckets that
+// have its low and its high nibble there. The high nibble tables have each bucket under the
+// nibble with and without bit 1 (which is bit 5 of the byte), so that the bytes need no folding.
+__attribute__((target("avx2"), always_inline)) static inline __m256i
+short_block(const __m256i *lo, const __m256i *hi, const uint8_t *v)
+{
+    const __m256i nib = _mm256_set1_epi8(0x0F);
+    __m256i r = _mm256_setzero_si256();
+    for (unsigned p = 0; p < 3; p++) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(v + p));
+        __m256i l = _mm256_shuffle_epi8(lo[p], _mm256_and_si256(x, nib));
+        __m256i h = _mm256_shuffle_epi8(hi[p], _mm256_and_si256(_mm256_srli_epi16(x, 4), nib));
+        r = p ? _mm256_and_si256(r, _mm256_and_si256(l, h)) : _mm256_and_si256(l, h);
+    }
+    return r;
+}
+
+// Verifies the positions of a short_block result r at v[i] where some bucket may begin.
+__attribute__((target("avx2"), noinline)) static void
+short_hits(pf_scratch *s, const pf_set *set, __m256i r, const uint8_t *v, size_t n, size_t i)
+{
+    unsigned m = ~(unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(r, _mm256_setzero_si256()));
+    uint8_t b[32];
+    _mm256_storeu_si256((__m256i *)b, r);
+    for (; m; m &= m - 1) {
+        unsigned d = (unsigned)__builtin_ctz(m);
+        short_probe(s, set, b[d], v, n, i + d);
+    }
+}
+
+// The short part, 32 positions at a time (Hyperscan's "Teddy", see short_block); a position
+// where all six lookups agree on a bucket is verified. As the gram scan does, it ends with the
+// last block that fits (overlapping the one before: positions verified twice find nothing new).
+// Returns the first position it did not read (the scalar loop takes it from there).
 __attribute__((target("avx2"))) static size_t
 scan_short_avx2(pf_scratch *s, const pf_set *set, const uint8_t *v, size_t n)
 {
@@ -1669,28 +1702,18 @@ scan_short_avx2(pf_scratch *s, const pf_set *set, const uint8_t *v, size_t n)
         lo[p] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)set->lo[p]));
         hi[p] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)set->hi[p]));
     }
-    const __m256i fold = _mm256_set1_epi8(0x20), nib = _mm256_set1_epi8(0x0F);
-    const __m256i zero = _mm256_setzero_si256();
-    size_t i = 0;
-    for (; i + 32 + 2 <= n; i += 32) {
-        __m256i r = _mm256_set1_epi8((char)0xFF);
-        for (unsigned p = 0; p < 3; p++) {
-            __m256i x = _mm256_or_si256(_mm256_loadu_si256((const __m256i *)(v + i + p)), fold);
-            __m256i l = _mm256_shuffle_epi8(lo[p], _mm256_and_si256(x, nib));
-            __m256i h = _mm256_shuffle_epi8(hi[p], _mm256_and_si256(_mm256_srli_epi16(x, 4), nib));
-            r = _mm256_and_si256(r, _mm256_and_si256(l, h));
-        }
-        unsigned m = ~(unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(r, zero));
-        if (m) {
-            uint8_t b[32];
-            _mm256_storeu_si256((__m256i *)b, r);
-            for (; m; m &= m - 1) {
-                unsigned d = (unsigned)__builtin_ctz(m);
-                short_probe(s, set, b[d], v, n, i + d);
-            }
-        }
+    if (n < 32 + 2)
+        return 0;
+    const size_t last = n - 32 - 2;
+    for (size_t i = 0; i < last; i += 32) {
+        __m256i r = short_block(lo, hi, v + i);
+        if (!_mm256_testz_si256(r, r))
+            short_hits(s, set, r, v, n, i);
     }
-    return i;
+    __m256i r = short_block(lo, hi, v + last);
+    if (!_mm256_testz_si256(r, r))
+        short_hits(s, set, r, v, n, last);
+    return last + 32;
 }
 #endif
 
