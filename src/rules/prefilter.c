@@ -1465,18 +1465,32 @@ bool pf_rule_possible(const pf_scratch *s, size_t r)
     return !s->done || !s->ix->rule_filtered[r] || s->rule_gen[r] == s->gen;
 }
 
-// v[0..n) ASCII-lower-cased equals the lower-cased literal; eight bytes a step.
+// v[0..n) ASCII-lower-cased equals the lower-cased literal; eight bytes a step, the last eight
+// (or, below eight, the first and last four) overlapping: literals are verified where they are
+// found far more often than where they are not, and a byte loop over the rest cost about a
+// fifth of the scan's verifications.
 static inline bool eq_ci(const uint8_t *v, const char *lit, size_t n)
 {
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t a, b;
-        memcpy(&a, v + i, 8);
-        memcpy(&b, lit + i, 8);
-        if (sk_ascii_lower8(a) != b)
-            return false;
+    uint64_t a = 0, b = 0, c = 0, d = 0;
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8) {
+            memcpy(&a, v + i, 8);
+            memcpy(&b, lit + i, 8);
+            if (sk_ascii_lower8(a) != b)
+                return false;
+        }
+        memcpy(&a, v + n - 8, 8);
+        memcpy(&b, lit + n - 8, 8);
+        return sk_ascii_lower8(a) == b;
     }
-    for (; i < n; i++)
+    if (n >= 4) {
+        memcpy(&a, v, 4);
+        memcpy(&c, v + n - 4, 4);
+        memcpy(&b, lit, 4);
+        memcpy(&d, lit + n - 4, 4);
+        return sk_ascii_lower8(a | c << 32) == (b | d << 32);
+    }
+    for (size_t i = 0; i < n; i++)
         if (lower(v[i]) != (unsigned char)lit[i])
             return false;
     return true;

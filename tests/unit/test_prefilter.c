@@ -733,6 +733,80 @@ Test(prefilter, short_literals_at_every_offset)
     SK_ASSERT_NO_LEAKS();
 }
 
+// A literal is verified in place by word compares (eight bytes, the last eight overlapping; below
+// eight, the first and last four): literals of 4 to 20 bytes, each with one byte changed at every
+// position (still a letter), in short values and in long ones (the AVX2 scans), must not be
+// found, and as written or upper-cased must.
+Test(prefilter, one_byte_off_at_every_position_of_the_literal)
+{
+    enum {
+        MINLEN = 4,
+        MAXLEN = 20,
+        NLEN = MAXLEN - MINLEN + 1
+    };
+    char lits[NLEN][MAXLEN + 1];
+    sk_buf y;
+    sk_buf_init(&y, 1 << 20);
+    for (size_t k = 0; k < NLEN; k++) {
+        size_t len = MINLEN + k;
+        for (size_t i = 0; i < len; i++) // no literal holds another one
+            lits[k][i] = (char)('a' + (k * 5 + i * 3 + (i > 2 ? k : 0)) % 26);
+        lits[k][len] = '\0';
+        cr_assert_eq(sk_buf_addf(&y,
+                                 "%stitle: len%zu\n"
+                                 "logsource: {product: windows, category: process_creation}\n"
+                                 "detection: {sel: {CommandLine|contains: '%s'}, condition: sel}\n",
+                                 k ? "---\n" : "",
+                                 len,
+                                 lits[k]),
+                     SK_OK);
+    }
+    sk_ruleset *rs = load_text(y.p);
+    sk_buf_fini(&y);
+    size_t nr = sk_ruleset_count(rs);
+    cr_assert_eq(nr, NLEN);
+    sk_matcher *m = sk_matcher_new(rs);
+    hits fast = { sk_xcalloc(nr + 1, 1) };
+    sk_event ev;
+    sk_event_init(&ev);
+    size_t found = 0;
+    for (size_t k = 0; k < NLEN; k++) {
+        size_t len = MINLEN + k;
+        for (size_t at = 0; at <= len + 1; at++) { // byte at changed; len: as is; len + 1: upper
+            for (int pad = 0; pad < 2; pad++) {
+                char lit[MAXLEN + 1], v[128];
+                memcpy(lit, lits[k], len + 1);
+                if (at < len)
+                    lit[at] = lit[at] == 'z' ? 'a' : (char)(lit[at] + 1);
+                for (size_t i = 0; at == len + 1 && i < len; i++)
+                    lit[i] = (char)toupper((unsigned char)lit[i]);
+                snprintf(v,
+                         sizeof v,
+                         "%s%s%s",
+                         pad ? "x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-" : "",
+                         lit,
+                         pad ? " y y y y y y y y y y y y y y y y y y y y" : "");
+                fspec f[4] = { { "Channel", SYSMON, 0 },
+                               { "EventID", "1", 0 },
+                               { "CommandLine", v, 0 },
+                               { NULL, NULL, 0 } };
+                build(&ev, f);
+                char what[128];
+                snprintf(what, sizeof what, "%.*s: byte %zu, pad %d", (int)len, lits[k], at, pad);
+                cr_expect_eq(compare(rs, m, &ev, &fast, what), 0, "%s", what);
+                cr_expect_eq(fast.hit[k], at >= len, "%s", what);
+                found += fast.hit[k];
+            }
+        }
+    }
+    cr_assert_eq(found, NLEN * 2 * 2);
+    sk_event_fini(&ev);
+    free(fast.hit);
+    sk_matcher_free(m);
+    sk_ruleset_free(rs);
+    SK_ASSERT_NO_LEAKS();
+}
+
 // A plain case-insensitive contains holds without a search in the field where the scan found its
 // literal, and only there: the same literal in another field (of the same event, read by another
 // rule, or by a keyword) must not make it hold.
