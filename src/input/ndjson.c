@@ -164,7 +164,7 @@ typedef struct ndjson_reader {
     sk_buf ytext;            // a record for yajl with unpaired surrogate escapes as \ufffd
     sk_json_scratch scratch; // strings decoded by the fast scanner: a record's values stay there
     sk_json_scratch sub_scratch; // and those of an expanded EventData string, which are copied
-    char **nuls;             // where the values left in the record's text end (add_leaf)
+    char **nuls;                 // where the values left in the record's text end (add_leaf)
     size_t nnuls, nuls_cap;
     // Interned paths (SK_LEAF_INTERNED), by id, and a hash table of their ids (open addressing,
     // at most half full). Documents of one dump mostly repeat the previous one's paths in the
@@ -174,7 +174,7 @@ typedef struct ndjson_reader {
     uint32_t *path_slots; // ids, NO_PATH: free
     size_t slots_cap;     // power of two, or 0
     size_t path_bytes;
-    uint32_t first_path; // the first path of the last document
+    uint32_t first_path;  // the first path of the last document
     uint32_t *path_cache; // [PATH_CACHE] ids by path_cache_slot, NO_PATH: none
     sk_arena path_text;
 } ndjson_reader;
@@ -468,7 +468,9 @@ static int add_leaf(parse_state *ps, const char *v, size_t n, bool is_string, bo
             sk_xgrow((void **)&r->nuls, &r->nuls_cap, r->nnuls + 1, sizeof(char *));
         r->nuls[r->nnuls++] = (char *)(uintptr_t)(v + n);
         value = v;
-    } else if (sc && (uintptr_t)v - (uintptr_t)(sc->p + sc->used) < sc->cap - sc->used) {
+    } else if (is_string && sc &&
+               (uintptr_t)v - (uintptr_t)(sc->p + sc->used) < sc->cap - sc->used) {
+        // (only strings are decoded there; true and false are the program's own texts)
         char *kept = sc->p + ((uintptr_t)v - (uintptr_t)sc->p);
         kept[n] = '\0'; // there already unless the value was cut
         sc->used = (size_t)(kept - sc->p) + n + 1;
